@@ -1,0 +1,188 @@
+"""What every backend shares: the protocol, the model fallback chain, turning the
+provider's images into stored blobs, and loading a parent's images."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from bot import imaging
+from bot.backends.http import UpstreamClient, parse_json
+from bot.blobs import BlobNotFound, BlobStore
+from bot.errors import MalformedResponse, UpstreamError
+from bot.payloads import LargeString
+from bot.types import GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
+from bot.validation import adapt_params
+
+log = logging.getLogger(__name__)
+
+PartialCallback = Callable[[PartialImage], Awaitable[None]]
+
+
+class ImageBackend(Protocol):
+    name: str
+
+    async def run(
+        self,
+        request: ImageRequest,
+        parent: ParentTurn | None = None,
+        *,
+        on_partial: PartialCallback | None = None,
+    ) -> TurnResult: ...
+
+
+@dataclass(frozen=True, repr=False)
+class InputImage:
+    """An image about to be uploaded: the parent's output or a user's upload."""
+
+    data: bytes
+    mime: str
+    filename: str
+    blob_id: str
+
+    def __repr__(self) -> str:
+        return f"InputImage({self.mime}, {len(self.data)} bytes, blob={self.blob_id[:12]})"
+
+
+def safety_identifier(user_id: str | None) -> str | None:
+    """A stable hash of our user id: the provider can tell abusers apart, never who they are."""
+    if not user_id:
+        return None
+    return hashlib.sha256(f"redraw:{user_id}".encode()).hexdigest()
+
+
+class BaseBackend(ABC):
+    name = "base"
+
+    def __init__(
+        self,
+        client: UpstreamClient,
+        blobs: BlobStore,
+        models: Sequence[str],
+        *,
+        partial_images: int = 0,
+    ) -> None:
+        if not models:
+            raise ValueError("at least one image model is needed")
+        self.client = client
+        self.blobs = blobs
+        self.models = tuple(models)
+        self.partial_images = partial_images
+
+    async def run(
+        self,
+        request: ImageRequest,
+        parent: ParentTurn | None = None,
+        *,
+        on_partial: PartialCallback | None = None,
+    ) -> TurnResult:
+        """Try each model of the chain in turn, moving on only when a model is missing
+        or unavailable (never on a moderation block or a bad request)."""
+        started = time.perf_counter()
+        skipped: list[str] = []
+        for position, model in enumerate(self.models):
+            attempt = (
+                request if position == 0 else replace(request, params=adapt_params(request.params, model))
+            )
+            try:
+                result = await self._run_model(model, attempt, parent, on_partial)
+            except UpstreamError as error:
+                if not error.model_fallback or position + 1 == len(self.models):
+                    raise
+                log.warning(
+                    "model %s failed (%s, request id %s); falling back to %s",
+                    model,
+                    error.kind,
+                    error.request_id,
+                    self.models[position + 1],
+                )
+                skipped.append(model)
+                continue
+            return replace(result, latency_s=time.perf_counter() - started, skipped_models=tuple(skipped))
+        raise AssertionError("unreachable: the last model re-raises")
+
+    @abstractmethod
+    async def _run_model(
+        self,
+        model: str,
+        request: ImageRequest,
+        parent: ParentTurn | None,
+        on_partial: PartialCallback | None,
+    ) -> TurnResult: ...
+
+    # --- helpers for subclasses --------------------------------------------
+
+    def streaming(self, on_partial: PartialCallback | None) -> bool:
+        return self.partial_images > 0 and on_partial is not None
+
+    async def input_images(self, request: ImageRequest, parent: ParentTurn | None) -> list[InputImage]:
+        """The parent's images then the uploads; with a mask, the uploads go first because
+        the provider applies a mask to the first image."""
+        inherited = await self.parent_images(parent)
+        uploads = [
+            InputImage(image.data, image.mime, image.filename, image.sha256) for image in request.images
+        ]
+        return uploads + inherited if request.mask is not None else inherited + uploads
+
+    async def parent_images(self, parent: ParentTurn | None) -> list[InputImage]:
+        if parent is None:
+            return []
+        loaded = []
+        for blob_id in parent.images:
+            try:
+                data = await self.blobs.get(blob_id)
+            except BlobNotFound:
+                log.error("parent image %s is missing from the blob store", blob_id)
+                continue
+            mime = imaging.sniff_mime(data) or "image/png"
+            extension = {"image/jpeg": "jpg", "image/webp": "webp"}.get(mime, "png")
+            loaded.append(InputImage(data, mime, f"{blob_id[:16]}.{extension}", blob_id))
+        return loaded
+
+    async def store_output(self, payload: str | bytes | memoryview | LargeString) -> GeneratedImage:
+        """Decode a base64 result off the loop, check it is a whole image, keep it as a blob."""
+        raw = payload.as_bytes() if isinstance(payload, LargeString) else payload
+        data, info = await asyncio.to_thread(imaging.decode_output, raw)
+        blob_id = await self.blobs.put(data, sha256=info.sha256)
+        return GeneratedImage(data, info.mime, info.width, info.height, blob_id)
+
+    async def store_downloaded(self, url: str) -> GeneratedImage:
+        data, _content_type = await self.client.download(url)
+        info = await asyncio.to_thread(imaging.inspect_output, data)
+        blob_id = await self.blobs.put(data, sha256=info.sha256)
+        return GeneratedImage(data, info.mime, info.width, info.height, blob_id)
+
+    async def emit_partial(
+        self, on_partial: PartialCallback | None, index: int, payload: str | bytes | memoryview | LargeString
+    ) -> None:
+        if on_partial is None:
+            return
+        raw = payload.as_bytes() if isinstance(payload, LargeString) else payload
+        try:
+            data = await asyncio.to_thread(imaging.b64decode_sliced, raw)
+        except MalformedResponse:
+            log.warning("skipping an undecodable partial image")
+            return
+        try:
+            await on_partial(PartialImage(index, data, imaging.sniff_mime(data) or "image/png"))
+        except Exception:
+            # A preview failing to show must not cost the user the final image.
+            log.exception("partial image callback failed")
+
+    async def event_json(self, data: bytes) -> Any:
+        document = await parse_json(data)
+        if not isinstance(document, dict):
+            raise MalformedResponse("a streamed event is not a JSON object")
+        return document
+
+
+def text_of(value: Any) -> str:
+    if isinstance(value, LargeString):
+        return value.as_str()
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,149 @@
+"""``/images/generations`` for a first turn; ``/images/edits`` when there is anything
+to edit (the parent's output image first, then uploads). State: the output images."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot import payloads
+from bot.backends.base import BaseBackend, InputImage, PartialCallback, safety_identifier, text_of
+from bot.backends.http import EventStream, Files
+from bot.errors import MalformedResponse
+from bot.types import GeneratedImage, ImageParams, ImageRequest, ParentTurn, TurnResult, Usage
+
+log = logging.getLogger(__name__)
+
+
+def image_fields(model: str, prompt: str, params: ImageParams, user_id: str | None) -> dict[str, Any]:
+    """The parameters both endpoints share; only those set and accepted by the model
+    (validation already refused the rest)."""
+    fields: dict[str, Any] = {
+        "model": model,
+        "prompt": prompt,
+        "n": params.n,
+        "size": params.size,
+        "quality": params.quality,
+        "output_format": params.output_format,
+        "moderation": params.moderation,
+    }
+    if params.output_compression is not None:
+        fields["output_compression"] = params.output_compression
+    if params.background is not None:
+        fields["background"] = params.background
+    if (user := safety_identifier(user_id)) is not None:
+        fields["user"] = user
+    return fields
+
+
+class ImagesBackend(BaseBackend):
+    name = "images"
+
+    async def _run_model(
+        self,
+        model: str,
+        request: ImageRequest,
+        parent: ParentTurn | None,
+        on_partial: PartialCallback | None,
+    ) -> TurnResult:
+        inputs = await self.input_images(request, parent)
+        fields = image_fields(model, request.prompt, request.params, request.user_id)
+        stream = self.streaming(on_partial)
+        if stream:
+            fields.update(stream=True, partial_images=self.partial_images)
+        if not inputs:
+            body = payloads.dumps(fields)
+            if stream:
+                async with self.client.stream_json("images/generations", body) as events:
+                    return await self._from_stream(model, events, on_partial)
+            response = await self.client.post_json("images/generations", body)
+        else:
+            if request.params.input_fidelity is not None:
+                fields["input_fidelity"] = request.params.input_fidelity
+            form, files = _form(fields), _files(inputs, request)
+            if stream:
+                async with self.client.stream_multipart("images/edits", form, files) as events:
+                    return await self._from_stream(model, events, on_partial)
+            response = await self.client.post_multipart("images/edits", form, files)
+        document = await response.json()
+        images, usage, revised = await self._from_document(document)
+        return self._result(model, images, usage, revised, response.request_id)
+
+    async def _from_document(self, document: Any) -> tuple[list[GeneratedImage], Usage | None, str | None]:
+        if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+            raise MalformedResponse("the images response has no data list")
+        images = []
+        revised = None
+        for item in document["data"]:
+            if not isinstance(item, dict):
+                continue
+            if item.get("b64_json"):
+                images.append(await self.store_output(item["b64_json"]))
+            elif item.get("url"):
+                url = text_of(item["url"])
+                if url.startswith("data:"):
+                    images.append(await self.store_output(url))
+                else:
+                    images.append(await self.store_downloaded(url))
+            revised = revised or (item.get("revised_prompt") or None)
+        if not images:
+            raise MalformedResponse("the images response holds no image")
+        return images, Usage.from_api(document.get("usage")), revised
+
+    async def _from_stream(
+        self, model: str, events: EventStream, on_partial: PartialCallback | None
+    ) -> TurnResult:
+        if not events.is_event_stream:
+            # The proxy ignored stream=true and answered in one piece.
+            whole = await self._from_document(await events.read_json())
+            return self._result(model, *whole, events.request_id)
+        images: list[GeneratedImage] = []
+        usage: Usage | None = None
+        async for event in events.events():
+            if event.data.strip() == b"[DONE]":
+                break
+            document = await self.event_json(event.data)
+            kind = str(document.get("type") or event.event or "")
+            if kind.endswith(".partial_image"):
+                await self.emit_partial(
+                    on_partial, int(document.get("partial_image_index", 0)), document["b64_json"]
+                )
+            elif kind.endswith(".completed"):
+                images.append(await self.store_output(document["b64_json"]))
+                usage = Usage.from_api(document.get("usage")) or usage
+            elif kind == "error" or "error" in document:
+                raise self.client.error_from_event(document, events.request_id)
+        if not images:
+            raise MalformedResponse("the image stream ended without a final image")
+        return self._result(model, images, usage, None, events.request_id)
+
+    def _result(
+        self,
+        model: str,
+        images: list[GeneratedImage],
+        usage: Usage | None,
+        revised: str | None,
+        request_id: str | None,
+    ) -> TurnResult:
+        return TurnResult(
+            images=tuple(images),
+            state={"model": model, "images": [image.blob_id for image in images]},
+            backend=self.name,
+            model=model,
+            revised_prompt=revised,
+            usage=usage,
+            request_id=request_id,
+        )
+
+
+def _form(fields: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in fields.items()
+    }
+
+
+def _files(inputs: list[InputImage], request: ImageRequest) -> Files:
+    files: Files = [("image[]", (image.filename, image.data, image.mime)) for image in inputs]
+    if request.mask is not None:
+        files.append(("mask", (request.mask.filename, request.mask.data, request.mask.mime)))
+    return files

@@ -1,0 +1,177 @@
+"""Settings from the environment and ``.env``, validated once at start.
+
+Field names are the environment variable names (lower-cased), so an error can
+always name the variable the operator has to fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+BackendName = Literal["responses", "chat", "images"]
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_IMAGE_MODEL = "gpt-image-2"
+DEFAULT_CHAT_IMAGE_MODEL = "gpt-image-2-all"
+_VERSIONED_PATH = re.compile(r"/v\d+[a-z0-9]*$")
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names each variable and what it accepts."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str | None = None
+    telegram_api_file_url: str | None = None
+    discord_bot_token: SecretStr | None = None
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
+
+    redraw_backend: BackendName = "responses"
+    # None means "the default for the backend" (see image_model).
+    redraw_image_model: str | None = None
+    redraw_responses_model: str = "gpt-5"
+    # Tried in order when the image model is missing or unavailable (never on a moderation block).
+    redraw_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    redraw_data_dir: Path = Path("./data")
+    redraw_database_url: str | None = None
+
+    redraw_connect_timeout: float = Field(default=10.0, gt=0)
+    # High quality at 2K/4K takes minutes: never the usual 60 s.
+    redraw_read_timeout: float = Field(default=600.0, gt=0)
+    redraw_retry_attempts: int = Field(default=3, ge=1, le=10)
+    redraw_retry_max_seconds: float = Field(default=120.0, ge=0)
+    # Partial previews while streaming (0 turns streaming off; proxies often lack it).
+    redraw_partial_images: int = Field(default=2, ge=0, le=3)
+    redraw_max_download_mb: int = Field(default=50, ge=1, le=500)
+
+    # Not settings: notes for the operator gathered while validating.
+    warnings: list[str] = Field(default_factory=list, exclude=True)
+
+    @field_validator("redraw_fallback_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "telegram_bot_token",
+        "discord_bot_token",
+        "openai_api_key",
+        "telegram_api_base_url",
+        "telegram_api_file_url",
+        "discord_api_base_url",
+        "discord_gateway_url",
+        "redraw_image_model",
+        "redraw_database_url",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("openai_base_url", mode="before")
+    @classmethod
+    def _url_shape(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip() or DEFAULT_OPENAI_BASE_URL
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
+        return value
+
+    @model_validator(mode="after")
+    def _fix_base_url(self) -> Settings:
+        parts = urlsplit(self.openai_base_url)
+        path = parts.path.rstrip("/")
+        if not path:
+            # The most common proxy mistake: the host without /v1.
+            fixed = urlunsplit((parts.scheme, parts.netloc, "/v1", "", ""))
+            self.warnings.append(
+                f"OPENAI_BASE_URL has no /v1 path; using {fixed}. Set it to that to silence this warning."
+            )
+            self.openai_base_url = fixed
+        else:
+            self.openai_base_url = urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+            if not _VERSIONED_PATH.search(path):
+                self.warnings.append(
+                    f"OPENAI_BASE_URL path {path} does not end in a version such as /v1; "
+                    "using it as given. Most OpenAI-compatible proxies want …/v1."
+                )
+        return self
+
+    @property
+    def image_model(self) -> str:
+        if self.redraw_image_model:
+            return self.redraw_image_model
+        return DEFAULT_CHAT_IMAGE_MODEL if self.redraw_backend == "chat" else DEFAULT_IMAGE_MODEL
+
+    @property
+    def database_url(self) -> str:
+        if self.redraw_database_url:
+            return self.redraw_database_url
+        return f"sqlite+aiosqlite:///{(self.redraw_data_dir / 'redraw.db').as_posix()}"
+
+    @property
+    def image_models(self) -> list[str]:
+        """The image model and its fallbacks, in the order they are tried."""
+        chain = [self.image_model]
+        chain += [model for model in self.redraw_fallback_models if model not in chain]
+        return chain
+
+    @property
+    def platforms(self) -> list[str]:
+        enabled = []
+        if self.telegram_bot_token:
+            enabled.append("telegram")
+        if self.discord_bot_token:
+            enabled.append("discord")
+        return enabled
+
+
+_SECRET_FIELDS = {"telegram_bot_token", "discord_bot_token", "openai_api_key"}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = str(error["loc"][0]) if error.get("loc") else "configuration"
+    variable = field.upper()
+    given = "(hidden)" if field in _SECRET_FIELDS else repr(error.get("input"))
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
+    choices = [arg for arg in typing.get_args(annotation) if isinstance(arg, str)]
+    if error["type"] == "literal_error" and choices:
+        return f"{variable} must be one of {', '.join(choices)} (got {given})"
+    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"{variable}: {message} (got {given})"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; raise ConfigError naming every bad variable."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        lines = [_describe(dict(error)) for error in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+    return settings

@@ -1,0 +1,118 @@
+"""Errors the engine can explain to a user.
+
+Every error carries a message ``key`` (see :mod:`bot.messages`) and the parameters
+that text needs, so adapters can show it in the user's language. ``detail`` is for
+logs only and never holds secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RedrawError(Exception):
+    key: ClassVar[str] = "internal_error"
+
+    def __init__(self, detail: str = "", *, key: str | None = None, **params: Any) -> None:
+        self.message_key = key or type(self).key
+        self.params: dict[str, Any] = params
+        self.detail = detail or self.message_key
+        super().__init__(self.detail)
+
+
+class InputError(RedrawError):
+    """A request refused before any upstream call: nothing was spent."""
+
+    key = "invalid_input"
+
+
+class UpstreamError(RedrawError):
+    """The image provider failed or refused. ``retryable`` drives the retry policy."""
+
+    key = "upstream_error"
+    retryable: ClassVar[bool] = False
+    # Whether trying the next model of the fallback chain can help.
+    model_fallback: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        provider_message: str | None = None,
+        **params: Any,
+    ) -> None:
+        self.status = status
+        self.request_id = request_id
+        self.code = code
+        self.provider_message = provider_message
+        params.setdefault("message", provider_message or "")
+        super().__init__(detail or provider_message or type(self).key, **params)
+
+    @property
+    def kind(self) -> str:
+        return self.message_key
+
+
+class BadRequest(UpstreamError):
+    key = "upstream_bad_request"
+
+
+class AuthFailed(UpstreamError):
+    key = "upstream_auth"
+
+
+class ContentBlocked(UpstreamError):
+    key = "content_blocked"
+
+
+class RateLimited(UpstreamError):
+    key = "rate_limited"
+    retryable = True
+
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        kwargs.setdefault("seconds", round(retry_after) if retry_after else 60)
+        super().__init__(detail, **kwargs)
+
+
+class InsufficientBalance(UpstreamError):
+    key = "insufficient_balance"
+
+
+class ModelUnavailable(UpstreamError):
+    key = "model_unavailable"
+    model_fallback = True
+
+
+class UpstreamUnavailable(UpstreamError):
+    key = "upstream_unavailable"
+    retryable = True
+    model_fallback = True
+
+
+class UpstreamTimeout(UpstreamError):
+    # Not retried: the provider may still be drawing (and billing) the first attempt.
+    key = "upstream_timeout"
+
+
+class MalformedResponse(UpstreamError):
+    key = "malformed_response"
+
+
+class NoImageReturned(UpstreamError):
+    """The model answered with text only (a question, a refusal)."""
+
+    key = "no_image"
+
+
+class StateExpired(UpstreamError):
+    """The provider no longer knows the parent (``previous_response_not_found``).
+
+    Backends recover from it by resending the parent's stored image; it should
+    never reach a user.
+    """
+
+    key = "state_expired"

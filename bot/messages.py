@@ -1,0 +1,229 @@
+"""User-facing texts by message key, in English and Chinese.
+
+Each text says what went wrong and what to do next. Adapters call :func:`render`
+with the user's locale; an unknown locale falls back to English.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from bot.errors import RedrawError
+
+Locale = str
+
+MESSAGES: Mapping[str, Mapping[Locale, str]] = {
+    # --- generic -------------------------------------------------------------
+    "internal_error": {
+        "en": "Something went wrong on our side. Please try again in a moment.",
+        "zh": "我们这边出了点问题，请稍后再试。",
+    },
+    "invalid_input": {
+        "en": "That request can't be drawn as it is. Please check it and send it again.",
+        "zh": "这个请求无法直接绘制，请检查后重新发送。",
+    },
+    # --- the prompt ----------------------------------------------------------
+    "prompt_empty": {
+        "en": "Tell me what to draw: add a description after the command, e.g. /draw a red fox in snow.",
+        "zh": "请告诉我要画什么：在命令后面加上描述，例如 /draw 雪地里的红狐狸。",
+    },
+    "prompt_too_long": {
+        "en": "Your description is {length} characters; the limit is {limit}. Please shorten it and send it again.",
+        "zh": "你的描述有 {length} 个字符，上限是 {limit}。请缩短后重新发送。",
+    },
+    # --- parameters ----------------------------------------------------------
+    "size_invalid": {
+        "en": "“{size}” is not a size. Use WIDTHxHEIGHT (e.g. 1536x1024) or auto.",
+        "zh": "“{size}” 不是有效的尺寸。请使用 宽x高（例如 1536x1024）或 auto。",
+    },
+    "size_not_multiple_of_16": {
+        "en": "Width and height must both be multiples of 16; {size} is not. Try {suggestion}.",
+        "zh": "宽和高都必须是 16 的倍数，{size} 不符合。可以试试 {suggestion}。",
+    },
+    "size_side_too_long": {
+        "en": "The longest side may be at most {limit} pixels; {size} is larger. Try 3840x2160.",
+        "zh": "最长边不能超过 {limit} 像素，{size} 超出了。可以试试 3840x2160。",
+    },
+    "size_ratio_too_wide": {
+        "en": "The aspect ratio may be at most 3:1; {size} is wider than that. Pick a less extreme shape.",
+        "zh": "宽高比不能超过 3:1，{size} 超出了。请选择不那么极端的比例。",
+    },
+    "size_too_few_pixels": {
+        "en": "{size} is too small: the image needs at least {limit} pixels in total. Try 1024x1024.",
+        "zh": "{size} 太小：总像素至少需要 {limit}。可以试试 1024x1024。",
+    },
+    "size_too_many_pixels": {
+        "en": "{size} is too large: at most {limit} pixels in total (3840x2160). Pick a smaller size.",
+        "zh": "{size} 太大：总像素最多 {limit}（3840x2160）。请选择更小的尺寸。",
+    },
+    "size_not_supported": {
+        "en": "{model} can't draw {size}. Choose one of: {allowed}.",
+        "zh": "{model} 不支持 {size}。请从以下尺寸中选择：{allowed}。",
+    },
+    "quality_invalid": {
+        "en": "Quality must be one of auto, low, medium, high (got “{value}”).",
+        "zh": "质量必须是 auto、low、medium、high 之一（收到 “{value}”）。",
+    },
+    "output_format_invalid": {
+        "en": "The format must be png, jpeg or webp (got “{value}”).",
+        "zh": "格式必须是 png、jpeg 或 webp（收到 “{value}”）。",
+    },
+    "compression_invalid": {
+        "en": "Compression must be a whole number from 1 to 100 (got “{value}”).",
+        "zh": "压缩率必须是 1 到 100 之间的整数（收到 “{value}”）。",
+    },
+    "compression_needs_lossy": {
+        "en": "Compression only applies to jpeg and webp. Switch the format, or leave compression unset for png.",
+        "zh": "压缩率只适用于 jpeg 和 webp。请切换格式，或在 png 下不设置压缩率。",
+    },
+    "moderation_invalid": {
+        "en": "Moderation must be auto or low (got “{value}”).",
+        "zh": "审核级别必须是 auto 或 low（收到 “{value}”）。",
+    },
+    "n_invalid": {
+        "en": "The number of images must be from 1 to {limit} (got {value}).",
+        "zh": "图片数量必须在 1 到 {limit} 之间（收到 {value}）。",
+    },
+    "n_not_supported": {
+        "en": "This backend draws one image per request. Use the Variations button for more.",
+        "zh": "当前后端每次只生成一张图。需要更多请使用“变体”按钮。",
+    },
+    "background_invalid": {
+        "en": "The background must be auto, opaque or transparent (got “{value}”).",
+        "zh": "背景必须是 auto、opaque 或 transparent（收到 “{value}”）。",
+    },
+    "background_transparent_unsupported": {
+        "en": "{model} can't make transparent backgrounds. Choose another model, or an opaque background.",
+        "zh": "{model} 不支持透明背景。请换一个模型，或使用不透明背景。",
+    },
+    "background_transparent_format": {
+        "en": "A transparent background needs png or webp output, not {format}.",
+        "zh": "透明背景需要 png 或 webp 格式，不能是 {format}。",
+    },
+    "input_fidelity_unsupported": {
+        "en": "{model} doesn't take an input-fidelity setting. Leave it unset.",
+        "zh": "{model} 不支持输入保真度设置，请不要设置。",
+    },
+    "input_fidelity_invalid": {
+        "en": "Input fidelity must be low or high (got “{value}”).",
+        "zh": "输入保真度必须是 low 或 high（收到 “{value}”）。",
+    },
+    # --- images --------------------------------------------------------------
+    "too_many_images": {
+        "en": "That is {count} images; I can use at most {limit} at once. Send fewer and try again.",
+        "zh": "一共 {count} 张图片，一次最多只能用 {limit} 张。请减少后重试。",
+    },
+    "image_empty": {
+        "en": "Image {index} is empty. Please send it again.",
+        "zh": "第 {index} 张图片是空的，请重新发送。",
+    },
+    "image_too_big": {
+        "en": "Image {index} is {size_mb} MB; the limit is {limit_mb} MB. Send a smaller file.",
+        "zh": "第 {index} 张图片有 {size_mb} MB，上限是 {limit_mb} MB。请发送更小的文件。",
+    },
+    "image_unreadable": {
+        "en": "Image {index} isn't a picture I can read. Send a PNG, JPEG, WebP, GIF or HEIC image.",
+        "zh": "无法读取第 {index} 张图片。请发送 PNG、JPEG、WebP、GIF 或 HEIC 图片。",
+    },
+    "image_too_many_pixels": {
+        "en": "Image {index} is {width}x{height}, too many pixels to handle. Send a smaller image.",
+        "zh": "第 {index} 张图片是 {width}x{height}，像素太多无法处理。请发送更小的图片。",
+    },
+    "mask_without_image": {
+        "en": "A mask needs an image to apply to. Send the image together with the mask.",
+        "zh": "蒙版需要配合一张图片使用。请把图片和蒙版一起发送。",
+    },
+    "mask_not_png": {
+        "en": "The mask must be a PNG file (got {format}).",
+        "zh": "蒙版必须是 PNG 文件（收到 {format}）。",
+    },
+    "mask_too_big": {
+        "en": "The mask is {size_mb} MB; it must be under {limit_mb} MB.",
+        "zh": "蒙版有 {size_mb} MB，必须小于 {limit_mb} MB。",
+    },
+    "mask_no_alpha": {
+        "en": "The mask needs transparency: erase the areas to change, save as PNG with alpha, and send it again.",
+        "zh": "蒙版需要透明通道：擦除要修改的区域，保存为带透明度的 PNG 后重新发送。",
+    },
+    "mask_no_transparent_area": {
+        "en": "The mask has no fully transparent area, so nothing would change. Erase the part to edit.",
+        "zh": "蒙版上没有完全透明的区域，因此不会有任何改动。请擦除要编辑的部分。",
+    },
+    "mask_size_mismatch": {
+        "en": "The mask is {mask_size} but the image is {image_size}. They must be the same size.",
+        "zh": "蒙版是 {mask_size}，而图片是 {image_size}，两者尺寸必须一致。",
+    },
+    # --- the provider --------------------------------------------------------
+    "upstream_error": {
+        "en": "The image service failed. Please try again.",
+        "zh": "图像服务出错了，请重试。",
+    },
+    "upstream_bad_request": {
+        "en": "The image service refused the request: {message}. Change the request and try again.",
+        "zh": "图像服务拒绝了请求：{message}。请修改后重试。",
+    },
+    "upstream_auth": {
+        "en": "The bot's API key was rejected by the image service. Please tell the bot's operator.",
+        "zh": "图像服务拒绝了机器人的 API 密钥。请联系机器人管理员。",
+    },
+    "content_blocked": {
+        "en": "The image service's safety system blocked this request. Rephrase it and try again.",
+        "zh": "该请求被图像服务的安全系统拦截。请换一种说法再试。",
+    },
+    "rate_limited": {
+        "en": "The image service is busy. Try again in about {seconds} seconds.",
+        "zh": "图像服务繁忙，请在大约 {seconds} 秒后重试。",
+    },
+    "insufficient_balance": {
+        "en": "The bot's image-service account is out of credit. Please tell the bot's operator.",
+        "zh": "机器人的图像服务账户余额不足。请联系机器人管理员。",
+    },
+    "model_unavailable": {
+        "en": "The image model isn't available right now. Try again later, or pick another model in /settings.",
+        "zh": "图像模型暂时不可用。请稍后再试，或在 /settings 中换一个模型。",
+    },
+    "upstream_unavailable": {
+        "en": "The image service is unavailable right now. Please try again in a few minutes.",
+        "zh": "图像服务暂时不可用，请几分钟后再试。",
+    },
+    "upstream_timeout": {
+        "en": "The image took too long and was abandoned. Try again, perhaps with a lower quality or size.",
+        "zh": "生成时间过长，已放弃。请重试，或降低质量或尺寸。",
+    },
+    "malformed_response": {
+        "en": "The image service sent back a broken result. Please try again.",
+        "zh": "图像服务返回了损坏的结果，请重试。",
+    },
+    "no_image": {
+        "en": "The model answered without an image: {message}",
+        "zh": "模型没有返回图片，而是回答：{message}",
+    },
+    "state_expired": {
+        "en": "The earlier image could not be found any more. Reply to the image again to continue.",
+        "zh": "找不到之前的图片了。请再次回复该图片以继续。",
+    },
+}
+
+SUPPORTED_LOCALES: tuple[Locale, ...] = ("en", "zh")
+
+
+def normalize_locale(locale: str | None) -> Locale:
+    """Map a platform language tag (``zh-hans``, ``zh_CN``, ``en-US``) to a catalog locale."""
+    if not locale:
+        return "en"
+    primary = locale.replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in SUPPORTED_LOCALES else "en"
+
+
+def render(key: str, locale: str | None = None, **params: Any) -> str:
+    texts = MESSAGES.get(key) or MESSAGES["internal_error"]
+    template = texts[normalize_locale(locale)]
+    # A missing parameter shows as empty rather than crashing an error path.
+    names = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    return template.format(**{name: params.get(name, "") for name in names})
+
+
+def render_error(error: RedrawError, locale: str | None = None) -> str:
+    return render(error.message_key, locale, **error.params)

@@ -1,0 +1,180 @@
+"""Validation before spending: everything the provider would reject, refused first.
+
+Each refusal is an :class:`~bot.errors.InputError` whose message key the adapters
+localize. Image sniffing runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+from bot import imaging
+from bot.errors import InputError
+from bot.models import (
+    MAX_PIXELS,
+    MAX_RATIO,
+    MAX_SIDE,
+    MIN_PIXELS,
+    SIZE_STEP,
+    ImageModel,
+    image_model,
+    nearest_preset,
+    parse_size,
+)
+from bot.types import ImageParams, ImageRequest, PreparedImage
+
+MAX_PROMPT_CHARS = 32_000
+MAX_INPUT_IMAGES = 16
+MAX_N = 10
+QUALITIES = ("auto", "low", "medium", "high")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+MODERATIONS = ("auto", "low")
+BACKGROUNDS = ("auto", "opaque", "transparent")
+INPUT_FIDELITIES = ("low", "high")
+# Backends whose one call yields one image; more come from parallel calls (variations).
+SINGLE_IMAGE_BACKENDS = ("responses", "chat")
+DEFAULT_PARAMS = ImageParams()
+
+
+def check_prompt(prompt: str) -> str:
+    text = prompt.strip()
+    if not text:
+        raise InputError("empty prompt", key="prompt_empty")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InputError("prompt too long", key="prompt_too_long", length=len(text), limit=MAX_PROMPT_CHARS)
+    return text
+
+
+def normalize_size(size: str) -> str:
+    """Accept ``1536x1024``, ``1536X1024``, ``1536×1024``, ``1536*1024``; return ``1536x1024``."""
+    text = size.strip().lower().replace("×", "x").replace("*", "x").replace(" ", "")
+    if text == "auto":
+        return text
+    if parse_size(text) is None:
+        raise InputError("bad size", key="size_invalid", size=size.strip())
+    width, height = parse_size(text) or (0, 0)
+    return f"{width}x{height}"
+
+
+def check_size(size: str, model: ImageModel) -> str:
+    size = normalize_size(size)
+    if size in model.sizes:
+        return size
+    if not model.custom_sizes:
+        raise InputError(
+            "size not supported",
+            key="size_not_supported",
+            model=model.name,
+            size=size,
+            allowed=", ".join(model.sizes),
+        )
+    width, height = parse_size(size) or (0, 0)
+    if width % SIZE_STEP or height % SIZE_STEP:
+        suggestion = f"{_round16(width)}x{_round16(height)}"
+        raise InputError("size step", key="size_not_multiple_of_16", size=size, suggestion=suggestion)
+    if max(width, height) > MAX_SIDE:
+        raise InputError("side too long", key="size_side_too_long", size=size, limit=MAX_SIDE)
+    if width == 0 or height == 0 or max(width, height) / min(width, height) > MAX_RATIO:
+        raise InputError("ratio", key="size_ratio_too_wide", size=size)
+    if width * height < MIN_PIXELS:
+        raise InputError("too few pixels", key="size_too_few_pixels", size=size, limit=f"{MIN_PIXELS:,}")
+    if width * height > MAX_PIXELS:
+        raise InputError("too many pixels", key="size_too_many_pixels", size=size, limit=f"{MAX_PIXELS:,}")
+    return size
+
+
+def _round16(value: int) -> int:
+    return max(SIZE_STEP, math.floor(value / SIZE_STEP + 0.5) * SIZE_STEP)
+
+
+def check_params(params: ImageParams, model_name: str, backend: str = "images") -> ImageParams:
+    """Check every parameter for ``model_name``; return them normalized."""
+    model = image_model(model_name)
+    _one_of(params.quality, QUALITIES, "quality_invalid")
+    _one_of(params.output_format, OUTPUT_FORMATS, "output_format_invalid")
+    _one_of(params.moderation, MODERATIONS, "moderation_invalid")
+    if params.output_compression is not None:
+        if not 1 <= params.output_compression <= 100:
+            raise InputError("compression", key="compression_invalid", value=params.output_compression)
+        if params.output_format == "png":
+            raise InputError("compression on png", key="compression_needs_lossy")
+    if not 1 <= params.n <= MAX_N:
+        raise InputError("n", key="n_invalid", value=params.n, limit=MAX_N)
+    if params.n > 1 and backend in SINGLE_IMAGE_BACKENDS:
+        raise InputError("n on a single-image backend", key="n_not_supported")
+    if params.background is not None:
+        _one_of(params.background, BACKGROUNDS, "background_invalid")
+        if params.background == "transparent":
+            if not model.transparent_background:
+                raise InputError("transparent", key="background_transparent_unsupported", model=model.name)
+            if params.output_format == "jpeg":
+                raise InputError("transparent jpeg", key="background_transparent_format", format="jpeg")
+    if params.input_fidelity is not None:
+        _one_of(params.input_fidelity, INPUT_FIDELITIES, "input_fidelity_invalid")
+        if not model.input_fidelity:
+            raise InputError("input fidelity", key="input_fidelity_unsupported", model=model.name)
+    return replace(params, size=check_size(params.size, model))
+
+
+def adapt_params(params: ImageParams, model_name: str) -> ImageParams:
+    """Fit already-valid parameters to a fallback model: keep what it supports, map the rest."""
+    model = image_model(model_name)
+    size = params.size if model.custom_sizes else nearest_preset(params.size, model)
+    background = params.background
+    if background == "transparent" and not model.transparent_background:
+        background = None
+    fidelity = params.input_fidelity if model.input_fidelity else None
+    return replace(params, size=size, background=background, input_fidelity=fidelity)
+
+
+def _one_of(value: str, allowed: Sequence[str], key: str) -> None:
+    if value not in allowed:
+        raise InputError(f"{key}: {value!r}", key=key, value=value)
+
+
+def check_image_count(count: int) -> None:
+    if count > MAX_INPUT_IMAGES:
+        raise InputError("too many images", key="too_many_images", count=count, limit=MAX_INPUT_IMAGES)
+
+
+async def prepare_images(images: Sequence[bytes], *, already: int = 0) -> tuple[PreparedImage, ...]:
+    """Sniff and normalize uploads off the loop. ``already`` counts images the request
+    carries besides these (the parent's output), for the 16-image limit."""
+    check_image_count(already + len(images))
+    prepared = []
+    for index, data in enumerate(images, start=1):
+        prepared.append(await asyncio.to_thread(imaging.prepare_input, data, index))
+    return tuple(prepared)
+
+
+async def prepare_request(
+    prompt: str,
+    params: ImageParams = DEFAULT_PARAMS,
+    *,
+    model: str,
+    backend: str = "images",
+    images: Sequence[bytes] = (),
+    mask: bytes | None = None,
+    parent_images: int = 0,
+    user_id: str | None = None,
+) -> ImageRequest:
+    """Build a request only if everything checks out; otherwise raise InputError.
+
+    ``parent_images`` is how many images the parent turn contributes as inputs.
+    Cheap checks run first so a bad prompt never waits for image decoding.
+    """
+    text = check_prompt(prompt)
+    checked = check_params(params, model, backend)
+    check_image_count(parent_images + len(images))
+    if mask is not None and not images:
+        # A mask applies to the first uploaded image; with a parent only, the caller
+        # passes the parent's image as the first upload.
+        raise InputError("mask without image", key="mask_without_image")
+    prepared = await prepare_images(images, already=parent_images)
+    prepared_mask = (
+        await asyncio.to_thread(imaging.prepare_mask, mask, prepared[0]) if mask is not None else None
+    )
+    return ImageRequest(prompt=text, params=checked, images=prepared, mask=prepared_mask, user_id=user_id)
