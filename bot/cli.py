@@ -1,0 +1,144 @@
+"""The ``redraw`` command (also ``python -m bot``).
+
+``redraw config`` shows the effective settings; ``redraw draw`` makes one image
+through the configured backend: a quick end-to-end check of a key or a proxy.
+``redraw run`` arrives with the platform adapters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.backends import UpstreamClient, build_backend
+from bot.blobs import MemoryBlobStore
+from bot.config import ConfigError, Settings, load_settings
+from bot.errors import InputError, UpstreamError
+from bot.messages import render_error
+from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
+from bot.validation import prepare_request
+
+EXIT_INPUT = 2
+EXIT_UPSTREAM = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redraw",
+        description="Redraw: ChatGPT-style image generation and chained editing for Telegram and Discord.",
+        epilog="Settings come from the environment and .env; see README.md for the full table.",
+    )
+    parser.add_argument("--version", action="version", version=f"redraw {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log provider calls and retries")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    commands.add_parser("config", help="validate the settings and print them (secrets hidden)")
+
+    draw = commands.add_parser("draw", help="make one image with the configured backend and save it")
+    draw.add_argument("prompt", help="what to draw, or how to change the input images")
+    draw.add_argument("-i", "--image", action="append", type=Path, default=[], help="an input image (repeatable)")
+    draw.add_argument("--mask", type=Path, help="PNG mask for the first input image (transparent = edit here)")
+    draw.add_argument("--size", default="auto", help="auto, a preset such as 1536x1024, or WIDTHxHEIGHT")
+    draw.add_argument("--quality", default="auto", choices=["auto", "low", "medium", "high"])
+    draw.add_argument("--format", dest="output_format", default="png", choices=["png", "jpeg", "webp"])
+    draw.add_argument("--compression", type=int, help="1-100, for jpeg and webp")
+    draw.add_argument("-n", type=int, default=1, help="number of images (images backend)")
+    draw.add_argument("--backend", choices=["responses", "chat", "images"], help="override REDRAW_BACKEND")
+    draw.add_argument("-o", "--out", type=Path, default=Path("."), help="directory for the images")
+    draw.add_argument("--lang", default="en", help="language of error messages (en, zh)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"redraw: invalid configuration:\n{exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.command == "config":
+        return show_config(settings)
+    return asyncio.run(draw(settings, args))
+
+
+def show_config(settings: Settings) -> int:
+    # Warnings were already logged by load_settings.
+    rows = {
+        "backend": settings.redraw_backend,
+        "image model": " → ".join(settings.image_models),
+        "responses model": settings.redraw_responses_model,
+        "provider": settings.openai_base_url,
+        "api key": "set" if settings.openai_api_key else "NOT SET",
+        "platforms": ", ".join(settings.platforms) or "none (set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN)",
+        "data dir": str(settings.redraw_data_dir),
+        "database": settings.database_url,
+        "timeouts": f"connect {settings.redraw_connect_timeout:g} s, read {settings.redraw_read_timeout:g} s",
+        "retries": f"{settings.redraw_retry_attempts} attempts within {settings.redraw_retry_max_seconds:g} s",
+        "partial previews": str(settings.redraw_partial_images),
+    }
+    width = max(map(len, rows))
+    for name, value in rows.items():
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+async def draw(settings: Settings, args: argparse.Namespace) -> int:
+    backend_name = args.backend or settings.redraw_backend
+    params = ImageParams(
+        size=args.size,
+        quality=args.quality,
+        output_format=args.output_format,
+        output_compression=args.compression,
+        n=args.n,
+    )
+    try:
+        images = [path.read_bytes() for path in args.image]
+        mask = args.mask.read_bytes() if args.mask else None
+    except OSError as exc:
+        print(f"redraw: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        request = await prepare_request(
+            args.prompt, params, model=settings.image_model, backend=backend_name, images=images, mask=mask
+        )
+    except InputError as exc:
+        print(f"redraw: {render_error(exc, args.lang)}", file=sys.stderr)
+        return EXIT_INPUT
+
+    async def show_partial(partial: PartialImage) -> None:
+        print(f"… preview {partial.index + 1} ({len(partial.data):,} bytes)", file=sys.stderr)
+
+    async with UpstreamClient.from_settings(settings) as client:
+        backend = build_backend(settings, client, MemoryBlobStore(), backend_name)
+        try:
+            result = await backend.run(request, on_partial=show_partial)
+        except UpstreamError as exc:
+            print(f"redraw: {render_error(exc, args.lang)}", file=sys.stderr)
+            print(f"  ({exc.detail}; request id {exc.request_id or 'none'})", file=sys.stderr)
+            return EXIT_UPSTREAM
+    args.out.mkdir(parents=True, exist_ok=True)
+    for image in result.images:
+        path = args.out / f"redraw-{image.blob_id[:12]}.{MIME_EXTENSIONS.get(image.mime, 'png')}"
+        path.write_bytes(image.data)
+        print(path)
+    print(
+        f"{result.backend} / {result.model}: {len(result.images)} image(s) in {result.latency_s:.1f} s, "
+        f"request id {result.request_id or 'none'}",
+        file=sys.stderr,
+    )
+    if result.revised_prompt:
+        print(f"revised prompt: {result.revised_prompt}", file=sys.stderr)
+    return 0
