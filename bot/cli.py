@@ -41,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     draw = commands.add_parser("draw", help="make one image with the configured backend and save it")
     draw.add_argument("prompt", help="what to draw, or how to change the input images")
-    draw.add_argument("-i", "--image", action="append", type=Path, default=[], help="an input image (repeatable)")
-    draw.add_argument("--mask", type=Path, help="PNG mask for the first input image (transparent = edit here)")
+    draw.add_argument(
+        "-i", "--image", action="append", type=Path, default=[], help="an input image (repeatable)"
+    )
+    draw.add_argument(
+        "--mask", type=Path, help="PNG mask for the first input image (transparent = edit here)"
+    )
     draw.add_argument("--size", default="auto", help="auto, a preset such as 1536x1024, or WIDTHxHEIGHT")
     draw.add_argument("--quality", default="auto", choices=["auto", "low", "medium", "high"])
     draw.add_argument("--format", dest="output_format", default="png", choices=["png", "jpeg", "webp"])
@@ -86,7 +90,9 @@ def show_config(settings: Settings) -> int:
         "data dir": str(settings.redraw_data_dir),
         "database": settings.database_url,
         "timeouts": f"connect {settings.redraw_connect_timeout:g} s, read {settings.redraw_read_timeout:g} s",
-        "retries": f"{settings.redraw_retry_attempts} attempts within {settings.redraw_retry_max_seconds:g} s",
+        "retries": (
+            f"{settings.redraw_retry_attempts} attempts within {settings.redraw_retry_max_seconds:g} s"
+        ),
         "partial previews": str(settings.redraw_partial_images),
     }
     width = max(map(len, rows))

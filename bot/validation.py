@@ -53,10 +53,10 @@ def normalize_size(size: str) -> str:
     text = size.strip().lower().replace("×", "x").replace("*", "x").replace(" ", "")
     if text == "auto":
         return text
-    if parse_size(text) is None:
+    dims = parse_size(text)
+    if dims is None or 0 in dims:
         raise InputError("bad size", key="size_invalid", size=size.strip())
-    width, height = parse_size(text) or (0, 0)
-    return f"{width}x{height}"
+    return f"{dims[0]}x{dims[1]}"
 
 
 def check_size(size: str, model: ImageModel) -> str:
@@ -77,7 +77,7 @@ def check_size(size: str, model: ImageModel) -> str:
         raise InputError("size step", key="size_not_multiple_of_16", size=size, suggestion=suggestion)
     if max(width, height) > MAX_SIDE:
         raise InputError("side too long", key="size_side_too_long", size=size, limit=MAX_SIDE)
-    if width == 0 or height == 0 or max(width, height) / min(width, height) > MAX_RATIO:
+    if max(width, height) / min(width, height) > MAX_RATIO:
         raise InputError("ratio", key="size_ratio_too_wide", size=size)
     if width * height < MIN_PIXELS:
         raise InputError("too few pixels", key="size_too_few_pixels", size=size, limit=f"{MIN_PIXELS:,}")

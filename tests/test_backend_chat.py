@@ -51,7 +51,9 @@ async def test_state_is_history_with_blob_references(backend: ChatBackend, fake:
     assert second.state["messages"][-1]["content"][0] == {"type": "image", "blob": second.images[0].blob_id}
 
 
-async def test_uploads_go_as_data_urls(backend: ChatBackend, fake: FakeOpenAI, blobs: MemoryBlobStore) -> None:
+async def test_uploads_go_as_data_urls(
+    backend: ChatBackend, fake: FakeOpenAI, blobs: MemoryBlobStore
+) -> None:
     photos = [png("yellow"), png("purple")]
     result = await backend.run(await chat_request("merge these", images=photos))
 

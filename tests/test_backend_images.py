@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
 from bot.blobs import MemoryBlobStore
 from bot.types import ParentTurn
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import PartialCollector, colour_name, make_request, parent_of, png
+from tests.helpers import PartialCollector, colour_name, encoded, make_request, parent_of, png
 
 
 @pytest.fixture
@@ -35,7 +36,9 @@ async def test_generate_sends_a_json_generation(backend: ImagesBackend, fake: Fa
 async def test_a_chain_of_edits_sends_each_parent_image(backend: ImagesBackend, fake: FakeOpenAI) -> None:
     first = await backend.run(await make_request("a blue cat"))
     second = await backend.run(await make_request("change it to red", parent_images=1), parent_of(first))
-    third = await backend.run(await make_request("now make it a bit brighter", parent_images=1), parent_of(second))
+    third = await backend.run(
+        await make_request("now make it a bit brighter", parent_images=1), parent_of(second)
+    )
 
     assert colour_name(second.images[0].data) == "red"
     assert colour_name(third.images[0].data) == "red"  # no colour named: the parent's colour carries on
@@ -48,7 +51,9 @@ async def test_branching_from_an_older_version(backend: ImagesBackend, fake: Fak
     versions = [await backend.run(await make_request("a green field"))]
     for colour in ("red", "blue", "yellow"):
         versions.append(
-            await backend.run(await make_request(f"make it {colour}", parent_images=1), parent_of(versions[-1]))
+            await backend.run(
+                await make_request(f"make it {colour}", parent_images=1), parent_of(versions[-1])
+            )
         )
     branch = await backend.run(await make_request("add a moon", parent_images=1), parent_of(versions[1]))
 
@@ -63,31 +68,33 @@ async def test_restyle_and_fuse_uploads(backend: ImagesBackend, fake: FakeOpenAI
 
     assert colour_name(restyled.images[0].data) == "green"
     assert len(fake.last("/images/edits").files) == 3
-    assert all(f.field == "image[]" for f in fake.last("/images/edits").files)
-    assert fake.last("/images/edits").input_image_hashes() == [img.sha256 for img in (await make_request("x", images=photos)).images]
+    assert all(f.name == "image[]" for f in fake.last("/images/edits").files)
+    assert fake.last("/images/edits").input_image_hashes() == [
+        img.sha256 for img in (await make_request("x", images=photos)).images
+    ]
     assert fused.images
 
 
 async def test_parent_image_goes_first_then_uploads(backend: ImagesBackend, fake: FakeOpenAI) -> None:
     first = await backend.run(await make_request("a blue cat"))
     upload = png("pink")
-    await backend.run(await make_request("put this hat on it", images=[upload], parent_images=1), parent_of(first))
+    await backend.run(
+        await make_request("put this hat on it", images=[upload], parent_images=1), parent_of(first)
+    )
 
     hashes = fake.last("/images/edits").input_image_hashes()
     assert hashes[0] == first.images[0].blob_id and len(hashes) == 2
 
 
 async def test_mask_is_sent_with_the_first_image(backend: ImagesBackend, fake: FakeOpenAI) -> None:
-    from PIL import Image
-
-    from tests.helpers import encoded
-
     mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
     mask.paste((0, 0, 0, 0), (0, 0, 32, 32))
-    await backend.run(await make_request("fill the hole with red", images=[png("blue")], mask=encoded(mask, "PNG")))
+    await backend.run(
+        await make_request("fill the hole with red", images=[png("blue")], mask=encoded(mask, "PNG"))
+    )
 
     files = fake.last("/images/edits").files
-    assert [f.field for f in files] == ["image[]", "mask"]
+    assert [f.name for f in files] == ["image[]", "mask"]
 
 
 async def test_several_images_and_url_results(backend: ImagesBackend, fake: FakeOpenAI) -> None:
@@ -98,7 +105,9 @@ async def test_several_images_and_url_results(backend: ImagesBackend, fake: Fake
     assert fake.last("/images/generations").json["n"] == 2
 
 
-async def test_streaming_delivers_partial_previews(client: UpstreamClient, blobs: MemoryBlobStore, fake: FakeOpenAI) -> None:
+async def test_streaming_delivers_partial_previews(
+    client: UpstreamClient, blobs: MemoryBlobStore, fake: FakeOpenAI
+) -> None:
     backend = ImagesBackend(client, blobs, ["gpt-image-2"], partial_images=2)
     previews = PartialCollector()
     result = await backend.run(await make_request("a cyan square"), on_partial=previews)
@@ -108,13 +117,17 @@ async def test_streaming_delivers_partial_previews(client: UpstreamClient, blobs
     assert colour_name(result.images[0].data) == "cyan"
     assert fake.last().json["stream"] is True and fake.last().json["partial_images"] == 2
 
-    edited = await backend.run(await make_request("make it red", parent_images=1), parent_of(result), on_partial=previews)
+    edited = await backend.run(
+        await make_request("make it red", parent_images=1), parent_of(result), on_partial=previews
+    )
     assert colour_name(edited.images[0].data) == "red"
     assert len(previews.partials) == 4
     assert fake.last("/images/edits").field_values["stream"] == "true"
 
 
-async def test_streaming_falls_back_when_the_proxy_ignores_it(client: UpstreamClient, blobs: MemoryBlobStore, fake: FakeOpenAI) -> None:
+async def test_streaming_falls_back_when_the_proxy_ignores_it(
+    client: UpstreamClient, blobs: MemoryBlobStore, fake: FakeOpenAI
+) -> None:
     fake.ignore_stream = True
     backend = ImagesBackend(client, blobs, ["gpt-image-2"], partial_images=1)
     previews = PartialCollector()
@@ -123,7 +136,9 @@ async def test_streaming_falls_back_when_the_proxy_ignores_it(client: UpstreamCl
     assert colour_name(result.images[0].data) == "black" and previews.partials == []
 
 
-async def test_parent_made_by_another_backend_continues_from_its_image(backend: ImagesBackend, fake: FakeOpenAI, blobs: MemoryBlobStore) -> None:
+async def test_parent_made_by_another_backend_continues_from_its_image(
+    backend: ImagesBackend, fake: FakeOpenAI, blobs: MemoryBlobStore
+) -> None:
     blob = await blobs.put(png("blue", (256, 256)))
     parent = ParentTurn("responses", {"response_id": "resp_gone"}, (blob,))
     result = await backend.run(await make_request("make it red", parent_images=1), parent)

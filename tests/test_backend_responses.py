@@ -29,8 +29,14 @@ async def test_generate_uses_the_image_tool(backend: ResponsesBackend, fake: Fak
     sent = fake.last("/responses").json
     assert sent["model"] == "gpt-5"
     assert sent["tools"] == [
-        {"type": "image_generation", "model": "gpt-image-2", "size": "2048x2048", "quality": "low",
-         "output_format": "png", "moderation": "auto"}
+        {
+            "type": "image_generation",
+            "model": "gpt-image-2",
+            "size": "2048x2048",
+            "quality": "low",
+            "output_format": "png",
+            "moderation": "auto",
+        }
     ]
     assert sent["tool_choice"] == {"type": "image_generation"}
     assert sent["safety_identifier"] == safety_identifier("user-42") != "user-42"
@@ -52,7 +58,9 @@ async def test_a_chain_passes_previous_response_id(backend: ResponsesBackend, fa
     assert colour_name(third.images[0].data) == "red"
 
 
-async def test_expired_parent_continues_from_the_stored_image(backend: ResponsesBackend, fake: FakeOpenAI) -> None:
+async def test_expired_parent_continues_from_the_stored_image(
+    backend: ResponsesBackend, fake: FakeOpenAI
+) -> None:
     first = await backend.run(await responses_request("a blue cat"))
     fake.forget_responses()  # past the provider's retention
     second = await backend.run(await responses_request("add a hat", parent_images=1), parent_of(first))
@@ -65,9 +73,13 @@ async def test_expired_parent_continues_from_the_stored_image(backend: Responses
     assert second.state["response_id"] != first.state["response_id"]
 
 
-async def test_parent_from_another_backend(backend: ResponsesBackend, fake: FakeOpenAI, blobs: MemoryBlobStore) -> None:
+async def test_parent_from_another_backend(
+    backend: ResponsesBackend, fake: FakeOpenAI, blobs: MemoryBlobStore
+) -> None:
     blob = await blobs.put(png("green", (128, 128)))
-    result = await backend.run(await responses_request("make it yellow", parent_images=1), ParentTurn("images", {}, (blob,)))
+    result = await backend.run(
+        await responses_request("make it yellow", parent_images=1), ParentTurn("images", {}, (blob,))
+    )
 
     assert "previous_response_id" not in fake.last().json
     assert fake.last().input_image_hashes() == [blob]
@@ -78,7 +90,9 @@ async def test_uploads_and_mask(backend: ResponsesBackend, fake: FakeOpenAI) -> 
     mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
     mask.paste((0, 0, 0, 0), (0, 0, 10, 10))
     photo = png("orange")
-    await backend.run(await responses_request("replace the corner", images=[photo], mask=encoded(mask, "PNG")))
+    await backend.run(
+        await responses_request("replace the corner", images=[photo], mask=encoded(mask, "PNG"))
+    )
 
     sent = fake.last().json
     content = sent["input"][0]["content"]
@@ -96,6 +110,8 @@ async def test_streaming_partials(client: UpstreamClient, blobs: MemoryBlobStore
     assert fake.last().json["tools"][0]["partial_images"] == 3
     assert [p.index for p in previews.partials] == [0, 1, 2]
     assert colour_name(result.images[0].data) == "white"
-    follow = await backend.run(await responses_request("make it black", parent_images=1), parent_of(result), on_partial=previews)
+    follow = await backend.run(
+        await responses_request("make it black", parent_images=1), parent_of(result), on_partial=previews
+    )
     assert fake.last().json["previous_response_id"] == result.state["response_id"]
     assert colour_name(follow.images[0].data) == "black"

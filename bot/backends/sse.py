@@ -28,24 +28,31 @@ async def iter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentE
     data: list[bytes] = []
     async for chunk in chunks:
         buffer += chunk
-        while True:
-            newline = buffer.find(b"\n", scanned)
-            if newline < 0:
-                scanned = len(buffer)
-                break
+        while (newline := buffer.find(b"\n", scanned)) >= 0:
             line = bytes(buffer[:newline]).removesuffix(b"\r")
             del buffer[: newline + 1]  # cheap: bytearray trims its front in place
             scanned = 0
-            if not line:
-                if data:
-                    yield ServerSentEvent(event, b"\n".join(data))
+            if line:
+                event = _field(line, event, data)
+            elif data:
+                yield ServerSentEvent(event, b"\n".join(data))
                 event, data = None, []
-                continue
-            field, _, value = line.partition(b":")
-            value = value.removeprefix(b" ")
-            if field == b"data":
-                data.append(value)
-            elif field == b"event":
-                event = value.decode("utf-8", "replace")
+            else:
+                event = None
+        scanned = len(buffer)
+    # Be lenient with a last line or event that lacks its closing newline.
+    if buffer:
+        event = _field(bytes(buffer).removesuffix(b"\r"), event, data)
     if data:
         yield ServerSentEvent(event, b"\n".join(data))
+
+
+def _field(line: bytes, event: str | None, data: list[bytes]) -> str | None:
+    """Apply one ``field: value`` line; return the event name in force."""
+    name, _, value = line.partition(b":")
+    value = value.removeprefix(b" ")
+    if name == b"data":
+        data.append(value)
+    elif name == b"event":
+        return value.decode("utf-8", "replace")
+    return event

@@ -94,7 +94,7 @@ def draw_png(size: tuple[int, int], colour: tuple[int, int, int], *, texture: bo
 
 @dataclass
 class RecordedFile:
-    field: str
+    name: str
     filename: str
     content_type: str
     sha256: str
@@ -119,7 +119,7 @@ class RecordedRequest:
     def input_images(self) -> list[bytes]:
         """Every image the request carried: multipart image files, or data URLs in JSON."""
         if self.files:
-            return [file.data for file in self.files if file.field.startswith("image")]
+            return [file.data for file in self.files if file.name.startswith("image")]
         return [base64.b64decode(url.split(",", 1)[1]) for url in _data_urls(self.json)]
 
     def input_image_hashes(self) -> list[str]:
@@ -248,7 +248,9 @@ class FakeOpenAI:
     def _request_id(self) -> str:
         return f"req_{next(self._ids):06d}"
 
-    def _error(self, status: int, message: str, code: str, kind: str = "invalid_request_error", **headers: str) -> web.Response:
+    def _error(
+        self, status: int, message: str, code: str, kind: str = "invalid_request_error", **headers: str
+    ) -> web.Response:
         body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
         return web.json_response(body, status=status, headers={"x-request-id": self._request_id(), **headers})
 
@@ -259,17 +261,36 @@ class FakeOpenAI:
             await asyncio.sleep(fault.delay)
         if fault.kind == "rate_limit":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            return self._error(429, "Rate limit reached for images per minute.", "rate_limit_exceeded", "requests", **headers)
+            return self._error(
+                429, "Rate limit reached for images per minute.", "rate_limit_exceeded", "requests", **headers
+            )
         if fault.kind == "insufficient_quota":
-            return self._error(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota")
+            return self._error(
+                429,
+                "You exceeded your current quota, please check your plan and billing details.",
+                "insufficient_quota",
+                "insufficient_quota",
+            )
         if fault.kind == "server_error":
-            return self._error(500, "The server had an error while processing your request.", "server_error", "server_error")
+            return self._error(
+                500, "The server had an error while processing your request.", "server_error", "server_error"
+            )
         if fault.kind == "moderation":
-            return self._error(400, "Your request was rejected by the safety system.", "moderation_blocked", "image_generation_user_error")
+            return self._error(
+                400,
+                "Your request was rejected by the safety system.",
+                "moderation_blocked",
+                "image_generation_user_error",
+            )
         if fault.kind == "auth":
             return self._error(401, "Incorrect API key provided.", "invalid_api_key")
         if fault.kind == "malformed_json":
-            return web.Response(status=200, body=b'{"created": 1, "data": [', content_type="application/json", headers={"x-request-id": self._request_id()})
+            return web.Response(
+                status=200,
+                body=b'{"created": 1, "data": [',
+                content_type="application/json",
+                headers={"x-request-id": self._request_id()},
+            )
         return None
 
     def _draw(self, size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:
@@ -314,7 +335,9 @@ class FakeOpenAI:
 
     def _model_rejection(self, model: Any) -> web.Response | None:
         if model in self.unavailable_models:
-            return self._error(404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found")
+            return self._error(
+                404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found"
+            )
         return None
 
     # --- /images -------------------------------------------------------------------
@@ -358,7 +381,7 @@ class FakeOpenAI:
         fields = record.field_values
         if (rejection := self._model_rejection(fields.get("model"))) is not None:
             return rejection
-        images = [file.data for file in record.files if file.field.startswith("image")]
+        images = [file.data for file in record.files if file.name.startswith("image")]
         if not images:
             return self._error(400, "image is required", "missing_image")
         with Image.open(io.BytesIO(images[0])) as first:
@@ -366,21 +389,58 @@ class FakeOpenAI:
         colour = colour_named(fields.get("prompt", "")) or colour_of(images[0])
         size = self._size(fields.get("size"), first_size)
         pngs = [self._draw(size, colour) for _ in range(int(fields.get("n", "1")))]
-        body = {**fields, "stream": fields.get("stream") == "true", "partial_images": int(fields.get("partial_images", "0"))}
+        body = {
+            **fields,
+            "stream": fields.get("stream") == "true",
+            "partial_images": int(fields.get("partial_images", "0")),
+        }
         return await self._images_answer(request, body, pngs, fault, "image_edit")
 
     async def _images_answer(
-        self, request: web.Request, body: dict[str, Any], pngs: list[bytes], fault: Fault | None, event_prefix: str
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        pngs: list[bytes],
+        fault: Fault | None,
+        event_prefix: str,
     ) -> web.StreamResponse:
-        usage = {"input_tokens": 50, "output_tokens": 4160, "total_tokens": 4210, "input_tokens_details": {"text_tokens": 50, "image_tokens": 0}}
-        common = {"size": body.get("size") or "auto", "quality": body.get("quality") or "auto", "background": "opaque", "output_format": body.get("output_format") or "png"}
+        usage = {
+            "input_tokens": 50,
+            "output_tokens": 4160,
+            "total_tokens": 4210,
+            "input_tokens_details": {"text_tokens": 50, "image_tokens": 0},
+        }
+        common = {
+            "size": body.get("size") or "auto",
+            "quality": body.get("quality") or "auto",
+            "background": "opaque",
+            "output_format": body.get("output_format") or "png",
+        }
         if body.get("stream") and not self.ignore_stream:
             stream = await self._open_sse(request)
             for png in pngs:
                 for index in range(int(body.get("partial_images") or 0)):
                     partial = draw_png((256, 256), colour_of(png))
-                    await self._send_event(stream, {"type": f"{event_prefix}.partial_image", "b64_json": base64.b64encode(partial).decode(), "created_at": int(time.time()), "partial_image_index": index, **common})
-                await self._send_event(stream, {"type": f"{event_prefix}.completed", "b64_json": self._b64(png, fault), "created_at": int(time.time()), "usage": usage, **common})
+                    await self._send_event(
+                        stream,
+                        {
+                            "type": f"{event_prefix}.partial_image",
+                            "b64_json": base64.b64encode(partial).decode(),
+                            "created_at": int(time.time()),
+                            "partial_image_index": index,
+                            **common,
+                        },
+                    )
+                await self._send_event(
+                    stream,
+                    {
+                        "type": f"{event_prefix}.completed",
+                        "b64_json": self._b64(png, fault),
+                        "created_at": int(time.time()),
+                        "usage": usage,
+                        **common,
+                    },
+                )
             await stream.write_eof()
             return stream
         data = []
@@ -392,11 +452,18 @@ class FakeOpenAI:
                 data.append({"url": f"http://127.0.0.1:{self.port}/files/{name}"})
             else:
                 data.append({"b64_json": self._b64(png, fault)})
-        answer = {"created": int(time.time()), "data": data, "usage": usage, "output_format": common["output_format"]}
+        answer = {
+            "created": int(time.time()),
+            "data": data,
+            "usage": usage,
+            "output_format": common["output_format"],
+        }
         return web.json_response(answer, headers={"x-request-id": self._request_id()})
 
     async def _open_sse(self, request: web.Request) -> web.StreamResponse:
-        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "x-request-id": self._request_id()})
+        stream = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "x-request-id": self._request_id()}
+        )
         await stream.prepare(request)
         return stream
 
@@ -422,7 +489,11 @@ class FakeOpenAI:
         if (rejection := self._model_rejection(body.get("model"))) is not None:
             return rejection
         last = body["messages"][-1]
-        parts = last["content"] if isinstance(last["content"], list) else [{"type": "text", "text": last["content"]}]
+        parts = (
+            last["content"]
+            if isinstance(last["content"], list)
+            else [{"type": "text", "text": last["content"]}]
+        )
         prompt = " ".join(p.get("text", "") for p in parts if p.get("type") == "text")
         images = record.input_images()
         colour = colour_named(prompt) or (colour_of(images[0]) if images else DEFAULT_COLOUR)
@@ -444,7 +515,9 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 20, "completion_tokens": 30, "total_tokens": 50},
         }
         return web.json_response(answer, headers={"x-request-id": self._request_id()})
@@ -466,11 +539,15 @@ class FakeOpenAI:
             return rejection
         previous = body.get("previous_response_id")
         if previous and previous not in self.responses:
-            return self._error(400, f"Previous response with id '{previous}' not found.", "previous_response_not_found")
+            return self._error(
+                400, f"Previous response with id '{previous}' not found.", "previous_response_not_found"
+            )
         prompt = " ".join(
             part.get("text", "")
             for message in body["input"]
-            for part in (message["content"] if isinstance(message["content"], list) else [{"text": message["content"]}])
+            for part in (
+                message["content"] if isinstance(message["content"], list) else [{"text": message["content"]}]
+            )
             if part.get("type", "input_text") == "input_text"
         )
         images = record.input_images()
@@ -498,15 +575,40 @@ class FakeOpenAI:
             "model": body["model"],
             "previous_response_id": previous,
             "output": [item],
-            "usage": {"input_tokens": 100, "output_tokens": 20, "total_tokens": 120, "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+            "usage": {
+                "input_tokens": 100,
+                "output_tokens": 20,
+                "total_tokens": 120,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            },
         }
         if body.get("stream") and not self.ignore_stream:
             stream = await self._open_sse(request)
-            await self._send_event(stream, {"type": "response.created", "sequence_number": 0, "response": {**answer, "status": "in_progress", "output": []}})
+            await self._send_event(
+                stream,
+                {
+                    "type": "response.created",
+                    "sequence_number": 0,
+                    "response": {**answer, "status": "in_progress", "output": []},
+                },
+            )
             for index in range(int(tool.get("partial_images") or 0)):
                 partial = draw_png((256, 256), colour)
-                await self._send_event(stream, {"type": "response.image_generation_call.partial_image", "output_index": 0, "item_id": item["id"], "sequence_number": index + 1, "partial_image_index": index, "partial_image_b64": base64.b64encode(partial).decode()})
-            await self._send_event(stream, {"type": "response.completed", "sequence_number": 99, "response": answer})
+                await self._send_event(
+                    stream,
+                    {
+                        "type": "response.image_generation_call.partial_image",
+                        "output_index": 0,
+                        "item_id": item["id"],
+                        "sequence_number": index + 1,
+                        "partial_image_index": index,
+                        "partial_image_b64": base64.b64encode(partial).decode(),
+                    },
+                )
+            await self._send_event(
+                stream, {"type": "response.completed", "sequence_number": 99, "response": answer}
+            )
             await stream.write_eof()
             return stream
         return web.json_response(answer, headers={"x-request-id": self._request_id()})

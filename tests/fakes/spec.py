@@ -27,14 +27,15 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator, validators
-from jsonschema._keywords import anyOf as any_of_keyword
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:openai-openapi"
 DEFAULT_SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "openai-openapi.yaml"
 
-_LenientOneOf = validators.extend(Draft202012Validator, {"oneOf": any_of_keyword})
+_LenientOneOf = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"oneOf": Draft202012Validator.VALIDATORS["anyOf"]}
+)
 
 
 def spec_path() -> Path:
@@ -50,7 +51,7 @@ def _load(path: Path) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(cached.read_bytes())
         return loaded
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document: dict[str, Any] = yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
+    document: dict[str, Any] = yaml.load(raw, Loader=loader)
     cached.write_text(json.dumps(document, default=str))
     return document
 
@@ -97,7 +98,9 @@ class SpecValidator:
         schema = self._resolver.lookup(SPEC_URI + ref).contents
         properties: dict[str, Any] = dict(schema.get("properties", {}))
         for part in schema.get("allOf", []):
-            properties.update(self._properties(part["$ref"]) if "$ref" in part else part.get("properties", {}))
+            properties.update(
+                self._properties(part["$ref"]) if "$ref" in part else part.get("properties", {})
+            )
         return properties
 
     def _types(self, schema: Mapping[str, Any]) -> set[str]:
@@ -124,4 +127,6 @@ def _coerce(value: str, types: set[str]) -> Any:
 
 def _messages(validator: Draft202012Validator, body: Any) -> list[str]:
     errors = sorted(validator.iter_errors(body), key=lambda error: list(error.absolute_path))
-    return [f"{'/'.join(map(str, error.absolute_path)) or '<body>'}: {error.message[:300]}" for error in errors]
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '<body>'}: {error.message[:300]}" for error in errors
+    ]
