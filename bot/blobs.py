@@ -7,9 +7,10 @@ serves tests, benchmarks and the one-shot CLI.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from typing import Protocol
+
+from bot.offload import run_cpu
 
 
 class BlobNotFound(KeyError):
@@ -33,7 +34,7 @@ class MemoryBlobStore:
         self._blobs: dict[str, bytes] = {}
 
     async def put(self, data: bytes, *, sha256: str | None = None) -> str:
-        blob_id = sha256 if sha256 is not None else await asyncio.to_thread(_sha256, data)
+        blob_id = sha256 if sha256 is not None else await run_cpu(_sha256, data)
         self._blobs[blob_id] = data
         return blob_id
 

@@ -55,6 +55,14 @@ class LargeString:
         return f"LargeString({len(self)} bytes)"
 
 
+Payload = str | bytes | memoryview | LargeString
+
+
+def unwrap(value: Payload) -> str | bytes | memoryview:
+    """A payload's bytes (or text). Scans megabytes: call it on the image thread."""
+    return value.as_bytes() if isinstance(value, LargeString) else value
+
+
 def loads(raw: bytes, threshold: int = LIFT_THRESHOLD) -> Any:
     """Parse JSON, returning string values longer than ``threshold`` bytes as LargeString."""
     small, lifted = _lift(raw, threshold)

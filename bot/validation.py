@@ -6,7 +6,6 @@ localize. Image sniffing runs in a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,6 +23,7 @@ from bot.models import (
     nearest_preset,
     parse_size,
 )
+from bot.offload import run_cpu
 from bot.types import ImageParams, ImageRequest, PreparedImage
 
 MAX_PROMPT_CHARS = 32_000
@@ -146,7 +146,7 @@ async def prepare_images(images: Sequence[bytes], *, already: int = 0) -> tuple[
     check_image_count(already + len(images))
     prepared = []
     for index, data in enumerate(images, start=1):
-        prepared.append(await asyncio.to_thread(imaging.prepare_input, data, index))
+        prepared.append(await run_cpu(imaging.prepare_input, data, index))
     return tuple(prepared)
 
 
@@ -174,7 +174,5 @@ async def prepare_request(
         # passes the parent's image as the first upload.
         raise InputError("mask without image", key="mask_without_image")
     prepared = await prepare_images(images, already=parent_images)
-    prepared_mask = (
-        await asyncio.to_thread(imaging.prepare_mask, mask, prepared[0]) if mask is not None else None
-    )
+    prepared_mask = await run_cpu(imaging.prepare_mask, mask, prepared[0]) if mask is not None else None
     return ImageRequest(prompt=text, params=checked, images=prepared, mask=prepared_mask, user_id=user_id)

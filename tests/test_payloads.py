@@ -8,11 +8,12 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from PIL import Image
 
 from bot import imaging, payloads
 from bot.backends.sse import iter_events
 from bot.errors import MalformedResponse
-from tests.helpers import png
+from tests.helpers import encoded, png
 
 
 def test_big_strings_are_lifted_and_small_ones_kept() -> None:
@@ -54,16 +55,17 @@ def test_dumps_splices_big_values_verbatim() -> None:
     assert decoded["input"][1] == "ünï" and decoded["k"] == "abc"
 
 
-def test_base64_in_slices_matches_the_stdlib() -> None:
+def test_base64_matches_the_stdlib_and_is_strict() -> None:
     data = os.urandom(3 * 1024 * 1024 + 7)
-    encoded = imaging.b64encode_sliced(data)
-    assert encoded == base64.b64encode(data)
-    assert imaging.b64decode_sliced(encoded) == data
-    assert imaging.b64decode_sliced(b"data:image/png;base64," + encoded) == data
+    encoded = base64.b64encode(data)
+    assert imaging.data_url(data, "image/png") == b"data:image/png;base64," + encoded
+    assert imaging.b64decode_image(encoded) == data
+    assert imaging.b64decode_image(encoded.decode()) == data
+    assert imaging.b64decode_image(memoryview(b"data:image/png;base64," + encoded)) == data
     with pytest.raises(MalformedResponse):
-        imaging.b64decode_sliced(encoded[:-1])
+        imaging.b64decode_image(encoded[:-1])
     with pytest.raises(MalformedResponse):
-        imaging.b64decode_sliced(b"!!!!" + encoded[4:])
+        imaging.b64decode_image(b"!!!!" + encoded[4:])
 
 
 def test_outputs_that_do_not_decode_are_refused() -> None:
@@ -97,3 +99,12 @@ async def test_sse_events_across_chunk_boundaries(chunk_size: int) -> None:
         (None, b"[DONE]"),
     ]
     assert events[2].data == big
+
+
+def test_truncated_jpeg_and_webp_outputs_are_refused() -> None:
+    picture = Image.effect_noise((200, 200), 50).convert("RGB")
+    for fmt in ("JPEG", "WEBP"):
+        whole = encoded(picture, fmt)
+        assert imaging.inspect_output(whole).width == 200
+        with pytest.raises(MalformedResponse):
+            imaging.inspect_output(whole[: len(whole) * 3 // 4])

@@ -3,7 +3,6 @@ provider's images into stored blobs, and loading a parent's images."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -16,7 +15,8 @@ from bot import imaging
 from bot.backends.http import UpstreamClient, parse_json
 from bot.blobs import BlobNotFound, BlobStore
 from bot.errors import MalformedResponse, UpstreamError
-from bot.payloads import LargeString
+from bot.offload import run_cpu
+from bot.payloads import LargeString, Payload, unwrap
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
 from bot.validation import adapt_params
 
@@ -145,27 +145,23 @@ class BaseBackend(ABC):
             loaded.append(InputImage(data, mime, f"{blob_id[:16]}.{extension}", blob_id))
         return loaded
 
-    async def store_output(self, payload: str | bytes | memoryview | LargeString) -> GeneratedImage:
+    async def store_output(self, payload: Payload) -> GeneratedImage:
         """Decode a base64 result off the loop, check it is a whole image, keep it as a blob."""
-        raw = payload.as_bytes() if isinstance(payload, LargeString) else payload
-        data, info = await asyncio.to_thread(imaging.decode_output, raw)
+        data, info = await run_cpu(_decode_output, payload)
         blob_id = await self.blobs.put(data, sha256=info.sha256)
         return GeneratedImage(data, info.mime, info.width, info.height, blob_id)
 
     async def store_downloaded(self, url: str) -> GeneratedImage:
         data, _content_type = await self.client.download(url)
-        info = await asyncio.to_thread(imaging.inspect_output, data)
+        info = await run_cpu(imaging.inspect_output, data)
         blob_id = await self.blobs.put(data, sha256=info.sha256)
         return GeneratedImage(data, info.mime, info.width, info.height, blob_id)
 
-    async def emit_partial(
-        self, on_partial: PartialCallback | None, index: int, payload: str | bytes | memoryview | LargeString
-    ) -> None:
+    async def emit_partial(self, on_partial: PartialCallback | None, index: int, payload: Payload) -> None:
         if on_partial is None:
             return
-        raw = payload.as_bytes() if isinstance(payload, LargeString) else payload
         try:
-            data = await asyncio.to_thread(imaging.b64decode_sliced, raw)
+            data = await run_cpu(_decode_partial, payload)
         except MalformedResponse:
             log.warning("skipping an undecodable partial image")
             return
@@ -180,6 +176,14 @@ class BaseBackend(ABC):
         if not isinstance(document, dict):
             raise MalformedResponse("a streamed event is not a JSON object")
         return document
+
+
+def _decode_output(payload: Payload) -> tuple[bytes, imaging.ImageInfo]:
+    return imaging.decode_output(unwrap(payload))
+
+
+def _decode_partial(payload: Payload) -> bytes:
+    return imaging.b64decode_image(unwrap(payload))
 
 
 def text_of(value: Any) -> str:

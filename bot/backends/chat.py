@@ -12,7 +12,6 @@ stay in the history as a short ``[image]`` note, which keeps every request small
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,7 @@ from bot import imaging, payloads
 from bot.backends.base import BaseBackend, InputImage, PartialCallback, text_of
 from bot.errors import MalformedResponse, NoImageReturned
 from bot.models import parse_size
+from bot.offload import run_cpu
 from bot.payloads import LargeString
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
 
@@ -56,10 +56,10 @@ class FoundImages:
     text: str
 
 
-def find_images(content: bytes | memoryview) -> FoundImages:
+def find_images(content: bytes | LargeString) -> FoundImages:
     """Pull images out of a reply: data URLs first (by byte search: they are megabytes),
-    then markdown image links, then bare image links. Runs in a worker thread."""
-    raw = bytes(content)
+    then markdown image links, then bare image links. Runs on the image thread."""
+    raw = bytes(content.as_bytes()) if isinstance(content, LargeString) else content
     view = memoryview(raw)
     data_urls: list[bytes | memoryview] = []
     rest: list[bytes] = []
@@ -84,11 +84,11 @@ def find_images(content: bytes | memoryview) -> FoundImages:
     return FoundImages(data_urls, links, re.sub(r"\n{3,}", "\n\n", spoken).strip())
 
 
-def _message_content(message: Mapping[str, Any]) -> tuple[bytes | memoryview, list[str]]:
-    """A reply's content as bytes, plus image URLs from structured content parts."""
+def _message_content(message: Mapping[str, Any]) -> tuple[bytes | LargeString, list[str]]:
+    """A reply's content, plus image URLs from structured content parts."""
     content = message.get("content")
     if isinstance(content, LargeString):
-        return content.as_bytes(), []
+        return content, []
     if isinstance(content, str):
         return content.encode("utf-8"), []
     if isinstance(content, list):
@@ -125,7 +125,7 @@ class ChatBackend(BaseBackend):
 
         outgoing = [_as_text_message(message) for message in history[-MAX_HISTORY_MESSAGES:]]
         outgoing.append(await _user_message(prompt, inputs))
-        body = await asyncio.to_thread(payloads.dumps, {"model": model, "messages": outgoing})
+        body = await run_cpu(payloads.dumps, {"model": model, "messages": outgoing})
         response = await self.client.post_json("chat/completions", body)
         document = await response.json()
 
@@ -137,7 +137,7 @@ class ChatBackend(BaseBackend):
         ):
             raise MalformedResponse("the chat response has no message", request_id=response.request_id)
         content, part_urls = _message_content(choices[0]["message"])
-        found = await asyncio.to_thread(find_images, content)
+        found = await run_cpu(find_images, content)
         images = await self._collect(found, part_urls)
         if not images:
             raise NoImageReturned(
@@ -193,7 +193,7 @@ def _as_text_message(message: Mapping[str, Any]) -> dict[str, Any]:
 async def _user_message(prompt: str, inputs: Sequence[InputImage]) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     for image in inputs:
-        url = await asyncio.to_thread(imaging.data_url, image.data, image.mime)
+        url = await run_cpu(imaging.data_url, image.data, image.mime)
         parts.append({"type": "image_url", "image_url": {"url": payloads.Splice(url)}})
     parts.append({"type": "text", "text": prompt})
     return {"role": "user", "content": parts}

@@ -8,7 +8,6 @@ image instead: the user never meets "not found".
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from bot.backends.base import BaseBackend, InputImage, PartialCallback, safety_i
 from bot.backends.http import EventStream, UpstreamClient
 from bot.blobs import BlobStore
 from bot.errors import MalformedResponse, NoImageReturned, StateExpired
+from bot.offload import run_cpu
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class ResponsesBackend(BaseBackend):
     ) -> TurnResult:
         stream = self.streaming(on_partial)
         document_out = await self._body(model, request, previous_response_id, images, stream)
-        body = await asyncio.to_thread(payloads.dumps, document_out)
+        body = await run_cpu(payloads.dumps, document_out)
         if stream:
             async with self.client.stream_json("responses", body) as events:
                 document, request_id = await self._from_stream(events, on_partial)
@@ -104,11 +104,11 @@ class ResponsesBackend(BaseBackend):
         if params.input_fidelity is not None:
             tool["input_fidelity"] = params.input_fidelity
         if request.mask is not None:
-            mask_url = await asyncio.to_thread(imaging.data_url, request.mask.data, request.mask.mime)
+            mask_url = await run_cpu(imaging.data_url, request.mask.data, request.mask.mime)
             tool["input_image_mask"] = {"image_url": payloads.Splice(mask_url)}
         content: list[dict[str, Any]] = [{"type": "input_text", "text": request.prompt}]
         for image in images:
-            url = await asyncio.to_thread(imaging.data_url, image.data, image.mime)
+            url = await run_cpu(imaging.data_url, image.data, image.mime)
             content.append({"type": "input_image", "image_url": payloads.Splice(url), "detail": "auto"})
         body: dict[str, Any] = {
             "model": self.mainline_model,
