@@ -64,11 +64,12 @@ async def test_429_that_outlasts_the_retries(
 async def test_retry_after_beyond_the_time_budget_is_not_waited(
     fake: FakeOpenAI, blobs: MemoryBlobStore, sleeps: RecordingSleep
 ) -> None:
-    client = UpstreamClient(base_url=fake.base_url, api_key=TEST_API_KEY, sleep=sleeps, retry_max_seconds=30)
     fake.fail("rate_limit", retry_after=600)
-    with pytest.raises(RateLimited) as caught:
-        await ImagesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("x"))
-    await client.aclose()
+    async with UpstreamClient(
+        base_url=fake.base_url, api_key=TEST_API_KEY, sleep=sleeps, retry_max_seconds=30
+    ) as client:
+        with pytest.raises(RateLimited) as caught:
+            await ImagesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("x"))
 
     assert calls(fake) == 1 and sleeps.waits == []
     assert "600 seconds" in render_error(caught.value, "en")
@@ -127,19 +128,19 @@ async def test_moderation_message_is_clear_in_both_languages(
 async def test_a_slow_provider_times_out_without_retry(
     fake: FakeOpenAI, blobs: MemoryBlobStore, sleeps: RecordingSleep
 ) -> None:
-    client = UpstreamClient(base_url=fake.base_url, api_key=TEST_API_KEY, sleep=sleeps, read_timeout=0.3)
     fake.fail("slow", delay=1.0)
-    with pytest.raises(UpstreamTimeout):
-        await ImagesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("x"))
-    await client.aclose()
+    async with UpstreamClient(
+        base_url=fake.base_url, api_key=TEST_API_KEY, sleep=sleeps, read_timeout=0.3
+    ) as client:
+        with pytest.raises(UpstreamTimeout):
+            await ImagesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("x"))
     assert calls(fake) == 1 and sleeps.waits == []
 
 
 async def test_an_unreachable_provider(blobs: MemoryBlobStore, sleeps: RecordingSleep) -> None:
-    client = UpstreamClient(base_url="http://127.0.0.1:9/v1", api_key=TEST_API_KEY, sleep=sleeps)
-    with pytest.raises(UpstreamUnavailable):
-        await ImagesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("x"))
-    await client.aclose()
+    async with UpstreamClient(base_url="http://127.0.0.1:9/v1", api_key=TEST_API_KEY, sleep=sleeps) as client:
+        with pytest.raises(UpstreamUnavailable):
+            await ImagesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("x"))
     assert len(sleeps.waits) == 2  # connection failures are safe to retry
 
 

@@ -22,7 +22,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +147,9 @@ class Fault:
     path: str | None = None
 
 
+Admission = tuple["Fault | None", web.Response | None]
+
+
 class FakeOpenAI:
     FAULTS = (
         "rate_limit",
@@ -259,6 +262,8 @@ class FakeOpenAI:
             return None
         if fault.delay:
             await asyncio.sleep(fault.delay)
+        if fault.kind == "previous_response_not_found":
+            self.forget_responses()  # then answer as usual: the id is now unknown
         if fault.kind == "rate_limit":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return self._error(
@@ -333,6 +338,18 @@ class FakeOpenAI:
         record.status = 400
         return self._error(400, "spec violation: " + "; ".join(record.spec_errors)[:2000], "spec_violation")
 
+    async def _admit(
+        self, request: web.Request, record: RecordedRequest, model: Callable[[], Any]
+    ) -> Admission:
+        """Spec check, then a queued fault, then the model: the first that refuses answers.
+        ``model`` is read only once the body passed the spec check."""
+        if (rejection := self._spec_rejection(record)) is not None:
+            return None, rejection
+        fault = self._take_fault(request.path)
+        if (failure := await self._fault_response(fault)) is not None:
+            return fault, failure
+        return fault, self._model_rejection(model())
+
     def _model_rejection(self, model: Any) -> web.Response | None:
         if model in self.unavailable_models:
             return self._error(
@@ -344,13 +361,9 @@ class FakeOpenAI:
 
     async def _generations(self, request: web.Request) -> web.StreamResponse:
         record, body = await self._record_json(request)
-        if (rejection := self._spec_rejection(record)) is not None:
-            return rejection
-        fault = self._take_fault(request.path)
-        if (failure := await self._fault_response(fault)) is not None:
-            return failure
-        if (rejection := self._model_rejection(body.get("model"))) is not None:
-            return rejection
+        fault, refusal = await self._admit(request, record, lambda: body.get("model"))
+        if refusal is not None:
+            return refusal
         colour = colour_named(body["prompt"]) or DEFAULT_COLOUR
         pngs = [self._draw(self._size(body.get("size")), colour) for _ in range(int(body.get("n") or 1))]
         return await self._images_answer(request, body, pngs, fault, "image_generation")
@@ -373,14 +386,10 @@ class FakeOpenAI:
                 record.fields.setdefault(name, []).append(data.decode())
         if self.validator is not None:
             record.spec_errors += self.validator.validate_multipart(request.path, record.fields, counts)
-        if (rejection := self._spec_rejection(record)) is not None:
-            return rejection
-        fault = self._take_fault(request.path)
-        if (failure := await self._fault_response(fault)) is not None:
-            return failure
         fields = record.field_values
-        if (rejection := self._model_rejection(fields.get("model"))) is not None:
-            return rejection
+        fault, refusal = await self._admit(request, record, lambda: fields.get("model"))
+        if refusal is not None:
+            return refusal
         images = [file.data for file in record.files if file.name.startswith("image")]
         if not images:
             return self._error(400, "image is required", "missing_image")
@@ -481,13 +490,9 @@ class FakeOpenAI:
 
     async def _chat(self, request: web.Request) -> web.Response:
         record, body = await self._record_json(request)
-        if (rejection := self._spec_rejection(record)) is not None:
-            return rejection
-        fault = self._take_fault(request.path)
-        if (failure := await self._fault_response(fault)) is not None:
-            return failure
-        if (rejection := self._model_rejection(body.get("model"))) is not None:
-            return rejection
+        fault, refusal = await self._admit(request, record, lambda: body.get("model"))
+        if refusal is not None:
+            return refusal
         last = body["messages"][-1]
         parts = (
             last["content"]
@@ -526,17 +531,10 @@ class FakeOpenAI:
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         record, body = await self._record_json(request)
-        if (rejection := self._spec_rejection(record)) is not None:
-            return rejection
-        fault = self._take_fault(request.path)
-        if fault is not None and fault.kind == "previous_response_not_found":
-            self.forget_responses()
-            fault = None
-        if (failure := await self._fault_response(fault)) is not None:
-            return failure
+        fault, refusal = await self._admit(request, record, lambda: body["tools"][0].get("model"))
+        if refusal is not None:
+            return refusal
         tool = body["tools"][0]
-        if (rejection := self._model_rejection(tool.get("model"))) is not None:
-            return rejection
         previous = body.get("previous_response_id")
         if previous and previous not in self.responses:
             return self._error(
