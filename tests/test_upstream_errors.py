@@ -102,6 +102,7 @@ async def test_5xx_exhausted(backend: ImagesBackend, fake: FakeOpenAI) -> None:
         ("malformed_json", MalformedResponse),
         ("truncated_b64", MalformedResponse),
         ("url_404", MalformedResponse),
+        ("broken_body", MalformedResponse),
     ],
 )
 async def test_failures_that_are_not_retried(

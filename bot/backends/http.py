@@ -271,7 +271,8 @@ class UpstreamClient:
         except httpx.TimeoutException as exc:
             raise self._timeout(exc) from None
         except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"the provider's answer broke off: {type(exc).__name__}") from None
+            # Not retried: the provider already drew (and billed) this answer.
+            raise MalformedResponse(f"the provider's answer broke off: {type(exc).__name__}") from None
         finally:
             await response.aclose()
         return UpstreamResponse(

@@ -150,6 +150,23 @@ class Fault:
 Admission = tuple["Fault | None", web.Response | None]
 
 
+class _BrokenBody(Exception):
+    """Raised by a fault: the handler answers half a body, then drops the connection."""
+
+
+@web.middleware
+async def _break_bodies(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except _BrokenBody:
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "1000"})
+        await response.prepare(request)
+        await response.write(b'{"created": 1, "data": [{"b64_json": "iVBOR')
+        assert request.transport is not None
+        request.transport.close()
+    return response
+
+
 class FakeOpenAI:
     FAULTS = (
         "rate_limit",
@@ -162,6 +179,7 @@ class FakeOpenAI:
         "insufficient_quota",
         "auth",
         "previous_response_not_found",
+        "broken_body",
     )
 
     def __init__(self, *, validator: SpecValidator | None = None, texture: bool = False) -> None:
@@ -188,7 +206,7 @@ class FakeOpenAI:
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self, port: int = 0) -> str:
-        app = web.Application(client_max_size=200 * 1024 * 1024)
+        app = web.Application(client_max_size=200 * 1024 * 1024, middlewares=[_break_bodies])
         app.router.add_post("/v1/images/generations", self._generations)
         app.router.add_post("/v1/images/edits", self._edits)
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -262,6 +280,8 @@ class FakeOpenAI:
             return None
         if fault.delay:
             await asyncio.sleep(fault.delay)
+        if fault.kind == "broken_body":
+            raise _BrokenBody
         if fault.kind == "previous_response_not_found":
             self.forget_responses()  # then answer as usual: the id is now unknown
         if fault.kind == "rate_limit":
