@@ -131,6 +131,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "Image {index} is {width}x{height}, too many pixels to handle. Send a smaller image.",
         "zh": "第 {index} 张图片是 {width}x{height}，像素太多无法处理。请发送更小的图片。",
     },
+    "parent_image_missing": {
+        "en": "That earlier image is no longer stored, so I can't edit it. Send it again as a photo to keep working on it.",
+        "zh": "之前的那张图片已不再保存，无法继续编辑。请把它作为照片重新发送以继续修改。",
+    },
     "mask_without_image": {
         "en": "A mask needs an image to apply to. Send the image together with the mask.",
         "zh": "蒙版需要配合一张图片使用。请把图片和蒙版一起发送。",

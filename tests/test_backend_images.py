@@ -8,6 +8,7 @@ from PIL import Image
 from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
 from bot.blobs import MemoryBlobStore
+from bot.errors import InputError
 from bot.types import ParentTurn
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import PartialCollector, colour_name, encoded, make_request, parent_of, png
@@ -145,3 +146,13 @@ async def test_parent_made_by_another_backend_continues_from_its_image(
 
     assert fake.last("/images/edits").input_image_hashes() == [blob]
     assert colour_name(result.images[0].data) == "red"
+
+
+async def test_a_parent_whose_image_is_gone_is_refused_before_any_call(
+    backend: ImagesBackend, fake: FakeOpenAI
+) -> None:
+    parent = ParentTurn("images", {"images": ["0" * 64]}, ("0" * 64,))
+    with pytest.raises(InputError) as caught:
+        await backend.run(await make_request("make it red", parent_images=1), parent)
+    assert caught.value.message_key == "parent_image_missing"
+    assert fake.requests == []

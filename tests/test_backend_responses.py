@@ -9,6 +9,7 @@ from bot.backends.base import safety_identifier
 from bot.backends.http import UpstreamClient
 from bot.backends.responses import ResponsesBackend
 from bot.blobs import MemoryBlobStore
+from bot.errors import InputError
 from bot.types import ParentTurn
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import PartialCollector, colour_name, encoded, make_request, parent_of, png
@@ -115,3 +116,15 @@ async def test_streaming_partials(client: UpstreamClient, blobs: MemoryBlobStore
     )
     assert fake.last().json["previous_response_id"] == result.state["response_id"]
     assert colour_name(follow.images[0].data) == "black"
+
+
+async def test_expired_parent_without_a_stored_image_is_explained(
+    backend: ResponsesBackend, fake: FakeOpenAI
+) -> None:
+    with pytest.raises(InputError) as caught:
+        await backend.run(
+            await responses_request("add a hat", parent_images=1),
+            ParentTurn("responses", {"response_id": "resp_x"}),
+        )
+    assert caught.value.message_key == "parent_image_missing"
+    assert len(fake.requests) == 1  # only the attempt that found the id gone

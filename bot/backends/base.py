@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from bot import imaging
 from bot.backends.http import UpstreamClient, parse_json
 from bot.blobs import BlobNotFound, BlobStore
-from bot.errors import MalformedResponse, UpstreamError
+from bot.errors import InputError, MalformedResponse, UpstreamError
 from bot.offload import run_cpu
 from bot.payloads import LargeString, Payload, unwrap
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
@@ -138,8 +138,9 @@ class BaseBackend(ABC):
             try:
                 data = await self.blobs.get(blob_id)
             except BlobNotFound:
-                log.error("parent image %s is missing from the blob store", blob_id)
-                continue
+                # Drawing from scratch instead would answer "make it red" with an unrelated picture.
+                log.warning("parent image %s is no longer in the blob store", blob_id)
+                raise InputError("parent image missing", key="parent_image_missing") from None
             mime = imaging.sniff_mime(data) or "image/png"
             extension = {"image/jpeg": "jpg", "image/webp": "webp"}.get(mime, "png")
             loaded.append(InputImage(data, mime, f"{blob_id[:16]}.{extension}", blob_id))

@@ -16,7 +16,7 @@ from bot import imaging, payloads
 from bot.backends.base import BaseBackend, InputImage, PartialCallback, safety_identifier, text_of
 from bot.backends.http import EventStream, UpstreamClient
 from bot.blobs import BlobStore
-from bot.errors import MalformedResponse, NoImageReturned, StateExpired
+from bot.errors import InputError, MalformedResponse, NoImageReturned, StateExpired
 from bot.offload import run_cpu
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
 
@@ -57,6 +57,10 @@ class ResponsesBackend(BaseBackend):
             return await self._call(model, request, str(previous), uploads, on_partial)
         except StateExpired:
             log.info("response %s is gone upstream; continuing from its stored image", previous)
+            if parent is None or not parent.images:
+                raise InputError(
+                    "parent gone upstream, no stored image", key="parent_image_missing"
+                ) from None
             return await self._call(
                 model, request, None, await self.input_images(request, parent), on_partial
             )
