@@ -135,6 +135,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "That earlier image is no longer stored, so I can't edit it. Send it again as a photo to keep working on it.",
         "zh": "之前的那张图片已不再保存，无法继续编辑。请把它作为照片重新发送以继续修改。",
     },
+    "mask_not_supported": {
+        "en": "This image model can't take a mask. Describe the area to change in words instead.",
+        "zh": "当前图像模型不支持蒙版。请改用文字描述要修改的区域。",
+    },
     "mask_without_image": {
         "en": "A mask needs an image to apply to. Send the image together with the mask.",
         "zh": "蒙版需要配合一张图片使用。请把图片和蒙版一起发送。",

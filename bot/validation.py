@@ -169,6 +169,8 @@ async def prepare_request(
     text = check_prompt(prompt)
     checked = check_params(params, model, backend)
     check_image_count(parent_images + len(images))
+    if mask is not None and backend == "chat":
+        raise InputError("mask on the chat backend", key="mask_not_supported")
     if mask is not None and not images:
         # A mask applies to the first uploaded image; with a parent only, the caller
         # passes the parent's image as the first upload.

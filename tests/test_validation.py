@@ -246,6 +246,11 @@ async def test_bad_masks(mask: bytes, key: str) -> None:
 async def test_mask_needs_an_image_and_a_good_one_passes() -> None:
     good = encoded(mask_image(), "PNG")
     with pytest.raises(InputError) as caught:
+        await make_request(
+            "x", images=[png(size=(64, 64))], mask=good, backend="chat", model="gpt-image-2-all"
+        )
+    refused("mask_not_supported", caught)
+    with pytest.raises(InputError) as caught:
         await make_request("x", mask=good)
     refused("mask_without_image", caught)
     request = await make_request("x", images=[png(size=(64, 64))], mask=good)
