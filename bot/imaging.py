@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -133,13 +134,7 @@ def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
                 fmt = image.format or ""
                 width, height = image.size
                 if width * height > MAX_INPUT_PIXELS:
-                    raise InputError(
-                        "too many pixels",
-                        key="image_too_many_pixels",
-                        index=index,
-                        width=width,
-                        height=height,
-                    )
+                    raise _too_many_pixels(index, width * height)
                 animated = bool(getattr(image, "is_animated", False))
                 if fmt in _PASSTHROUGH and not animated:
                     check_whole(image, data)  # a truncated upload would only fail upstream, after paying
@@ -147,13 +142,23 @@ def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
                     return PreparedImage(data, _PASSTHROUGH[fmt], width, height, digest)
                 image.seek(0)
                 png = _to_png(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(
-            "decompression bomb", key="image_too_many_pixels", index=index, width="?", height="?"
-        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow refuses before we see the size; its message carries the pixel count.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_many_pixels(index, int(found.group(1)) if found else 0) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"unreadable image: {exc}", key="image_unreadable", index=index) from None
     return PreparedImage(png, "image/png", width, height, hashlib.sha256(png).hexdigest())
+
+
+def _too_many_pixels(index: int, pixels: int) -> InputError:
+    return InputError(
+        "too many pixels",
+        key="image_too_many_pixels",
+        index=index,
+        megapixels=round(pixels / 1e6) if pixels else "?",
+        limit=MAX_INPUT_PIXELS // 1_000_000,
+    )
 
 
 def _to_png(image: Image.Image) -> bytes:

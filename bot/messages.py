@@ -128,8 +128,8 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "zh": "无法读取第 {index} 张图片。请发送 PNG、JPEG、WebP、GIF 或 HEIC 图片。",
     },
     "image_too_many_pixels": {
-        "en": "Image {index} is {width}x{height}, too many pixels to handle. Send a smaller image.",
-        "zh": "第 {index} 张图片是 {width}x{height}，像素太多无法处理。请发送更小的图片。",
+        "en": "Image {index} has {megapixels} megapixels; I can take at most {limit}. Send a smaller image.",
+        "zh": "第 {index} 张图片有 {megapixels} 百万像素，最多只能处理 {limit} 百万像素。请发送更小的图片。",
     },
     "parent_image_missing": {
         "en": "That earlier image is no longer stored, so I can't edit it. Send it again as a photo to keep working on it.",

@@ -192,6 +192,13 @@ async def test_bad_images(data: bytes, key: str) -> None:
     assert caught.value.params.get("index") in (2, None)
 
 
+async def test_pixel_limit_message_names_the_size() -> None:
+    for header, megapixels in ((png_header(9000, 8000), 72), (png_header(30000, 30000), 900)):
+        with pytest.raises(InputError) as caught:
+            await make_request("x", images=[header])
+        assert f"{megapixels} megapixels" in render_error(caught.value)
+
+
 async def test_image_over_50_mb() -> None:
     with pytest.raises(InputError) as caught:
         await make_request("x", images=[b"\x89PNG" + bytes(50 * 1024 * 1024)])
