@@ -17,7 +17,7 @@ from pathlib import Path
 from bot import __version__
 from bot.backends import UpstreamClient, build_backend
 from bot.blobs import MemoryBlobStore
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import DEFAULT_OPENAI_BASE_URL, ConfigError, Settings, load_settings
 from bot.errors import InputError, UpstreamError
 from bot.messages import render_error
 from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
@@ -103,6 +103,11 @@ def show_config(settings: Settings) -> int:
 
 async def draw(settings: Settings, args: argparse.Namespace) -> int:
     backend_name = args.backend or settings.redraw_backend
+    if settings.openai_api_key is None and settings.openai_base_url == DEFAULT_OPENAI_BASE_URL:
+        print(
+            "redraw: set OPENAI_API_KEY (or OPENAI_BASE_URL for a proxy that needs no key)", file=sys.stderr
+        )
+        return EXIT_INPUT
     params = ImageParams(
         size=args.size,
         quality=args.quality,

@@ -37,6 +37,11 @@ async def test_help_from_the_script_and_the_module() -> None:
         assert "config" in out and "draw" in out
 
 
+async def test_draw_without_a_key_says_so() -> None:
+    code, _, err = await run(str(REDRAW), "draw", "a cat")
+    assert code == 2 and "OPENAI_API_KEY" in err
+
+
 async def test_config_reports_a_bad_variable() -> None:
     code, _, err = await run(str(REDRAW), "config", env={"REDRAW_BACKEND": "foo"})
     assert code == 2
