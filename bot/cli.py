@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("config", help="validate the settings and print them (secrets hidden)")
 
+    database = commands.add_parser("db", help="database maintenance")
+    database_commands = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    database_commands.add_parser("upgrade", help="apply every migration (SQLite also does this on start)")
+
     draw = commands.add_parser("draw", help="make one image with the configured backend and save it")
     draw.add_argument("prompt", help="what to draw, or how to change the input images")
     draw.add_argument(
@@ -75,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     if args.command == "config":
         return show_config(settings)
+    if args.command == "db":
+        return asyncio.run(upgrade_database(settings))
     return asyncio.run(draw(settings, args))
 
 
@@ -98,6 +104,15 @@ def show_config(settings: Settings) -> int:
     width = max(map(len, rows))
     for name, value in rows.items():
         print(f"{name:<{width}}  {value}")
+    return 0
+
+
+async def upgrade_database(settings: Settings) -> int:
+    # Imported here: storage is the only part that needs SQLAlchemy and Alembic.
+    from storage.db import upgrade  # noqa: PLC0415
+
+    await upgrade(settings.database_url)
+    print(f"database is up to date: {settings.database_url.split('@')[-1]}")
     return 0
 
 
