@@ -52,6 +52,14 @@ def sniff_mime(data: bytes | memoryview) -> str | None:
     return None
 
 
+def describe(data: bytes) -> tuple[str, int, int]:
+    """(mime, width, height) from the header only: cheap enough for the event loop."""
+    with Image.open(io.BytesIO(data)) as image:
+        fmt = image.format or ""
+        mime = _PASSTHROUGH.get(fmt) or Image.MIME.get(fmt) or "application/octet-stream"
+        return mime, image.width, image.height
+
+
 def b64decode_image(text: str | bytes | memoryview) -> bytes:
     """Strict base64 decode (a ``data:`` prefix is tolerated)."""
     view = memoryview(text.encode("ascii") if isinstance(text, str) else text)

@@ -163,6 +163,99 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "The mask is {mask_size} but the image is {image_size}. They must be the same size.",
         "zh": "蒙版是 {mask_size}，而图片是 {image_size}，两者尺寸必须一致。",
     },
+    # --- the conversation ----------------------------------------------------
+    "not_allowed": {
+        "en": "This bot isn't open to you here. Ask the bot's operator to let you in.",
+        "zh": "你在这里无法使用这个机器人。请联系机器人管理员开通。",
+    },
+    "queued": {
+        "en": "⏳ Busy right now: you are number {position} in line. I'll start as soon as a slot frees up.",
+        "zh": "⏳ 当前繁忙：你排在第 {position} 位。一有空位就开始。",
+    },
+    "budget_user": {
+        "en": "You have used ${spent} of your ${limit} daily budget and this needs about ${cost}. It resets at {reset} UTC.",
+        "zh": "你今天已用 ${spent}，每日预算为 ${limit}，本次约需 ${cost}。预算将于 UTC {reset} 重置。",
+    },
+    "budget_chat": {
+        "en": "This chat has used ${spent} of its ${limit} monthly budget and this needs about ${cost}. It resets on {reset} UTC.",
+        "zh": "本群本月已用 ${spent}，每月预算为 ${limit}，本次约需 ${cost}。预算将于 UTC {reset} 重置。",
+    },
+    "progress": {
+        "en": "🎨 Drawing… {elapsed}",
+        "zh": "🎨 正在绘制… {elapsed}",
+    },
+    "cancelled": {
+        "en": "✖ Cancelled. Nothing was charged for it.",
+        "zh": "✖ 已取消，本次不收费。",
+    },
+    "nothing_to_cancel": {
+        "en": "Nothing of yours is being drawn here.",
+        "zh": "这里没有你正在进行的绘制。",
+    },
+    "cancel_not_yours": {
+        "en": "Only the person who asked for this picture (or a chat admin) can cancel it.",
+        "zh": "只有发起这张图片的人（或群管理员）可以取消。",
+    },
+    "interrupted": {
+        "en": "⚠️ The bot restarted while drawing “{prompt}”. Press Retry to draw it again.",
+        "zh": "⚠️ 绘制“{prompt}”时机器人重启了。点击“重试”重新绘制。",
+    },
+    "retry_not_possible": {
+        "en": "That request can't be retried any more. Send it again, please.",
+        "zh": "该请求已无法重试，请重新发送。",
+    },
+    "new_conversation": {
+        "en": "🆕 New conversation: your next message starts a fresh picture.",
+        "zh": "🆕 新对话：你的下一条消息将开始一张新图片。",
+    },
+    "usage": {
+        "en": "Your usage: today {today_images} images (${today_cost}), this month {month_images} images (${month_cost}). This chat this month: {chat_images} images (${chat_cost}).",
+        "zh": "你的用量：今天 {today_images} 张（${today_cost}），本月 {month_images} 张（${month_cost}）。本群本月：{chat_images} 张（${chat_cost}）。",
+    },
+    "history_needs_reply": {
+        "en": "Reply to one of my images with /history to see how it was made.",
+        "zh": "请用 /history 回复我的某张图片，查看它的创作过程。",
+    },
+    "history": {
+        "en": "How this image was made ({count} steps):\n{lines}",
+        "zh": "这张图片的创作过程（共 {count} 步）：\n{lines}",
+    },
+    "undo_nothing": {
+        "en": "This is the first version: there is nothing to go back to.",
+        "zh": "这已经是第一个版本，无法再撤销。",
+    },
+    "undo_done": {
+        "en": "↩️ Back to the previous version. Reply to it to keep editing from there.",
+        "zh": "↩️ 已回到上一个版本。回复它即可从那里继续编辑。",
+    },
+    "turn_missing": {
+        "en": "I can't find that picture any more. Send your request again, please.",
+        "zh": "找不到那张图片了，请重新发送请求。",
+    },
+    "settings_admin_only": {
+        "en": "Only this chat's admins can change its settings.",
+        "zh": "只有本群管理员可以修改设置。",
+    },
+    "settings_unknown": {
+        "en": "I don't know the setting “{name}”. You can set: {names}.",
+        "zh": "不认识设置项“{name}”。可设置：{names}。",
+    },
+    "settings_value": {
+        "en": "“{value}” isn't a valid {name}. Choose one of: {allowed}.",
+        "zh": "“{value}” 不是有效的 {name}。可选：{allowed}。",
+    },
+    "settings_show": {
+        "en": "Settings here: {summary}",
+        "zh": "当前设置：{summary}",
+    },
+    "settings_saved": {
+        "en": "✅ Saved. Settings here: {summary}",
+        "zh": "✅ 已保存。当前设置：{summary}",
+    },
+    "help": {
+        "en": "Send me a description and I'll draw it. Reply to a picture of mine to change it (“make it night”), or send photos with a caption to restyle or combine them. /new starts over, /settings changes size and quality, /usage shows what you've spent.",
+        "zh": "发送描述，我来作画。回复我的图片即可修改（例如“改成夜晚”），或发送带说明的照片进行风格转换或合成。/new 重新开始，/settings 修改尺寸和质量，/usage 查看花费。",
+    },
     # --- the provider --------------------------------------------------------
     "upstream_error": {
         "en": "The image service failed. Please try again.",

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
+from storage.blobs import FileBlobStore
+from storage.db import create_engine, upgrade
+from storage.sql import SqlStore
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.spec import SpecValidator, spec_path
 
@@ -68,3 +74,36 @@ async def client(fake: FakeOpenAI, sleeps: RecordingSleep) -> AsyncIterator[Upst
 @pytest.fixture
 def blobs() -> MemoryBlobStore:
     return MemoryBlobStore()
+
+
+POSTGRES_URL = os.environ.get("REDRAW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    """The same tests on both databases. PostgreSQL gets a fresh schema per test."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'redraw.db'}"
+        await upgrade(url)
+        sql = SqlStore.from_url(url)
+        yield sql
+        await sql.close()
+        return
+    schema = f"redraw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        await upgrade(POSTGRES_URL, schema)
+        sql = SqlStore.from_url(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+        yield sql
+        await sql.close()
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def file_blobs(tmp_path: Path) -> FileBlobStore:
+    return FileBlobStore(tmp_path / "blobs")

@@ -1,0 +1,665 @@
+"""The conversation engine: one entry for messages (:meth:`Engine.handle`), one for
+buttons (:meth:`Engine.press`), and crash recovery (:meth:`Engine.recover`).
+
+A message becomes a call in this order: addressed? allowed? → the parent, found
+by the key of the message it replies to → the turn is stored (``queued``) under
+the inbound key, so a redelivered update never runs twice → validation and the
+budget, before any spending → a concurrency slot (with a place in line) → the
+backend call, with progress every few seconds and partial previews → the
+images are sent, each message key stored against the turn, and the charge
+written with the turn's outcome in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot import imaging
+from bot.backends.base import ImageBackend
+from bot.blobs import BlobNotFound, BlobStore
+from bot.engine.inbound import (
+    Access,
+    Action,
+    ActionKind,
+    ActionPress,
+    Budgets,
+    Channel,
+    ChatKind,
+    Inbound,
+    Limits,
+    OutgoingImage,
+)
+from bot.engine.limits import Limiter
+from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus
+from bot.engine.store import NewTurn, Outcome, Store
+from bot.errors import InputError, RedrawError, UpstreamError
+from bot.messages import render, render_error
+from bot.models import image_model
+from bot.pricing import PriceTable
+from bot.types import ImageParams, ParentTurn, PartialImage, TurnResult
+from bot.validation import OUTPUT_FORMATS, QUALITIES, SINGLE_IMAGE_BACKENDS, check_size, prepare_request
+
+log = logging.getLogger(__name__)
+
+RESULT_ACTIONS = (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.ORIGINAL, ActionKind.UNDO)
+SETTING_NAMES = ("backend", "size", "quality", "format")
+CAPTION_PROMPT_CHARS = 200
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _short(text: str, limit: int = CAPTION_PROMPT_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class EngineOptions:
+    default_backend: str = "responses"
+    # The image model each backend uses.
+    models: Mapping[str, str] = field(default_factory=lambda: {"responses": "gpt-image-2"})
+    limits: Limits = field(default_factory=Limits)
+    budgets: Budgets = field(default_factory=Budgets)
+    access: Access = field(default_factory=Access)
+    prices: PriceTable = field(default_factory=PriceTable)
+    progress_every_s: float = 5.0
+    variations: int = 3
+
+
+@dataclass
+class _Job:
+    turn: TurnRecord
+    task: asyncio.Task[None] | None = None
+    # Set once results are in: from then on the turn is paid for and cannot be cancelled.
+    delivering: bool = False
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        backends: Mapping[str, ImageBackend],
+        options: EngineOptions | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.backends = dict(backends)
+        self.options = options or EngineOptions()
+        self.clock = clock
+        limits = self.options.limits
+        self.limiter = Limiter(limits.per_user, limits.per_chat, limits.global_)
+        self._jobs: dict[int, _Job] = {}
+        # Estimated cost of turns in flight, so parallel requests can't jointly overrun a budget.
+        self._reserved_users: defaultdict[tuple[str, str], float] = defaultdict(float)
+        self._reserved_chats: defaultdict[tuple[str, str], float] = defaultdict(float)
+
+    # --- entry points ---------------------------------------------------------
+
+    async def handle(self, inbound: Inbound, channel: Channel) -> None:
+        """Everything a user sends goes through here."""
+        if not await self._addressed(inbound):
+            return
+        if not await self._allowed(inbound.key.platform, inbound.user_id, inbound.key.chat_id):
+            await channel.send_text(inbound.key, render("not_allowed", inbound.locale))
+            return
+        command = inbound.command
+        if command in ("start", "help"):
+            await channel.send_text(inbound.key, render("help", inbound.locale))
+        elif command == "new":
+            await self.store.update_chat(*inbound.chat, clear_latest=True)
+            await channel.send_text(inbound.key, render("new_conversation", inbound.locale))
+        elif command == "usage":
+            await channel.send_text(inbound.key, await self._usage_text(inbound))
+        elif command == "history":
+            await channel.send_text(inbound.key, await self._history_text(inbound))
+        elif command == "cancel":
+            await self._cancel_mine(inbound, channel)
+        elif command == "settings":
+            await channel.send_text(inbound.key, await self._settings_command(inbound))
+        else:
+            await self._prompt(inbound, channel)
+
+    async def press(self, press: ActionPress, channel: Channel) -> None:
+        """A button on one of the bot's messages."""
+        turn = await self.store.get_turn(press.turn_id)
+        if turn is None:
+            await channel.send_text(press.message, render("turn_missing", press.locale))
+            return
+        if not await self._allowed(turn.platform, press.user_id, turn.chat_id):
+            await channel.send_text(press.message, render("not_allowed", press.locale))
+            return
+        locale = press.locale or turn.locale
+        if press.kind is ActionKind.CANCEL:
+            if press.user_id != turn.user_id and not await self._bot_admin(turn.platform, press.user_id):
+                await channel.send_text(press.message, render("cancel_not_yours", locale))
+                return
+            self.cancel(turn.id)
+        elif press.kind is ActionKind.ORIGINAL:
+            await self._send_originals(turn, press.message, channel)
+        elif press.kind is ActionKind.UNDO:
+            await self._undo(turn, press.message, channel, locale)
+        elif press.kind in (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.RETRY):
+            if press.kind is ActionKind.RETRY and turn.status not in (
+                TurnStatus.FAILED,
+                TurnStatus.INTERRUPTED,
+            ):
+                await channel.send_text(press.message, render("retry_not_possible", locale))
+                return
+            await self._repeat(turn, press, channel, locale)
+
+    async def recover(self, channels: Mapping[str, Channel]) -> list[TurnRecord]:
+        """On start: unfinished turns become interrupted, and each chat is told, with Retry."""
+        interrupted = await self.store.interrupt_unfinished()
+        for turn in interrupted:
+            channel = channels.get(turn.platform)
+            if channel is None:
+                continue
+            reply_to = turn.inbound or MessageKey(turn.platform, turn.chat_id, "")
+            try:
+                key = await channel.send_text(
+                    reply_to,
+                    render("interrupted", turn.locale, prompt=_short(turn.prompt, 80)),
+                    [Action(ActionKind.RETRY, turn.id)],
+                )
+                await self.store.record_messages([SentMessage(key, turn.id, "text")])
+            except Exception:
+                log.exception("could not tell chat %s about interrupted turn %s", turn.chat_id, turn.id)
+        return interrupted
+
+    def cancel(self, turn_id: int) -> bool:
+        job = self._jobs.get(turn_id)
+        if job is None or job.task is None or job.task.done() or job.delivering:
+            return False
+        job.task.cancel()
+        return True
+
+    async def drain(self) -> None:
+        """Wait for every turn in flight (tests, and a clean shutdown)."""
+        while tasks := [job.task for job in self._jobs.values() if job.task is not None]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._jobs)
+
+    # --- addressing and access --------------------------------------------------
+
+    async def _addressed(self, inbound: Inbound) -> bool:
+        if inbound.chat_kind is ChatKind.PRIVATE or inbound.addressed or inbound.command:
+            return True
+        return inbound.reply_to is not None and await self.store.sent_message(inbound.reply_to) is not None
+
+    async def _allowed(self, platform: str, user_id: str, chat_id: str) -> bool:
+        access = self.options.access
+        user = await self.store.user(platform, user_id)
+        if user is not None and user.blocked:
+            return False
+        if not access.allowed_users and not access.allowed_chats:
+            return True
+        return (
+            f"{platform}:{user_id}" in access.allowed_users
+            or f"{platform}:{chat_id}" in access.allowed_chats
+            or f"{platform}:{user_id}" in access.admins
+            or (user is not None and (user.allowed or user.admin))
+        )
+
+    async def _bot_admin(self, platform: str, user_id: str) -> bool:
+        if f"{platform}:{user_id}" in self.options.access.admins:
+            return True
+        user = await self.store.user(platform, user_id)
+        return user is not None and user.admin
+
+    # --- a new request ---------------------------------------------------------
+
+    async def _prompt(self, inbound: Inbound, channel: Channel) -> None:
+        parent, parent_image = await self._parent_of(inbound)
+        chat = await self.store.chat_state(*inbound.chat)
+        backend = self._backend_for(chat)
+        uploads = [await image.load() for image in inbound.images]
+        # Uploads are kept so a retry after a crash still has them.
+        input_blobs = [await self.blobs.put(data) for data in uploads]
+        new = NewTurn(
+            platform=inbound.key.platform,
+            chat_id=inbound.key.chat_id,
+            user_id=inbound.user_id,
+            prompt=inbound.text,
+            backend=backend,
+            model=self.options.models[backend],
+            params=self._params(chat),
+            parent_id=parent.id if parent else None,
+            parent_image=parent_image,
+            inbound=inbound.key,
+            locale=inbound.locale,
+            input_blobs=input_blobs,
+        )
+        turn = await self.store.create_turn(new)
+        if turn is None:
+            log.info("inbound %s was already handled; ignoring the redelivery", inbound.key)
+            return
+        self._start(turn, channel, inbound.key, uploads, parent)
+
+    async def _parent_of(self, inbound: Inbound) -> tuple[TurnRecord | None, int]:
+        """A reply to a bot image continues that turn (any depth: a branch). In a private
+        chat a plain follow-up continues the chat's latest turn until /new; a message
+        that brings its own photos starts from them."""
+        if inbound.reply_to is not None:
+            sent = await self.store.sent_message(inbound.reply_to)
+            if sent is not None and sent.kind == "image":
+                return await self.store.get_turn(sent.turn_id), sent.image_index or 0
+            return None, 0
+        if inbound.chat_kind is ChatKind.PRIVATE and not inbound.images:
+            chat = await self.store.chat_state(*inbound.chat)
+            if chat.latest_turn_id is not None:
+                return await self.store.get_turn(chat.latest_turn_id), 0
+        return None, 0
+
+    def _backend_for(self, chat: ChatState) -> str:
+        wanted = chat.settings.get("backend")
+        return wanted if wanted in self.backends else self.options.default_backend
+
+    def _params(self, chat: ChatState) -> dict[str, Any]:
+        settings = chat.settings
+        return {
+            "size": settings.get("size", "auto"),
+            "quality": settings.get("quality", "auto"),
+            "output_format": settings.get("format", "png"),
+        }
+
+    async def _repeat(
+        self, turn: TurnRecord, press: ActionPress, channel: Channel, locale: str | None
+    ) -> None:
+        """Regenerate (same parent, same prompt), variations, or retry a failed turn."""
+        action = press.kind.value
+        new = NewTurn(
+            platform=turn.platform,
+            chat_id=turn.chat_id,
+            user_id=press.user_id,
+            prompt=turn.prompt,
+            backend=turn.backend if turn.backend in self.backends else self.options.default_backend,
+            model=turn.model,
+            params=dict(turn.params),
+            action=action,
+            parent_id=turn.parent_id,
+            parent_image=turn.parent_image,
+            locale=locale,
+            input_blobs=list(turn.input_blobs),
+        )
+        try:
+            uploads = [await self.blobs.get(blob) for blob in turn.input_blobs]
+        except BlobNotFound:
+            await channel.send_text(press.message, render("retry_not_possible", locale))
+            return
+        created = await self.store.create_turn(new)
+        assert created is not None  # no inbound key: never a duplicate
+        parent = await self.store.get_turn(turn.parent_id) if turn.parent_id else None
+        reply_to = turn.inbound or press.message
+        self._start(created, channel, reply_to, uploads, parent)
+
+    def _start(
+        self,
+        turn: TurnRecord,
+        channel: Channel,
+        reply_to: MessageKey,
+        uploads: list[bytes],
+        parent: TurnRecord | None,
+    ) -> None:
+        job = _Job(turn)
+        self._jobs[turn.id] = job
+        job.task = asyncio.create_task(
+            self._run(turn, channel, reply_to, uploads, parent), name=f"turn-{turn.id}"
+        )
+        job.task.add_done_callback(lambda _task: self._jobs.pop(turn.id, None))
+
+    # --- running a turn ---------------------------------------------------------
+
+    async def _run(
+        self,
+        turn: TurnRecord,
+        channel: Channel,
+        reply_to: MessageKey,
+        uploads: list[bytes],
+        parent: TurnRecord | None,
+    ) -> None:
+        locale = turn.locale
+        try:
+            await self._run_checked(turn, channel, reply_to, uploads, parent)
+        except asyncio.CancelledError:
+            await self.store.finish_turn(turn.id, Outcome(TurnStatus.CANCELLED, error_kind="cancelled"))
+            await channel.send_text(reply_to, render("cancelled", locale))
+        except RedrawError as error:
+            await self._fail(turn, channel, reply_to, error)
+        except Exception as exc:
+            log.exception("turn %s failed unexpectedly", turn.id)
+            await self._fail(turn, channel, reply_to, RedrawError(f"{type(exc).__name__}: {exc}"))
+
+    async def _run_checked(
+        self,
+        turn: TurnRecord,
+        channel: Channel,
+        reply_to: MessageKey,
+        uploads: list[bytes],
+        parent: TurnRecord | None,
+    ) -> None:
+        backend = self.backends[turn.backend]
+        parent_turn = _parent_turn(parent, turn.parent_image) if parent and parent.output_blobs else None
+        copies = self.options.variations if turn.action == ActionKind.VARIATIONS.value else 1
+        params = ImageParams(**turn.params)
+        if copies > 1 and turn.backend not in SINGLE_IMAGE_BACKENDS:
+            params, copies = replace(params, n=copies), 1
+        request = await prepare_request(
+            turn.prompt,
+            params,
+            model=turn.model,
+            backend=turn.backend,
+            images=uploads,
+            parent_images=len(parent_turn.images) if parent_turn else 0,
+            user_id=f"{turn.platform}:{turn.user_id}",
+        )
+        estimate = self.options.prices.estimate(turn.model, request.params, request.params.n * copies)
+        if (refusal := await self._budget_refusal(turn, estimate)) is not None:
+            raise refusal
+        user_key, chat_key = (turn.platform, turn.user_id), (turn.platform, turn.chat_id)
+        self._reserved_users[user_key] += estimate
+        self._reserved_chats[chat_key] += estimate
+        try:
+
+            async def tell_place(position: int) -> None:
+                await channel.send_text(reply_to, render("queued", turn.locale, position=position))
+
+            async with self.limiter.slot(user_key, chat_key, tell_place):
+                if not await self.store.mark_running(turn.id):
+                    return
+                results = await self._call(
+                    turn,
+                    channel,
+                    reply_to,
+                    backend=backend,
+                    request=request,
+                    parent=parent_turn,
+                    copies=copies,
+                )
+                self._jobs[turn.id].delivering = True
+        finally:
+            self._reserved_users[user_key] -= estimate
+            self._reserved_chats[chat_key] -= estimate
+        await self._deliver(turn, channel, reply_to, request.params, results)
+
+    async def _call(
+        self,
+        turn: TurnRecord,
+        channel: Channel,
+        reply_to: MessageKey,
+        *,
+        backend: ImageBackend,
+        request: Any,
+        parent: ParentTurn | None,
+        copies: int,
+    ) -> list[TurnResult]:
+        started = time.monotonic()
+        text = render("progress", turn.locale, elapsed="0:00")
+        progress = await channel.show_progress(reply_to, text, [Action(ActionKind.CANCEL, turn.id)])
+        await self.store.record_messages([SentMessage(progress, turn.id, "progress")])
+
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(self.options.progress_every_s)
+                elapsed = _elapsed(time.monotonic() - started)
+                await channel.update_progress(progress, render("progress", turn.locale, elapsed=elapsed))
+
+        async def on_partial(partial: PartialImage) -> None:
+            elapsed = _elapsed(time.monotonic() - started)
+            await channel.update_progress(
+                progress, render("progress", turn.locale, elapsed=elapsed), partial.data
+            )
+
+        ticker = asyncio.create_task(tick())
+        try:
+            calls = [backend.run(request, parent, on_partial=on_partial) for _ in range(copies)]
+            return list(await asyncio.gather(*calls))
+        finally:
+            ticker.cancel()
+            try:
+                await channel.clear_progress(progress)
+            except Exception:
+                log.exception("could not clear the progress message of turn %s", turn.id)
+
+    async def _deliver(
+        self,
+        turn: TurnRecord,
+        channel: Channel,
+        reply_to: MessageKey,
+        params: ImageParams,
+        results: Sequence[TurnResult],
+    ) -> None:
+        images = [image for result in results for image in result.images]
+        first = results[0]
+        cost = sum(
+            self.options.prices.charge(
+                result.model, params, len(result.images), result.usage, reported=result.backend == "images"
+            )
+            for result in results
+        )
+        state = first.state if len(results) == 1 else {"variants": [result.state for result in results]}
+        outcome = Outcome(
+            TurnStatus.DONE,
+            state=state,
+            output_blobs=[image.blob_id for image in images],
+            model=first.model,
+            cost_usd=round(cost, 6),
+            request_id=first.request_id,
+            revised_prompt=first.revised_prompt,
+        )
+        # The turn and its charge are written before anything is sent: a crash
+        # after this point never charges twice and never loses the images.
+        done = await self.store.finish_turn(turn.id, outcome)
+        keys = await channel.send_images(
+            reply_to,
+            [OutgoingImage(image.data, image.mime, image.width, image.height) for image in images],
+            self._caption(done),
+            [Action(kind, turn.id) for kind in RESULT_ACTIONS],
+        )
+        await self.store.record_messages(
+            [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
+        )
+        await self.store.update_chat(turn.platform, turn.chat_id, latest_turn_id=turn.id)
+
+    def _caption(self, turn: TurnRecord) -> str:
+        return f"{_short(turn.revised_prompt or turn.prompt)}\n💲{turn.cost_usd:.3f}"
+
+    async def _fail(
+        self, turn: TurnRecord, channel: Channel, reply_to: MessageKey, error: RedrawError
+    ) -> None:
+        request_id = getattr(error, "request_id", None)
+        await self.store.finish_turn(
+            turn.id,
+            Outcome(
+                TurnStatus.FAILED,
+                error_kind=error.message_key,
+                error_message=error.detail[:1000],
+                request_id=request_id,
+            ),
+        )
+        # Bad input: nothing to retry until the user changes it. Otherwise offer Retry.
+        actions = [] if isinstance(error, InputError) else [Action(ActionKind.RETRY, turn.id)]
+        key = await channel.send_text(reply_to, render_error(error, turn.locale), actions)
+        await self.store.record_messages([SentMessage(key, turn.id, "text")])
+        if isinstance(error, UpstreamError):
+            log.warning("turn %s failed upstream: %s (request id %s)", turn.id, error.kind, request_id)
+
+    # --- budgets ------------------------------------------------------------------
+
+    async def _budget_refusal(self, turn: TurnRecord, estimate: float) -> InputError | None:
+        budgets = self.options.budgets
+        now = self.clock()
+        if budgets.user_daily is not None:
+            day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            spent = await self.store.spent_usd(turn.platform, day, user_id=turn.user_id)
+            spent += self._reserved_users[(turn.platform, turn.user_id)]
+            if spent + estimate > budgets.user_daily:
+                reset = day + timedelta(days=1)
+                return InputError(
+                    "user budget",
+                    key="budget_user",
+                    spent=f"{spent:.2f}",
+                    limit=f"{budgets.user_daily:.2f}",
+                    cost=f"{estimate:.2f}",
+                    reset=reset.strftime("%H:%M"),
+                )
+        if budgets.chat_monthly is not None:
+            month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            spent = await self.store.spent_usd(turn.platform, month, chat_id=turn.chat_id)
+            spent += self._reserved_chats[(turn.platform, turn.chat_id)]
+            if spent + estimate > budgets.chat_monthly:
+                reset = (month + timedelta(days=32)).replace(day=1)
+                return InputError(
+                    "chat budget",
+                    key="budget_chat",
+                    spent=f"{spent:.2f}",
+                    limit=f"{budgets.chat_monthly:.2f}",
+                    cost=f"{estimate:.2f}",
+                    reset=reset.strftime("%Y-%m-%d"),
+                )
+        return None
+
+    # --- commands and actions ---------------------------------------------------
+
+    async def _usage_text(self, inbound: Inbound) -> str:
+        platform, chat_id = inbound.chat
+        now = self.clock()
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        month = day.replace(day=1)
+        today = await self.store.usage(platform, day, user_id=inbound.user_id)
+        this_month = await self.store.usage(platform, month, user_id=inbound.user_id)
+        chat = await self.store.usage(platform, month, chat_id=chat_id)
+        return render(
+            "usage",
+            inbound.locale,
+            today_images=today[0],
+            today_cost=f"{today[1]:.2f}",
+            month_images=this_month[0],
+            month_cost=f"{this_month[1]:.2f}",
+            chat_images=chat[0],
+            chat_cost=f"{chat[1]:.2f}",
+        )
+
+    async def _history_text(self, inbound: Inbound) -> str:
+        sent = await self.store.sent_message(inbound.reply_to) if inbound.reply_to else None
+        if sent is None:
+            return render("history_needs_reply", inbound.locale)
+        chain = await self.store.lineage(sent.turn_id)
+        lines = [f"{step}. {_short(turn.prompt, 120)}" for step, turn in enumerate(chain, start=1)]
+        return render("history", inbound.locale, count=len(chain), lines="\n".join(lines))
+
+    async def _cancel_mine(self, inbound: Inbound, channel: Channel) -> None:
+        mine = [
+            job.turn.id
+            for job in self._jobs.values()
+            if job.turn.user_id == inbound.user_id and (job.turn.platform, job.turn.chat_id) == inbound.chat
+        ]
+        if not any(self.cancel(turn_id) for turn_id in mine):
+            await channel.send_text(inbound.key, render("nothing_to_cancel", inbound.locale))
+
+    async def _settings_command(self, inbound: Inbound) -> str:
+        """``/settings`` shows them; ``/settings size 1536x1024`` changes one (admins only in groups)."""
+        chat = await self.store.chat_state(*inbound.chat)
+        words = inbound.text.split()
+        if not words:
+            return render("settings_show", inbound.locale, summary=self._settings_summary(chat))
+        if inbound.chat_kind is ChatKind.GROUP and not (
+            inbound.chat_admin or await self._bot_admin(inbound.key.platform, inbound.user_id)
+        ):
+            return render("settings_admin_only", inbound.locale)
+        name, value = words[0].lower(), " ".join(words[1:]).strip().lower()
+        if name not in SETTING_NAMES:
+            return render("settings_unknown", inbound.locale, name=name, names=", ".join(SETTING_NAMES))
+        settings = dict(chat.settings)
+        backend = self._backend_for(chat)
+        allowed: Sequence[str]
+        if name == "backend":
+            allowed = sorted(self.backends)
+        elif name == "quality":
+            allowed = QUALITIES
+        elif name == "format":
+            allowed = OUTPUT_FORMATS
+        else:
+            model = image_model(self.options.models[backend])
+            try:
+                value = check_size(value or "auto", model)
+            except InputError as error:
+                return render_error(error, inbound.locale)
+            allowed = [value]
+        if value not in allowed:
+            return render(
+                "settings_value", inbound.locale, name=name, value=value, allowed=", ".join(allowed)
+            )
+        settings[name] = value
+        chat = await self.store.update_chat(*inbound.chat, settings=settings)
+        return render("settings_saved", inbound.locale, summary=self._settings_summary(chat))
+
+    def _settings_summary(self, chat: ChatState) -> str:
+        params = self._params(chat)
+        backend = self._backend_for(chat)
+        return (
+            f"backend {backend} ({self.options.models[backend]}), size {params['size']}, "
+            f"quality {params['quality']}, format {params['output_format']}"
+        )
+
+    async def _send_originals(self, turn: TurnRecord, reply_to: MessageKey, channel: Channel) -> None:
+        for index, blob in enumerate(turn.output_blobs):
+            try:
+                data = await self.blobs.get(blob)
+            except BlobNotFound:
+                await channel.send_text(reply_to, render("parent_image_missing", turn.locale))
+                return
+            extension = turn.params.get("output_format", "png")
+            mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(extension, "image/png")
+            key = await channel.send_file(reply_to, data, f"redraw-{turn.id}-{index + 1}.{extension}", mime)
+            await self.store.record_messages([SentMessage(key, turn.id, "file", index)])
+
+    async def _undo(
+        self, turn: TurnRecord, reply_to: MessageKey, channel: Channel, locale: str | None
+    ) -> None:
+        """Show the parent again and make it what the chat continues from."""
+        parent = await self.store.get_turn(turn.parent_id) if turn.parent_id else None
+        if parent is None or not parent.output_blobs:
+            await channel.send_text(reply_to, render("undo_nothing", locale))
+            return
+        try:
+            datas = [await self.blobs.get(blob) for blob in parent.output_blobs]
+        except BlobNotFound:
+            await channel.send_text(reply_to, render("parent_image_missing", locale))
+            return
+        images = [OutgoingImage(data, *imaging.describe(data)) for data in datas]
+        caption = f"{render('undo_done', locale)}\n{_short(parent.prompt)}"
+        keys = await channel.send_images(
+            reply_to, images, caption, [Action(kind, parent.id) for kind in RESULT_ACTIONS]
+        )
+        await self.store.record_messages(
+            [SentMessage(key, parent.id, "image", index) for index, key in enumerate(keys)]
+        )
+        await self.store.update_chat(parent.platform, parent.chat_id, latest_turn_id=parent.id)
+
+
+def _parent_turn(parent: TurnRecord, index: int) -> ParentTurn:
+    """What the backend continues from: the chosen output image and the state that made it."""
+    index = index if 0 <= index < len(parent.output_blobs) else 0
+    variants = parent.state.get("variants")
+    state = variants[index] if isinstance(variants, list) and index < len(variants) else parent.state
+    return ParentTurn(parent.backend, state, (parent.output_blobs[index],))

@@ -1,0 +1,137 @@
+"""The seams between adapters and the engine: one neutral inbound message, and the
+channel the engine answers through. Adapters build these; the engine never parses
+platform ids."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from bot.engine.records import MessageKey
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image a user sent (or replied to). Loaded only once the engine needs it."""
+
+    load: Callable[[], Awaitable[bytes]]
+    mime: str | None = None
+    source: MessageKey | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    key: MessageKey
+    user_id: str
+    user_name: str
+    chat_kind: ChatKind
+    text: str = ""
+    locale: str | None = None
+    images: tuple[ImageInput, ...] = ()
+    reply_to: MessageKey | None = None
+    # A command ("draw", "new", "usage", "settings", "cancel", "history"), its arguments in ``text``.
+    command: str | None = None
+    # Mentioned, commanded, or replying to the bot (adapters know who the bot is).
+    addressed: bool = False
+    # The user administers this chat (group admins; anyone in a private chat).
+    chat_admin: bool = False
+
+    @property
+    def chat(self) -> tuple[str, str]:
+        return self.key.platform, self.key.chat_id
+
+
+class ActionKind(StrEnum):
+    REGENERATE = "regenerate"
+    VARIATIONS = "variations"
+    ORIGINAL = "original"
+    UNDO = "undo"
+    CANCEL = "cancel"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button: adapters render it and map presses back to (kind, turn id)."""
+
+    kind: ActionKind
+    turn_id: int
+
+
+@dataclass(frozen=True)
+class ActionPress:
+    """Someone pressed a button on ``message``."""
+
+    kind: ActionKind
+    turn_id: int
+    message: MessageKey
+    user_id: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class OutgoingImage:
+    data: bytes
+    mime: str
+    width: int
+    height: int
+
+    def __repr__(self) -> str:
+        return f"OutgoingImage({self.mime}, {self.width}x{self.height})"
+
+
+class Channel(Protocol):
+    """What the engine may do in a chat. Every method answers in the chat of ``reply_to``."""
+
+    async def show_progress(
+        self, reply_to: MessageKey, text: str, actions: Sequence[Action]
+    ) -> MessageKey: ...
+
+    async def update_progress(
+        self, progress: MessageKey, text: str, preview: bytes | None = None
+    ) -> None: ...
+
+    async def clear_progress(self, progress: MessageKey) -> None: ...
+
+    async def send_images(
+        self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
+    ) -> list[MessageKey]:
+        """One key per image, in order."""
+        ...
+
+    async def send_text(
+        self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()
+    ) -> MessageKey: ...
+
+    async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey: ...
+
+
+@dataclass
+class Limits:
+    per_user: int = 2
+    per_chat: int = 4
+    global_: int = 64
+
+
+@dataclass
+class Budgets:
+    """USD; None means no budget."""
+
+    user_daily: float | None = None
+    chat_monthly: float | None = None
+
+
+@dataclass
+class Access:
+    """Who may use the bot. Empty allowlists let everyone in."""
+
+    allowed_users: set[str] = field(default_factory=set)
+    allowed_chats: set[str] = field(default_factory=set)
+    admins: set[str] = field(default_factory=set)

@@ -1,0 +1,464 @@
+"""The engine with a collecting channel, the fake provider and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from bot.backends import ChatBackend, ImagesBackend, ResponsesBackend
+from bot.backends.http import UpstreamClient
+from bot.engine.core import Engine, EngineOptions
+from bot.engine.inbound import (
+    Access,
+    ActionKind,
+    ActionPress,
+    Budgets,
+    ChatKind,
+    ImageInput,
+    Inbound,
+    Limits,
+)
+from bot.engine.records import MessageKey, TurnStatus
+from storage.blobs import FileBlobStore
+from storage.sql import SqlStore
+from tests.conftest import TEST_API_KEY, RecordingSleep
+from tests.fakes.channel import CollectingChannel
+from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import colour_name, png
+
+MODELS = {"images": "gpt-image-2", "responses": "gpt-image-2", "chat": "gpt-image-2-all"}
+
+
+@dataclass
+class World:
+    engine: Engine
+    channel: CollectingChannel
+    fake: FakeOpenAI
+    store: SqlStore
+    client: UpstreamClient
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def inbound(
+        self,
+        text: str = "",
+        *,
+        chat: str = "c1",
+        user: str = "u1",
+        kind: ChatKind = ChatKind.PRIVATE,
+        reply_to: MessageKey | None = None,
+        images: tuple[bytes, ...] = (),
+        command: str | None = None,
+        addressed: bool = False,
+        admin: bool = False,
+        message_id: str | None = None,
+    ) -> Inbound:
+        def loader(data: bytes) -> ImageInput:
+            async def load() -> bytes:
+                return data
+
+            return ImageInput(load, "image/png")
+
+        return Inbound(
+            key=MessageKey("test", chat, message_id or f"user-{next(self.ids)}"),
+            user_id=user,
+            user_name=user.title(),
+            chat_kind=kind,
+            text=text,
+            locale="en",
+            images=tuple(loader(data) for data in images),
+            reply_to=reply_to,
+            command=command,
+            addressed=addressed,
+            chat_admin=admin,
+        )
+
+    async def say(self, text: str = "", **options: Any) -> Inbound:
+        inbound = self.inbound(text, **options)
+        await self.engine.handle(inbound, self.channel)
+        await self.engine.drain()
+        return inbound
+
+    async def press(self, kind: ActionKind, turn_id: int, user: str = "u1", drain: bool = True) -> None:
+        message = MessageKey("test", "c1", "bot-pressed")
+        await self.engine.press(ActionPress(kind, turn_id, message, user, "en"), self.channel)
+        if drain:
+            await self.engine.drain()
+
+    def provider_calls(self) -> list[Any]:
+        return [r for r in self.fake.requests if r.path.startswith("/v1/")]
+
+
+MakeWorld = Callable[..., World]
+
+
+async def until_called(fake: FakeOpenAI) -> None:
+    """Wait until the provider has the request (progress shows before it is sent)."""
+    for _ in range(500):
+        if fake.requests:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the provider was never called")
+
+
+@pytest.fixture
+async def make_world(
+    store: SqlStore, fake: FakeOpenAI, file_blobs: FileBlobStore, sleeps: RecordingSleep
+) -> AsyncIterator[MakeWorld]:
+    clients: list[UpstreamClient] = []
+
+    def build(backend: str = "images", partial_images: int = 0, **options: Any) -> World:
+        client = UpstreamClient(base_url=fake.base_url, api_key=TEST_API_KEY, sleep=sleeps)
+        clients.append(client)
+        backends = {
+            "images": ImagesBackend(client, file_blobs, [MODELS["images"]], partial_images=partial_images),
+            "responses": ResponsesBackend(
+                client, file_blobs, [MODELS["responses"]], partial_images=partial_images
+            ),
+            "chat": ChatBackend(client, file_blobs, [MODELS["chat"]]),
+        }
+        engine = Engine(
+            store, file_blobs, backends, EngineOptions(default_backend=backend, models=MODELS, **options)
+        )
+        return World(engine, CollectingChannel(), fake, store, client)
+
+    yield build
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def world(make_world: MakeWorld) -> World:
+    return make_world()
+
+
+async def test_generate(world: World) -> None:
+    prompt = await world.say("a blue cat")
+
+    [result] = world.channel.results
+    assert result.reply_to == prompt.key
+    assert colour_name(result.images[0].data) == "blue"
+    assert "a blue cat" in result.text and "💲" in result.text
+    assert [a.kind for a in result.actions] == [
+        ActionKind.REGENERATE,
+        ActionKind.VARIATIONS,
+        ActionKind.ORIGINAL,
+        ActionKind.UNDO,
+    ]
+    progress = world.channel.of("progress")[0]
+    assert progress.reply_to == prompt.key and progress.actions[0].kind is ActionKind.CANCEL
+    assert world.channel.of("clear")[0].key == progress.key
+    turn = await world.store.get_turn(result.actions[0].turn_id)
+    assert turn is not None and turn.status is TurnStatus.DONE and turn.cost_usd > 0
+    assert turn.request_id is not None and turn.output_blobs
+    images, cost = await world.store.usage("test", turn.created_at or turn.finished_at, user_id="u1")  # type: ignore[arg-type]
+    assert images == 1 and cost == pytest.approx(turn.cost_usd)
+
+
+@pytest.mark.parametrize("backend", ["images", "responses", "chat"])
+async def test_a_five_deep_chain_of_replies(make_world: MakeWorld, backend: str) -> None:
+    world = make_world(backend)
+    await world.say("a blue house")
+    for colour in ("red", "green", "yellow", "purple"):
+        await world.say(f"now make it {colour}", reply_to=world.channel.last_image_key())
+
+    colours = [colour_name(result.images[0].data) for result in world.channel.results]
+    assert colours == ["blue", "red", "green", "yellow", "purple"]
+    last = world.channel.results[-1].actions[0].turn_id
+    lineage = await world.store.lineage(last)
+    assert [turn.prompt for turn in lineage] == [
+        "a blue house",
+        "now make it red",
+        "now make it green",
+        "now make it yellow",
+        "now make it purple",
+    ]
+
+
+@pytest.mark.parametrize("backend", ["images", "responses"])
+async def test_branch_from_version_2_of_5(make_world: MakeWorld, backend: str) -> None:
+    world = make_world(backend)
+    await world.say("a blue house")
+    for colour in ("red", "green", "yellow", "purple"):
+        await world.say(f"make it {colour}", reply_to=world.channel.last_image_key())
+    version_2 = world.channel.results[1]
+    turn_2 = await world.store.get_turn(version_2.actions[0].turn_id)
+    assert turn_2 is not None
+
+    await world.say("add a moon", reply_to=version_2.keys[0])
+
+    sent = world.provider_calls()[-1]
+    if backend == "responses":
+        assert sent.json["previous_response_id"] == turn_2.state["response_id"]
+    else:
+        assert sent.input_image_hashes() == turn_2.output_blobs
+    assert colour_name(world.channel.results[-1].images[0].data) == "red"
+    branch = await world.store.get_turn(world.channel.results[-1].actions[0].turn_id)
+    assert branch is not None and branch.parent_id == turn_2.id
+
+
+async def test_private_follow_ups_continue_until_new(world: World) -> None:
+    await world.say("a green tree")
+    await world.say("make it orange")  # no reply: continues the latest turn in a private chat
+    assert world.provider_calls()[-1].path.endswith("/images/edits")
+    assert colour_name(world.channel.results[-1].images[0].data) == "orange"
+
+    await world.say(command="new")
+    assert "New conversation" in world.channel.texts[-1]
+    await world.say("a tree")
+    assert world.provider_calls()[-1].path.endswith("/images/generations")
+
+
+async def test_restyle_a_photo_and_fuse_three(world: World) -> None:
+    photo = png("pink", (96, 96))
+    await world.say("as a watercolour", images=(photo,))
+    restyle = world.provider_calls()[-1]
+    assert restyle.path.endswith("/images/edits") and restyle.files[0].data == photo
+    assert colour_name(world.channel.results[-1].images[0].data) == "pink"
+
+    photos = (png("red"), png("green"), png("blue"))
+    await world.say("blend these", images=photos)
+    assert [f.data for f in world.provider_calls()[-1].files] == list(photos)
+
+
+async def test_regenerate_variations_original_undo(world: World) -> None:
+    await world.say("a blue cat")
+    await world.say("make it red", reply_to=world.channel.last_image_key())
+    edit = world.channel.results[-1]
+    edit_turn = edit.actions[0].turn_id
+
+    await world.press(ActionKind.REGENERATE, edit_turn)
+    again = world.provider_calls()[-1]
+    assert again.field_values["prompt"] == "make it red"
+    assert again.input_image_hashes() == world.provider_calls()[-2].input_image_hashes()  # same parent
+    regenerated = await world.store.get_turn(world.channel.results[-1].actions[0].turn_id)
+    assert regenerated is not None and regenerated.action == "regenerate"
+
+    await world.press(ActionKind.VARIATIONS, edit_turn)
+    assert world.provider_calls()[-1].field_values["n"] == "3"
+    assert len(world.channel.results[-1].images) == 3
+
+    await world.press(ActionKind.ORIGINAL, edit_turn)
+    original = world.channel.of("file")[-1]
+    assert colour_name(original.data) == "red" and original.text.endswith(".png")
+
+    await world.press(ActionKind.UNDO, edit_turn)
+    undone = world.channel.results[-1]
+    assert colour_name(undone.images[0].data) == "blue" and "Back to the previous version" in undone.text
+    await world.say("make it green")  # a follow-up continues from the version undo showed
+    blue = await world.store.get_turn(world.channel.results[0].actions[0].turn_id)
+    assert blue is not None
+    assert world.provider_calls()[-1].input_image_hashes() == blue.output_blobs
+    green = await world.store.get_turn(world.channel.results[-1].actions[0].turn_id)
+    assert green is not None and green.parent_id == blue.id
+
+
+async def test_variations_on_a_single_image_backend_are_parallel_calls(make_world: MakeWorld) -> None:
+    world = make_world("responses")
+    await world.say("a yellow duck")
+    await world.press(ActionKind.VARIATIONS, world.channel.results[-1].actions[0].turn_id)
+    assert len(world.channel.results[-1].images) == 3
+    assert len(world.provider_calls()) == 4
+    # A reply to the second variation continues from that variation's own response.
+    turn = await world.store.get_turn(world.channel.results[-1].actions[0].turn_id)
+    assert turn is not None
+    await world.say("make it red", reply_to=world.channel.results[-1].keys[1])
+    assert world.provider_calls()[-1].json["previous_response_id"] == turn.state["variants"][1]["response_id"]
+
+
+async def test_the_same_inbound_twice_runs_once(world: World) -> None:
+    duplicate = world.inbound("a blue cat", message_id="m-42")
+    await world.engine.handle(duplicate, world.channel)
+    await world.engine.handle(duplicate, world.channel)
+    await world.engine.drain()
+    await world.engine.handle(duplicate, world.channel)
+    await world.engine.drain()
+
+    assert len(world.provider_calls()) == 1
+    assert len(world.channel.results) == 1
+    turn = await world.store.get_turn(world.channel.results[0].actions[0].turn_id)
+    assert turn is not None and turn.created_at is not None
+    assert (await world.store.usage("test", turn.created_at, user_id="u1"))[0] == 1
+
+
+async def test_a_crash_mid_call_then_retry(make_world: MakeWorld, fake: FakeOpenAI) -> None:
+    first = make_world()
+    fake.fail("slow", delay=30)
+    prompt = first.inbound("a purple crab")
+    await first.engine.handle(prompt, first.channel)
+    await until_called(fake)
+    turn_id = first.channel.of("progress")[0].actions[0].turn_id
+    # The process dies: its task stops and writes nothing more.
+    first.engine.store = _Dead()
+    first.engine.cancel(turn_id)
+    await first.engine.drain()
+
+    second = make_world()
+    interrupted = await second.engine.recover({"test": second.channel})
+    assert [turn.id for turn in interrupted] == [turn_id]
+    notice = second.channel.of("text")[0]
+    assert notice.reply_to == prompt.key and "restarted" in notice.text
+    assert notice.actions[0].kind is ActionKind.RETRY
+    turn = await second.store.get_turn(turn_id)
+    assert turn is not None and turn.status is TurnStatus.INTERRUPTED
+
+    await second.press(ActionKind.RETRY, turn_id)
+    [result] = second.channel.results
+    assert colour_name(result.images[0].data) == "purple" and result.reply_to == prompt.key
+
+
+class _Dead:
+    def __getattr__(self, name: str) -> Any:
+        async def refuse(*args: Any, **kwargs: Any) -> None:
+            raise ConnectionError("the process is gone")
+
+        return refuse
+
+
+async def test_user_and_chat_budgets_refuse_before_calling(make_world: MakeWorld) -> None:
+    world = make_world(budgets=Budgets(user_daily=0.05))
+    await world.say("a red fox", message_id="m1")  # auto quality is estimated as high: $0.125
+    assert world.provider_calls() == []
+    assert "daily budget" in world.channel.texts[-1] and "resets at 00:00 UTC" in world.channel.texts[-1]
+
+    world = make_world(budgets=Budgets(chat_monthly=0.05))
+    await world.say("a red fox", message_id="m2")
+    assert world.provider_calls() == []
+    assert "monthly budget" in world.channel.texts[-1]
+
+
+async def test_budget_allows_then_refuses_once_spent(make_world: MakeWorld) -> None:
+    world = make_world(budgets=Budgets(user_daily=0.2))
+    await world.say(command="settings", text="quality low")
+    await world.say("a red fox")
+    await world.say("a blue fox")
+    assert len(world.channel.results) == 2  # low quality: cheap
+    await world.say(command="settings", text="quality high")
+    await world.say("a green fox")
+    assert "daily budget" in world.channel.texts[-1]
+    await world.say(command="usage")
+    assert "today 2 images" in world.channel.texts[-1]
+
+
+async def test_concurrency_limit_queues_with_a_place(make_world: MakeWorld, fake: FakeOpenAI) -> None:
+    world = make_world(limits=Limits(per_user=1, per_chat=4, global_=64))
+    fake.fail("slow", delay=0.3)
+    first, second = world.inbound("a red cat"), world.inbound("a blue cat")
+    await world.engine.handle(first, world.channel)
+    await world.engine.handle(second, world.channel)
+    await world.engine.drain()
+
+    assert "number 1 in line" in world.channel.texts[0]
+    assert world.channel.of("text")[0].reply_to == second.key
+    assert [colour_name(r.images[0].data) for r in world.channel.results] == ["red", "blue"]
+
+
+async def test_cancel_stops_the_call_and_charges_nothing(world: World, fake: FakeOpenAI) -> None:
+    fake.fail("slow", delay=30)
+    await world.engine.handle(world.inbound("a black cat"), world.channel)
+    await until_called(fake)
+    turn_id = world.channel.of("progress")[0].actions[0].turn_id
+    await world.press(ActionKind.CANCEL, turn_id, user="someone-else", drain=False)
+    assert "Only the person" in world.channel.texts[-1]
+    await world.press(ActionKind.CANCEL, turn_id)
+
+    turn = await world.store.get_turn(turn_id)
+    assert turn is not None and turn.status is TurnStatus.CANCELLED
+    assert "Cancelled" in world.channel.texts[-1] and world.channel.results == []
+    assert turn.created_at is not None
+    assert await world.store.usage("test", turn.created_at, user_id="u1") == (0, 0.0)
+
+
+async def test_cancel_command(world: World, fake: FakeOpenAI) -> None:
+    await world.say(command="cancel")
+    assert "Nothing of yours" in world.channel.texts[-1]
+    fake.fail("slow", delay=30)
+    await world.engine.handle(world.inbound("a black cat"), world.channel)
+    await until_called(fake)
+    await world.say(command="cancel")
+    assert "Cancelled" in world.channel.texts[-1]
+
+
+async def test_progress_ticks_and_partial_previews(make_world: MakeWorld, fake: FakeOpenAI) -> None:
+    world = make_world(partial_images=2, progress_every_s=0.05)
+    fake.fail("slow", delay=0.3)
+    await world.say("a cyan square")
+    updates = world.channel.of("update")
+    assert sum(1 for u in updates if u.preview is None) >= 2  # elapsed time
+    previews = [u for u in updates if u.preview is not None]
+    assert len(previews) == 2 and colour_name(previews[0].preview or b"") == "cyan"
+    assert all("Drawing" in u.text for u in updates)
+
+
+async def test_groups_answer_only_when_addressed(world: World) -> None:
+    await world.say("a red car", kind=ChatKind.GROUP)
+    assert world.channel.said == [] and world.provider_calls() == []
+
+    await world.say("a red car", kind=ChatKind.GROUP, addressed=True)
+    assert len(world.channel.results) == 1
+    # A reply to the bot's image needs no mention.
+    await world.say("make it blue", kind=ChatKind.GROUP, reply_to=world.channel.last_image_key(), user="u2")
+    assert colour_name(world.channel.results[-1].images[0].data) == "blue"
+    # A plain follow-up in a group is not a continuation, and not addressed.
+    await world.say("and green", kind=ChatKind.GROUP)
+    assert len(world.channel.results) == 2
+
+
+async def test_settings_are_obeyed_and_admin_only_in_groups(world: World) -> None:
+    await world.say(command="settings", text="size 1536x1024", kind=ChatKind.GROUP, addressed=True)
+    assert "Only this chat's admins" in world.channel.texts[-1]
+    await world.say(command="settings", text="size 1536x1024", kind=ChatKind.GROUP, admin=True)
+    assert "Saved" in world.channel.texts[-1]
+    await world.say(command="settings", text="size 1000x1000", kind=ChatKind.GROUP, admin=True)
+    assert "multiples of 16" in world.channel.texts[-1]
+    await world.say(command="settings", text="colour red", kind=ChatKind.GROUP, admin=True)
+    assert "don't know the setting" in world.channel.texts[-1]
+
+    await world.say("a wide landscape", kind=ChatKind.GROUP, addressed=True)
+    assert world.provider_calls()[-1].json["size"] == "1536x1024"
+    assert world.channel.results[-1].images[0].width == 1536
+
+
+async def test_allowlist(make_world: MakeWorld) -> None:
+    world = make_world(access=Access(allowed_users={"test:vip"}))
+    await world.say("a cat", user="stranger")
+    assert "isn't open to you" in world.channel.texts[-1] and world.provider_calls() == []
+    await world.say("a cat", user="vip")
+    assert len(world.channel.results) == 1
+
+
+async def test_bad_input_is_explained_without_a_call(world: World) -> None:
+    await world.say("x" * 40_000)
+    assert "40000 characters; the limit is 32000" in world.channel.texts[-1]
+    assert world.channel.of("text")[-1].actions == []  # nothing to retry: the input must change
+    await world.say("restyle this", images=(b"not an image",))
+    assert "isn't a picture I can read" in world.channel.texts[-1]
+    assert world.provider_calls() == []
+
+
+async def test_upstream_failure_offers_retry_that_works(world: World, fake: FakeOpenAI) -> None:
+    fake.fail("moderation")
+    await world.say("something edgy")
+    notice = world.channel.of("text")[-1]
+    assert "safety system" in notice.text and notice.actions[0].kind is ActionKind.RETRY
+    failed = await world.store.get_turn(notice.actions[0].turn_id)
+    assert (
+        failed is not None and failed.status is TurnStatus.FAILED and failed.error_kind == "content_blocked"
+    )
+    assert failed.request_id is not None
+
+    await world.press(ActionKind.RETRY, failed.id)
+    assert len(world.channel.results) == 1
+
+
+async def test_history_of_a_replied_image(world: World) -> None:
+    await world.say("a blue boat")
+    await world.say("make it red", reply_to=world.channel.last_image_key())
+    await world.say(command="history", reply_to=world.channel.last_image_key())
+    assert "2 steps" in world.channel.texts[-1] and "1. a blue boat" in world.channel.texts[-1]
+    await world.say(command="history")
+    assert "Reply to one of my images" in world.channel.texts[-1]
