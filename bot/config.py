@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.pricing import PriceTable
+
 log = logging.getLogger(__name__)
 
 BackendName = Literal["responses", "chat", "images"]
@@ -63,10 +65,31 @@ class Settings(BaseSettings):
     redraw_partial_images: int = Field(default=2, ge=0, le=3)
     redraw_max_download_mb: int = Field(default=50, ge=1, le=500)
 
+    # Limits on turns in flight, and spending budgets in USD (unset: no budget).
+    redraw_limit_per_user: int = Field(default=2, ge=1)
+    redraw_limit_per_chat: int = Field(default=4, ge=1)
+    redraw_limit_global: int = Field(default=64, ge=1)
+    redraw_budget_user_daily_usd: float | None = Field(default=None, ge=0)
+    redraw_budget_chat_monthly_usd: float | None = Field(default=None, ge=0)
+    # Price overrides by model, JSON (see bot/pricing.py).
+    redraw_prices: str | None = None
+    # Who may use the bot: "platform:id" lists; empty lets everyone in.
+    redraw_allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redraw_allowed_chats: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redraw_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Images older than this (not reused) are deleted from the blob store; 0 keeps them.
+    redraw_blob_retention_days: float = Field(default=90, ge=0)
+
     # Not settings: notes for the operator gathered while validating.
     warnings: list[str] = Field(default_factory=list, exclude=True)
 
-    @field_validator("redraw_fallback_models", mode="before")
+    @field_validator(
+        "redraw_fallback_models",
+        "redraw_allowed_users",
+        "redraw_allowed_chats",
+        "redraw_admins",
+        mode="before",
+    )
     @classmethod
     def _split_models(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -83,6 +106,9 @@ class Settings(BaseSettings):
         "discord_gateway_url",
         "redraw_image_model",
         "redraw_database_url",
+        "redraw_prices",
+        "redraw_budget_user_daily_usd",
+        "redraw_budget_chat_monthly_usd",
         mode="before",
     )
     @classmethod
@@ -121,11 +147,27 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @field_validator("redraw_prices")
+    @classmethod
+    def _prices_parse(cls, value: str | None) -> str | None:
+        PriceTable.from_json(value)  # raises with a message naming REDRAW_PRICES
+        return value
+
     @property
     def image_model(self) -> str:
         if self.redraw_image_model:
             return self.redraw_image_model
         return DEFAULT_CHAT_IMAGE_MODEL if self.redraw_backend == "chat" else DEFAULT_IMAGE_MODEL
+
+    def model_for(self, backend: str) -> str:
+        """The image model a backend uses (chats may switch backends in /settings)."""
+        if backend == self.redraw_backend:
+            return self.image_model
+        if backend == "chat":
+            return DEFAULT_CHAT_IMAGE_MODEL
+        if self.redraw_image_model and self.redraw_backend != "chat":
+            return self.redraw_image_model
+        return DEFAULT_IMAGE_MODEL
 
     @property
     def database_url(self) -> str:

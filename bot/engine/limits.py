@@ -68,8 +68,11 @@ class Limiter:
         self, user: Hashable, chat: Hashable, on_queued: Callable[[int], Awaitable[None]] | None = None
     ) -> AsyncIterator[None]:
         """Hold one in-flight slot. When none is free, wait in line; ``on_queued`` hears
-        the place (1 = next)."""
-        if not self._queue and self._fits(user, chat):
+        the place (1 = next).
+
+        Every release wakes the waiters that fit, so whoever still waits is held back by
+        their own user or chat limit: a newcomer that fits takes nothing from them."""
+        if self._fits(user, chat):
             self._take(user, chat)
         else:
             waiter = _Waiter(user, chat)
@@ -81,8 +84,8 @@ class Limiter:
             except asyncio.CancelledError:
                 if waiter.ready.done() and not waiter.ready.cancelled():
                     self._give_back(user, chat)  # woken and cancelled at once
-                else:
-                    self._queue.remove(waiter) if waiter in self._queue else None
+                elif waiter in self._queue:
+                    self._queue.remove(waiter)
                 raise
         try:
             yield

@@ -1,0 +1,61 @@
+"""Putting the engine together from the settings (the adapters' `redraw run` uses this)."""
+
+from __future__ import annotations
+
+from bot.backends import ChatBackend, ImageBackend, ImagesBackend, ResponsesBackend, UpstreamClient
+from bot.blobs import BlobStore
+from bot.config import Settings
+from bot.engine.core import Engine, EngineOptions
+from bot.engine.inbound import Access, Budgets, Limits
+from bot.engine.store import Store
+from bot.pricing import PriceTable
+
+BACKENDS = ("responses", "images", "chat")
+
+
+def build_backends(settings: Settings, client: UpstreamClient, blobs: BlobStore) -> dict[str, ImageBackend]:
+    """All three backends, each with its model and the fallback chain; chats pick one in /settings."""
+
+    def chain(backend: str) -> list[str]:
+        first = settings.model_for(backend)
+        fallbacks = settings.redraw_fallback_models if backend != "chat" else []
+        return [first, *(model for model in fallbacks if model != first)]
+
+    partials = settings.redraw_partial_images
+    return {
+        "responses": ResponsesBackend(
+            client,
+            blobs,
+            chain("responses"),
+            mainline_model=settings.redraw_responses_model,
+            partial_images=partials,
+        ),
+        "images": ImagesBackend(client, blobs, chain("images"), partial_images=partials),
+        "chat": ChatBackend(client, blobs, chain("chat")),
+    }
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        default_backend=settings.redraw_backend,
+        models={backend: settings.model_for(backend) for backend in BACKENDS},
+        limits=Limits(
+            per_user=settings.redraw_limit_per_user,
+            per_chat=settings.redraw_limit_per_chat,
+            global_=settings.redraw_limit_global,
+        ),
+        budgets=Budgets(
+            user_daily=settings.redraw_budget_user_daily_usd,
+            chat_monthly=settings.redraw_budget_chat_monthly_usd,
+        ),
+        access=Access(
+            allowed_users=set(settings.redraw_allowed_users),
+            allowed_chats=set(settings.redraw_allowed_chats),
+            admins=set(settings.redraw_admins),
+        ),
+        prices=PriceTable.from_json(settings.redraw_prices),
+    )
+
+
+def build_engine(settings: Settings, store: Store, blobs: BlobStore, client: UpstreamClient) -> Engine:
+    return Engine(store, blobs, build_backends(settings, client, blobs), engine_options(settings))

@@ -1,0 +1,105 @@
+"""Storage details: the blob store, SQLite's WAL, migrations, records."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.blobs import BlobNotFound
+from bot.engine.records import MessageKey, SentMessage, TurnStatus, UserRecord
+from bot.engine.store import NewTurn, Outcome
+from storage.blobs import FileBlobStore
+from storage.db import create_engine, upgrade
+from storage.sql import SqlStore
+from tests.helpers import png
+
+
+async def test_blobs_are_content_addressed_and_pruned(tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    data = png("red")
+    blob_id = await blobs.put(data)
+    assert blob_id == await blobs.put(data)  # the same content, the same id
+    assert await blobs.get(blob_id) == data
+    assert blobs.path(blob_id).relative_to(tmp_path / "blobs").parts == (blob_id[:2], blob_id[2:])
+    assert not list((tmp_path / "blobs").glob("**/.tmp-*"))
+
+    old = await blobs.put(png("blue"))
+    stale = time.time() - 100 * 86400
+    os.utime(blobs.path(old), (stale, stale))
+    assert await blobs.prune(90) == 1
+    with pytest.raises(BlobNotFound):
+        await blobs.get(old)
+    assert await blobs.get(blob_id) == data
+    with pytest.raises(BlobNotFound):
+        await blobs.get("../../etc/passwd")
+
+
+async def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'redraw.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        tables = {row[0] for row in await connection.execute(text("SELECT name FROM sqlite_master"))}
+    await engine.dispose()
+    assert {
+        "turns",
+        "inbound_keys",
+        "message_keys",
+        "chat_settings",
+        "users",
+        "usage_ledger",
+        "alembic_version",
+    } <= tables
+    await upgrade(url)  # idempotent
+
+
+async def test_records_round_trip(store: SqlStore) -> None:
+    key = MessageKey("tg", "chat", "7")
+    turn = await store.create_turn(
+        NewTurn(
+            "tg",
+            "chat",
+            "user",
+            "a cat",
+            "images",
+            "gpt-image-2",
+            {"size": "auto"},
+            inbound=key,
+            input_blobs=["a" * 64],
+        )
+    )
+    assert turn is not None and turn.inbound == key and turn.status is TurnStatus.QUEUED
+    assert turn.created_at is not None and turn.created_at.tzinfo is not None
+    child = await store.create_turn(
+        NewTurn("tg", "chat", "user", "red", "images", "gpt-image-2", {}, parent_id=turn.id, parent_image=1)
+    )
+    assert child is not None and [t.id for t in await store.lineage(child.id)] == [turn.id, child.id]
+
+    await store.record_messages([SentMessage(MessageKey("tg", "chat", "8"), turn.id, "image", 0)])
+    assert await store.sent_message(MessageKey("tg", "chat", "8")) == SentMessage(
+        MessageKey("tg", "chat", "8"), turn.id, "image", 0
+    )
+    assert await store.sent_message(MessageKey("tg", "other", "8")) is None
+
+    assert await store.mark_running(turn.id) and not await store.mark_running(turn.id)
+    done = await store.finish_turn(turn.id, Outcome(TurnStatus.DONE, {"images": ["b"]}, ["b"], cost_usd=0.2))
+    assert done.output_blobs == ["b"] and done.finished_at is not None
+    since = datetime.now(UTC) - timedelta(hours=1)
+    for scope in ({"user_id": "user"}, {"chat_id": "chat"}):
+        images, cost = await store.usage("tg", since, **scope)
+        assert images == 1 and cost == pytest.approx(0.2)
+    assert await store.usage("tg", since, user_id="someone") == (0, 0.0)
+    assert [t.id for t in await store.interrupt_unfinished()] == [child.id]
+
+    await store.put_user(UserRecord("tg", "user", blocked=True))
+    assert await store.user("tg", "user") == UserRecord("tg", "user", blocked=True)
+    state = await store.update_chat("tg", "chat", settings={"size": "1024x1024"}, latest_turn_id=turn.id)
+    assert state.latest_turn_id == turn.id
+    assert (await store.update_chat("tg", "chat", clear_latest=True)).settings == {"size": "1024x1024"}
+    assert (await store.chat_state("tg", "chat")).latest_turn_id is None
