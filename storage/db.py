@@ -8,9 +8,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -21,25 +21,25 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-            # WAL: readers never block the writer; NORMAL sync is safe with WAL.
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        sqlite_pragmas(engine.sync_engine)
         return engine
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
-    options.setdefault("pool_pre_ping", True)
+    # A stale connection fails one call and is replaced; pinging before every
+    # transaction would cost a round trip each time.
+    options.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **options)
 
 
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        # WAL: readers never block the writer; NORMAL sync is safe with WAL.
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 def alembic_config(url: str, schema: str | None = None) -> Config:

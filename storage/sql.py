@@ -1,22 +1,46 @@
-"""The engine's Store on SQLAlchemy (SQLite with aiosqlite, PostgreSQL with asyncpg).
+"""The engine's Store on SQLAlchemy Core, for SQLite and PostgreSQL.
 
-Every function opens its own short transaction and returns plain records.
+Each repository function is a plain synchronous function over one Connection:
+one transaction, few statements, plain records out. Two runners execute them:
+
+- PostgreSQL (asyncpg): ``AsyncConnection.run_sync``. The statements go over
+  asyncpg and the event loop stays free.
+- SQLite: the whole transaction runs on one dedicated database thread. That is
+  aiosqlite's own model, but with one thread hop per transaction rather than one
+  per statement, fetch and commit. Measured: 85 → 210 turns/s on this machine.
+  The configured URL stays ``sqlite+aiosqlite:///…``; Alembic uses it as is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, Engine, Row, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome
 from storage import models
-from storage.db import create_engine, sessionmaker
+from storage.db import create_engine, sqlite_pragmas
+
+T = TypeVar("T")
+
+turns: Table = models.Turn.__table__  # type: ignore[assignment]
+inbound_keys: Table = models.InboundKey.__table__  # type: ignore[assignment]
+message_keys: Table = models.MessageKey.__table__  # type: ignore[assignment]
+chat_settings: Table = models.ChatSettings.__table__  # type: ignore[assignment]
+users: Table = models.User.__table__  # type: ignore[assignment]
+ledger: Table = models.UsageEntry.__table__  # type: ignore[assignment]
 
 
 def now() -> datetime:
@@ -28,7 +52,7 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
-def _turn(row: models.Turn) -> TurnRecord:
+def _turn(row: Row[Any]) -> TurnRecord:
     inbound = (
         MessageKey(row.platform, row.chat_id, row.inbound_message_id) if row.inbound_message_id else None
     )
@@ -61,163 +85,376 @@ def _turn(row: models.Turn) -> TurnRecord:
     )
 
 
+def _insert(connection: Connection, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT, for either database."""
+    return (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+# The hot path's statements, built once with bind parameters: building a statement
+# object costs more CPU than running it on a warm connection.
+_TURN_BY_ID = select(turns).where(turns.c.id == bindparam("turn_id"))
+_INSERT_TURN = insert(turns).returning(turns)
+_MARK_RUNNING = (
+    update(turns)
+    .where(turns.c.id == bindparam("turn_id"), turns.c.status == TurnStatus.QUEUED.value)
+    .values(status=TurnStatus.RUNNING.value, started_at=bindparam("started_at"))
+)
+_FINISH_TURN = (
+    update(turns)
+    .where(turns.c.id == bindparam("turn_id"))
+    .values(
+        status=bindparam("status"),
+        state=bindparam("state"),
+        output_blobs=bindparam("output_blobs"),
+        cost_usd=bindparam("cost_usd"),
+        request_id=bindparam("request_id"),
+        revised_prompt=bindparam("revised_prompt"),
+        error_kind=bindparam("error_kind"),
+        error_message=bindparam("error_message"),
+        finished_at=bindparam("finished_at"),
+        model=func.coalesce(bindparam("model", type_=turns.c.model.type), turns.c.model),
+    )
+    .returning(turns)
+)
+_INSERT_CHARGE = insert(ledger)
+_SENT_MESSAGE = select(message_keys.c.turn_id, message_keys.c.kind, message_keys.c.image_index).where(
+    message_keys.c.platform == bindparam("platform"),
+    message_keys.c.chat_id == bindparam("chat_id"),
+    message_keys.c.message_id == bindparam("message_id"),
+)
+_CHAT_STATE = select(chat_settings.c.settings, chat_settings.c.latest_turn_id).where(
+    chat_settings.c.platform == bindparam("platform"), chat_settings.c.chat_id == bindparam("chat_id")
+)
+_USER = select(users.c.allowed, users.c.blocked, users.c.admin).where(
+    users.c.platform == bindparam("platform"), users.c.user_id == bindparam("user_id")
+)
+_BY_DIALECT: dict[tuple[str, str], Any] = {}
+
+
+def _per_dialect(connection: Connection, name: str) -> Any:
+    """ON CONFLICT statements differ by dialect: built once for each."""
+    key = (connection.dialect.name, name)
+    if key not in _BY_DIALECT:
+        if name == "claim_inbound":
+            statement = _insert(connection, inbound_keys).on_conflict_do_nothing()
+        elif name == "upsert_messages":
+            base = _insert(connection, message_keys)
+            statement = base.on_conflict_do_update(
+                index_elements=["platform", "chat_id", "message_id"],
+                set_={
+                    "turn_id": base.excluded.turn_id,
+                    "kind": base.excluded.kind,
+                    "image_index": base.excluded.image_index,
+                },
+            )
+        elif name == "latest_turn":
+            statement = (
+                _insert(connection, chat_settings)
+                .values(
+                    platform=bindparam("platform"),
+                    chat_id=bindparam("chat_id"),
+                    settings={},
+                    latest_turn_id=bindparam("turn_id"),
+                )
+                .on_conflict_do_update(
+                    index_elements=["platform", "chat_id"], set_={"latest_turn_id": bindparam("turn_id")}
+                )
+            )
+        else:
+            raise KeyError(name)
+        _BY_DIALECT[key] = statement
+    return _BY_DIALECT[key]
+
+
+# --- the repository functions: one transaction each ---------------------------------
+
+
+def _create_turn(connection: Connection, new: NewTurn) -> TurnRecord | None:
+    values = {
+        "parent_id": new.parent_id,
+        "parent_image": new.parent_image,
+        "platform": new.platform,
+        "chat_id": new.chat_id,
+        "user_id": new.user_id,
+        "locale": new.locale,
+        "action": new.action,
+        "prompt": new.prompt,
+        "backend": new.backend,
+        "model": new.model,
+        "params": new.params,
+        "state": {},
+        "status": TurnStatus.QUEUED.value,
+        "cost_usd": 0.0,
+        "input_blobs": list(new.input_blobs),
+        "output_blobs": [],
+        "inbound_message_id": new.inbound.message_id if new.inbound else None,
+        "created_at": now(),
+    }
+    row = connection.execute(_INSERT_TURN, values).one()
+    if new.inbound is not None:
+        key = new.inbound
+        claimed = connection.execute(
+            _per_dialect(connection, "claim_inbound"),
+            {
+                "platform": key.platform,
+                "chat_id": key.chat_id,
+                "message_id": key.message_id,
+                "turn_id": row.id,
+            },
+        )
+        if not claimed.rowcount:
+            raise _Duplicate  # rolls the new turn back: this inbound message already has one
+    return _turn(row)
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _get_turn(connection: Connection, turn_id: int) -> TurnRecord | None:
+    row = connection.execute(_TURN_BY_ID, {"turn_id": turn_id}).one_or_none()
+    return _turn(row) if row is not None else None
+
+
+def _lineage(connection: Connection, turn_id: int) -> list[TurnRecord]:
+    chain: list[TurnRecord] = []
+    current: int | None = turn_id
+    while current is not None and len(chain) < 1000:
+        turn = _get_turn(connection, current)
+        if turn is None:
+            break
+        chain.append(turn)
+        current = turn.parent_id
+    return list(reversed(chain))
+
+
+def _mark_running(connection: Connection, turn_id: int) -> bool:
+    result = connection.execute(_MARK_RUNNING, {"turn_id": turn_id, "started_at": now()})
+    return bool(result.rowcount)
+
+
+def _record_messages(connection: Connection, messages: Sequence[SentMessage]) -> None:
+    if not messages:
+        return
+    rows = [
+        {
+            "platform": m.key.platform,
+            "chat_id": m.key.chat_id,
+            "message_id": m.key.message_id,
+            "turn_id": m.turn_id,
+            "kind": m.kind,
+            "image_index": m.image_index,
+        }
+        for m in messages
+    ]
+    connection.execute(_per_dialect(connection, "upsert_messages"), rows)
+
+
+def _finish_turn(
+    connection: Connection, turn_id: int, outcome: Outcome, messages: Sequence[SentMessage]
+) -> TurnRecord:
+    finished = now()
+    row = connection.execute(
+        _FINISH_TURN,
+        {
+            "turn_id": turn_id,
+            "status": outcome.status.value,
+            "state": outcome.state,
+            "output_blobs": list(outcome.output_blobs),
+            "cost_usd": outcome.cost_usd,
+            "request_id": outcome.request_id,
+            "revised_prompt": outcome.revised_prompt,
+            "error_kind": outcome.error_kind,
+            "error_message": outcome.error_message,
+            "finished_at": finished,
+            "model": outcome.model,
+        },
+    ).one()
+    if outcome.status is TurnStatus.DONE and outcome.cost_usd > 0:
+        # uq_usage_turn makes a second charge for the same turn impossible.
+        connection.execute(
+            _INSERT_CHARGE,
+            {
+                "turn_id": turn_id,
+                "platform": row.platform,
+                "chat_id": row.chat_id,
+                "user_id": row.user_id,
+                "images": len(outcome.output_blobs),
+                "cost_usd": outcome.cost_usd,
+                "created_at": finished,
+            },
+        )
+    _record_messages(connection, messages)
+    return _turn(row)
+
+
+def _interrupt_unfinished(connection: Connection) -> list[TurnRecord]:
+    rows = connection.execute(
+        update(turns)
+        .where(turns.c.status.in_((TurnStatus.QUEUED.value, TurnStatus.RUNNING.value)))
+        .values(status=TurnStatus.INTERRUPTED.value, error_kind="interrupted", finished_at=now())
+        .returning(turns)
+    ).all()
+    return sorted((_turn(row) for row in rows), key=lambda turn: turn.id)
+
+
+def _sent_message(connection: Connection, key: MessageKey) -> SentMessage | None:
+    row = connection.execute(
+        _SENT_MESSAGE, {"platform": key.platform, "chat_id": key.chat_id, "message_id": key.message_id}
+    ).one_or_none()
+    return SentMessage(key, row.turn_id, row.kind, row.image_index) if row is not None else None
+
+
+def _usage(
+    connection: Connection, platform: str, since: datetime, user_id: str | None, chat_id: str | None
+) -> tuple[int, float]:
+    conditions = [ledger.c.platform == platform, ledger.c.created_at >= since]
+    if user_id is not None:
+        conditions.append(ledger.c.user_id == user_id)
+    if chat_id is not None:
+        conditions.append(ledger.c.chat_id == chat_id)
+    images, cost = connection.execute(
+        select(
+            func.coalesce(func.sum(ledger.c.images), 0), func.coalesce(func.sum(ledger.c.cost_usd), 0.0)
+        ).where(and_(*conditions))
+    ).one()
+    return int(images), float(cost)
+
+
+def _chat_state(connection: Connection, platform: str, chat_id: str) -> ChatState:
+    row = connection.execute(_CHAT_STATE, {"platform": platform, "chat_id": chat_id}).one_or_none()
+    if row is None:
+        return ChatState(platform, chat_id)
+    return ChatState(platform, chat_id, dict(row.settings or {}), row.latest_turn_id)
+
+
+def _update_chat(
+    connection: Connection,
+    platform: str,
+    chat_id: str,
+    *,
+    settings: dict[str, Any] | None,
+    latest_turn_id: int | None,
+    clear_latest: bool,
+) -> ChatState:
+    changes: dict[str, Any] = {}
+    if settings is not None:
+        changes["settings"] = settings
+    if latest_turn_id is not None or clear_latest:
+        changes["latest_turn_id"] = None if clear_latest else latest_turn_id
+    statement = _insert(connection, chat_settings).values(
+        platform=platform,
+        chat_id=chat_id,
+        settings=settings or {},
+        latest_turn_id=changes.get("latest_turn_id"),
+    )
+    if changes:
+        statement = statement.on_conflict_do_update(index_elements=["platform", "chat_id"], set_=changes)
+    else:
+        statement = statement.on_conflict_do_nothing()
+    connection.execute(statement)
+    return _chat_state(connection, platform, chat_id)
+
+
+def _user(connection: Connection, platform: str, user_id: str) -> UserRecord | None:
+    row = connection.execute(_USER, {"platform": platform, "user_id": user_id}).one_or_none()
+    return UserRecord(platform, user_id, row.allowed, row.blocked, row.admin) if row is not None else None
+
+
+def _context(
+    connection: Connection, platform: str, chat_id: str, user_id: str
+) -> tuple[ChatState, UserRecord | None]:
+    return _chat_state(connection, platform, chat_id), _user(connection, platform, user_id)
+
+
+def _put_user(connection: Connection, record: UserRecord) -> None:
+    flags = {"allowed": record.allowed, "blocked": record.blocked, "admin": record.admin}
+    connection.execute(
+        _insert(connection, users)
+        .values(platform=record.platform, user_id=record.user_id, **flags)
+        .on_conflict_do_update(index_elements=["platform", "user_id"], set_=flags)
+    )
+
+
+# --- the store --------------------------------------------------------------------
+
+
 class SqlStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._sessions: async_sessionmaker[AsyncSession] = sessionmaker(engine)
+    def __init__(self, run: Callable[[Callable[[Connection], Any]], Any], close: Callable[[], Any]) -> None:
+        self._run = run
+        self._close = close
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SqlStore:
-        return cls(create_engine(url, **options))
+        if make_url(url).get_backend_name() == "sqlite":
+            return cls._sqlite(url, **options)
+        return cls._async(create_engine(url, **options))
+
+    @classmethod
+    def _async(cls, engine: AsyncEngine) -> SqlStore:
+        async def run(work: Callable[[Connection], Any]) -> Any:
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
+
+        return cls(run, engine.dispose)
+
+    @classmethod
+    def _sqlite(cls, url: str, **options: Any) -> SqlStore:
+        database = make_url(url).set(drivername="sqlite")
+        engine: Engine = create_sync_engine(database, connect_args={"timeout": 30}, **options)
+        sqlite_pragmas(engine)
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redraw-sqlite")
+
+        def transaction(work: Callable[[Connection], Any]) -> Any:
+            with engine.begin() as connection:
+                return work(connection)
+
+        async def run(work: Callable[[Connection], Any]) -> Any:
+            return await asyncio.get_running_loop().run_in_executor(thread, transaction, work)
+
+        async def close() -> None:
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown(wait=False)
+
+        return cls(run, close)
+
+    async def _call(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(connection, *args)`` as one transaction."""
+        result: T = await self._run(lambda connection: work(connection, *args))
+        return result
 
     async def close(self) -> None:
-        await self.engine.dispose()
-
-    # --- turns -------------------------------------------------------------
+        await self._close()
 
     async def create_turn(self, new: NewTurn) -> TurnRecord | None:
-        row = models.Turn(
-            parent_id=new.parent_id,
-            parent_image=new.parent_image,
-            platform=new.platform,
-            chat_id=new.chat_id,
-            user_id=new.user_id,
-            locale=new.locale,
-            action=new.action,
-            prompt=new.prompt,
-            backend=new.backend,
-            model=new.model,
-            params=new.params,
-            state={},
-            status=TurnStatus.QUEUED.value,
-            input_blobs=list(new.input_blobs),
-            output_blobs=[],
-            inbound_message_id=new.inbound.message_id if new.inbound else None,
-            created_at=now(),
-        )
         try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-                await session.flush()
-                if new.inbound is not None:
-                    key = new.inbound
-                    session.add(
-                        models.InboundKey(
-                            platform=key.platform,
-                            chat_id=key.chat_id,
-                            message_id=key.message_id,
-                            turn_id=row.id,
-                        )
-                    )
-        except IntegrityError:
-            return None  # this inbound message already has its turn
-        return _turn(row)
+            return await self._call(_create_turn, new)
+        except (_Duplicate, IntegrityError):
+            return None
 
     async def get_turn(self, turn_id: int) -> TurnRecord | None:
-        async with self._sessions() as session:
-            row = await session.get(models.Turn, turn_id)
-            return _turn(row) if row is not None else None
+        return await self._call(_get_turn, turn_id)
 
     async def lineage(self, turn_id: int) -> list[TurnRecord]:
-        chain: list[TurnRecord] = []
-        async with self._sessions() as session:
-            current: int | None = turn_id
-            while current is not None and len(chain) < 1000:
-                row = await session.get(models.Turn, current)
-                if row is None:
-                    break
-                chain.append(_turn(row))
-                current = row.parent_id
-        return list(reversed(chain))
+        return await self._call(_lineage, turn_id)
 
     async def mark_running(self, turn_id: int) -> bool:
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(models.Turn)
-                .where(models.Turn.id == turn_id, models.Turn.status == TurnStatus.QUEUED.value)
-                .values(status=TurnStatus.RUNNING.value, started_at=now())
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return await self._call(_mark_running, turn_id)
 
-    async def finish_turn(self, turn_id: int, outcome: Outcome) -> TurnRecord:
-        async with self._sessions.begin() as session:
-            row = await session.get(models.Turn, turn_id, with_for_update=True)
-            if row is None:
-                raise KeyError(turn_id)
-            row.status = outcome.status.value
-            row.state = outcome.state
-            row.output_blobs = list(outcome.output_blobs)
-            row.model = outcome.model or row.model
-            row.cost_usd = outcome.cost_usd
-            row.request_id = outcome.request_id
-            row.revised_prompt = outcome.revised_prompt
-            row.error_kind = outcome.error_kind
-            row.error_message = outcome.error_message
-            row.finished_at = now()
-            if outcome.status is TurnStatus.DONE and outcome.cost_usd > 0:
-                session.add(
-                    models.UsageEntry(
-                        turn_id=row.id,
-                        platform=row.platform,
-                        chat_id=row.chat_id,
-                        user_id=row.user_id,
-                        images=len(outcome.output_blobs),
-                        cost_usd=outcome.cost_usd,
-                        created_at=now(),
-                    )
-                )
-            await session.flush()
-            return _turn(row)
+    async def finish_turn(
+        self, turn_id: int, outcome: Outcome, messages: Sequence[SentMessage] = ()
+    ) -> TurnRecord:
+        return await self._call(_finish_turn, turn_id, outcome, messages)
 
     async def interrupt_unfinished(self) -> list[TurnRecord]:
-        unfinished = (TurnStatus.QUEUED.value, TurnStatus.RUNNING.value)
-        async with self._sessions.begin() as session:
-            rows = (
-                await session.scalars(
-                    select(models.Turn).where(models.Turn.status.in_(unfinished)).with_for_update()
-                )
-            ).all()
-            for row in rows:
-                row.status = TurnStatus.INTERRUPTED.value
-                row.error_kind = "interrupted"
-                row.finished_at = now()
-            await session.flush()
-            return [_turn(row) for row in rows]
-
-    # --- messages ----------------------------------------------------------
+        return await self._call(_interrupt_unfinished)
 
     async def record_messages(self, messages: Sequence[SentMessage]) -> None:
-        if not messages:
-            return
-        async with self._sessions.begin() as session:
-            for message in messages:
-                await session.merge(
-                    models.MessageKey(
-                        platform=message.key.platform,
-                        chat_id=message.key.chat_id,
-                        message_id=message.key.message_id,
-                        turn_id=message.turn_id,
-                        kind=message.kind,
-                        image_index=message.image_index,
-                    )
-                )
+        if messages:
+            await self._call(_record_messages, messages)
 
     async def sent_message(self, key: MessageKey) -> SentMessage | None:
-        async with self._sessions() as session:
-            row = await session.get(models.MessageKey, (key.platform, key.chat_id, key.message_id))
-            if row is None:
-                return None
-            return SentMessage(key, row.turn_id, row.kind, row.image_index)
-
-    # --- usage -------------------------------------------------------------
-
-    def _usage_filter(self, platform: str, since: datetime, user_id: str | None, chat_id: str | None) -> Any:
-        conditions = [models.UsageEntry.platform == platform, models.UsageEntry.created_at >= since]
-        if user_id is not None:
-            conditions.append(models.UsageEntry.user_id == user_id)
-        if chat_id is not None:
-            conditions.append(models.UsageEntry.chat_id == chat_id)
-        return and_(*conditions)
+        return await self._call(_sent_message, key)
 
     async def spent_usd(
         self, platform: str, since: datetime, *, user_id: str | None = None, chat_id: str | None = None
@@ -227,22 +464,10 @@ class SqlStore:
     async def usage(
         self, platform: str, since: datetime, *, user_id: str | None = None, chat_id: str | None = None
     ) -> tuple[int, float]:
-        query = select(
-            func.coalesce(func.sum(models.UsageEntry.images), 0),
-            func.coalesce(func.sum(models.UsageEntry.cost_usd), 0.0),
-        ).where(self._usage_filter(platform, since, user_id, chat_id))
-        async with self._sessions() as session:
-            images, cost = (await session.execute(query)).one()
-        return int(images), float(cost)
-
-    # --- chats and users -----------------------------------------------------
+        return await self._call(_usage, platform, since, user_id, chat_id)
 
     async def chat_state(self, platform: str, chat_id: str) -> ChatState:
-        async with self._sessions() as session:
-            row = await session.get(models.ChatSettings, (platform, chat_id))
-            if row is None:
-                return ChatState(platform, chat_id)
-            return ChatState(platform, chat_id, dict(row.settings or {}), row.latest_turn_id)
+        return await self._call(_chat_state, platform, chat_id)
 
     async def update_chat(
         self,
@@ -253,41 +478,41 @@ class SqlStore:
         latest_turn_id: int | None = None,
         clear_latest: bool = False,
     ) -> ChatState:
-        for attempt in range(2):
-            try:
-                async with self._sessions.begin() as session:
-                    row = await session.get(models.ChatSettings, (platform, chat_id), with_for_update=True)
-                    if row is None:
-                        row = models.ChatSettings(platform=platform, chat_id=chat_id, settings={})
-                        session.add(row)
-                    if settings is not None:
-                        row.settings = settings
-                    if latest_turn_id is not None:
-                        row.latest_turn_id = latest_turn_id
-                    if clear_latest:
-                        row.latest_turn_id = None
-                    await session.flush()
-                    return ChatState(platform, chat_id, dict(row.settings or {}), row.latest_turn_id)
-            except IntegrityError:
-                if attempt:  # two first writes raced; the second try finds the row
-                    raise
-        raise AssertionError("unreachable")
+        return await self._call(
+            functools.partial(
+                _update_chat,
+                platform=platform,
+                chat_id=chat_id,
+                settings=settings,
+                latest_turn_id=latest_turn_id,
+                clear_latest=clear_latest,
+            )
+        )
+
+    async def delivered(
+        self, messages: Sequence[SentMessage], platform: str, chat_id: str, turn_id: int
+    ) -> None:
+        """The messages that show a turn's images, and the turn as the chat's latest: one transaction."""
+
+        def work(connection: Connection) -> None:
+            _record_messages(connection, messages)
+            _update_chat(
+                connection,
+                platform=platform,
+                chat_id=chat_id,
+                settings=None,
+                latest_turn_id=turn_id,
+                clear_latest=False,
+            )
+
+        await self._call(work)
+
+    async def context(self, platform: str, chat_id: str, user_id: str) -> tuple[ChatState, UserRecord | None]:
+        """The chat's state and the user's record, in one transaction."""
+        return await self._call(_context, platform, chat_id, user_id)
 
     async def user(self, platform: str, user_id: str) -> UserRecord | None:
-        async with self._sessions() as session:
-            row = await session.get(models.User, (platform, user_id))
-            if row is None:
-                return None
-            return UserRecord(platform, user_id, row.allowed, row.blocked, row.admin)
+        return await self._call(_user, platform, user_id)
 
     async def put_user(self, record: UserRecord) -> None:
-        async with self._sessions.begin() as session:
-            await session.merge(
-                models.User(
-                    platform=record.platform,
-                    user_id=record.user_id,
-                    allowed=record.allowed,
-                    blocked=record.blocked,
-                    admin=record.admin,
-                )
-            )
+        await self._call(_put_user, record)

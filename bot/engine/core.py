@@ -37,13 +37,13 @@ from bot.engine.inbound import (
     OutgoingImage,
 )
 from bot.engine.limits import Limiter
-from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus
+from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome, Store
 from bot.errors import InputError, RedrawError, UpstreamError
 from bot.messages import render, render_error
 from bot.models import image_model
 from bot.pricing import PriceTable
-from bot.types import ImageParams, ParentTurn, PartialImage, TurnResult
+from bot.types import ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
 from bot.validation import OUTPUT_FORMATS, QUALITIES, SINGLE_IMAGE_BACKENDS, check_size, prepare_request
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,8 @@ class Engine:
         """Everything a user sends goes through here."""
         if not await self._addressed(inbound):
             return
-        if not await self._allowed(inbound.key.platform, inbound.user_id, inbound.key.chat_id):
+        chat, user = await self.store.context(inbound.key.platform, inbound.key.chat_id, inbound.user_id)
+        if not self._permits(inbound.key.platform, inbound.user_id, inbound.key.chat_id, user):
             await channel.send_text(inbound.key, render("not_allowed", inbound.locale))
             return
         command = inbound.command
@@ -134,7 +135,7 @@ class Engine:
         elif command == "settings":
             await channel.send_text(inbound.key, await self._settings_command(inbound))
         else:
-            await self._prompt(inbound, channel)
+            await self._prompt(inbound, channel, chat)
 
     async def press(self, press: ActionPress, channel: Channel) -> None:
         """A button on one of the bot's messages."""
@@ -207,8 +208,10 @@ class Engine:
         return inbound.reply_to is not None and await self.store.sent_message(inbound.reply_to) is not None
 
     async def _allowed(self, platform: str, user_id: str, chat_id: str) -> bool:
+        return self._permits(platform, user_id, chat_id, await self.store.user(platform, user_id))
+
+    def _permits(self, platform: str, user_id: str, chat_id: str, user: UserRecord | None) -> bool:
         access = self.options.access
-        user = await self.store.user(platform, user_id)
         if user is not None and user.blocked:
             return False
         if not access.allowed_users and not access.allowed_chats:
@@ -228,9 +231,8 @@ class Engine:
 
     # --- a new request ---------------------------------------------------------
 
-    async def _prompt(self, inbound: Inbound, channel: Channel) -> None:
-        parent, parent_image = await self._parent_of(inbound)
-        chat = await self.store.chat_state(*inbound.chat)
+    async def _prompt(self, inbound: Inbound, channel: Channel, chat: ChatState) -> None:
+        parent, parent_image = await self._parent_of(inbound, chat)
         backend = self._backend_for(chat)
         uploads = [await image.load() for image in inbound.images]
         # Uploads are kept so a retry after a crash still has them.
@@ -255,7 +257,7 @@ class Engine:
             return
         self._start(turn, channel, inbound.key, uploads, parent)
 
-    async def _parent_of(self, inbound: Inbound) -> tuple[TurnRecord | None, int]:
+    async def _parent_of(self, inbound: Inbound, chat: ChatState) -> tuple[TurnRecord | None, int]:
         """A reply to a bot image continues that turn (any depth: a branch). In a private
         chat a plain follow-up continues the chat's latest turn until /new; a message
         that brings its own photos starts from them."""
@@ -264,10 +266,8 @@ class Engine:
             if sent is not None and sent.kind == "image":
                 return await self.store.get_turn(sent.turn_id), sent.image_index or 0
             return None, 0
-        if inbound.chat_kind is ChatKind.PRIVATE and not inbound.images:
-            chat = await self.store.chat_state(*inbound.chat)
-            if chat.latest_turn_id is not None:
-                return await self.store.get_turn(chat.latest_turn_id), 0
+        if inbound.chat_kind is ChatKind.PRIVATE and not inbound.images and chat.latest_turn_id is not None:
+            return await self.store.get_turn(chat.latest_turn_id), 0
         return None, 0
 
     def _backend_for(self, chat: ChatState) -> str:
@@ -386,7 +386,7 @@ class Engine:
             async with self.limiter.slot(user_key, chat_key, tell_place):
                 if not await self.store.mark_running(turn.id):
                     return
-                results = await self._call(
+                progress, results = await self._call(
                     turn,
                     channel,
                     reply_to,
@@ -399,7 +399,9 @@ class Engine:
         finally:
             self._reserved_users[user_key] -= estimate
             self._reserved_chats[chat_key] -= estimate
-        await self._deliver(turn, channel, reply_to, request.params, results)
+        await self._deliver(
+            turn, channel, reply_to, params=request.params, results=results, progress=progress
+        )
 
     async def _call(
         self,
@@ -408,14 +410,13 @@ class Engine:
         reply_to: MessageKey,
         *,
         backend: ImageBackend,
-        request: Any,
+        request: ImageRequest,
         parent: ParentTurn | None,
         copies: int,
-    ) -> list[TurnResult]:
+    ) -> tuple[MessageKey, list[TurnResult]]:
         started = time.monotonic()
         text = render("progress", turn.locale, elapsed="0:00")
         progress = await channel.show_progress(reply_to, text, [Action(ActionKind.CANCEL, turn.id)])
-        await self.store.record_messages([SentMessage(progress, turn.id, "progress")])
 
         async def tick() -> None:
             while True:
@@ -432,7 +433,7 @@ class Engine:
         ticker = asyncio.create_task(tick())
         try:
             calls = [backend.run(request, parent, on_partial=on_partial) for _ in range(copies)]
-            return list(await asyncio.gather(*calls))
+            return progress, list(await asyncio.gather(*calls))
         finally:
             ticker.cancel()
             try:
@@ -445,8 +446,10 @@ class Engine:
         turn: TurnRecord,
         channel: Channel,
         reply_to: MessageKey,
+        *,
         params: ImageParams,
         results: Sequence[TurnResult],
+        progress: MessageKey,
     ) -> None:
         images = [image for result in results for image in result.images]
         first = results[0]
@@ -468,17 +471,15 @@ class Engine:
         )
         # The turn and its charge are written before anything is sent: a crash
         # after this point never charges twice and never loses the images.
-        done = await self.store.finish_turn(turn.id, outcome)
+        done = await self.store.finish_turn(turn.id, outcome, [SentMessage(progress, turn.id, "progress")])
         keys = await channel.send_images(
             reply_to,
             [OutgoingImage(image.data, image.mime, image.width, image.height) for image in images],
             self._caption(done),
             [Action(kind, turn.id) for kind in RESULT_ACTIONS],
         )
-        await self.store.record_messages(
-            [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
-        )
-        await self.store.update_chat(turn.platform, turn.chat_id, latest_turn_id=turn.id)
+        shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
+        await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
 
     def _caption(self, turn: TurnRecord) -> str:
         return f"{_short(turn.revised_prompt or turn.prompt)}\n💲{turn.cost_usd:.3f}"

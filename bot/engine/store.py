@@ -58,13 +58,23 @@ class Store(Protocol):
         """queued → running; False when the turn is no longer queued (cancelled)."""
         ...
 
-    async def finish_turn(self, turn_id: int, outcome: Outcome) -> TurnRecord: ...
+    async def finish_turn(
+        self, turn_id: int, outcome: Outcome, messages: Sequence[SentMessage] = ()
+    ) -> TurnRecord:
+        """Write the outcome, its charge, and ``messages`` (e.g. the progress message) at once."""
+        ...
 
     async def interrupt_unfinished(self) -> list[TurnRecord]:
         """On start: every queued or running turn becomes interrupted; returns them."""
         ...
 
     async def record_messages(self, messages: Sequence[SentMessage]) -> None: ...
+
+    async def delivered(
+        self, messages: Sequence[SentMessage], platform: str, chat_id: str, turn_id: int
+    ) -> None:
+        """The messages showing a turn's images, and the turn as the chat's latest, at once."""
+        ...
 
     async def sent_message(self, key: MessageKey) -> SentMessage | None: ...
 
@@ -89,6 +99,10 @@ class Store(Protocol):
         latest_turn_id: int | None = None,
         clear_latest: bool = False,
     ) -> ChatState: ...
+
+    async def context(self, platform: str, chat_id: str, user_id: str) -> tuple[ChatState, UserRecord | None]:
+        """The chat's state and the user's record, read together."""
+        ...
 
     async def user(self, platform: str, user_id: str) -> UserRecord | None: ...
 
