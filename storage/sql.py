@@ -379,9 +379,15 @@ def _put_user(connection: Connection, record: UserRecord) -> None:
 # --- the store --------------------------------------------------------------------
 
 
+Runner = Callable[[Callable[[Connection], Any]], Any]
+
+
 class SqlStore:
-    def __init__(self, run: Callable[[Callable[[Connection], Any]], Any], close: Callable[[], Any]) -> None:
+    def __init__(self, run: Runner, run_single: Runner, close: Callable[[], Any]) -> None:
         self._run = run
+        # Reads and one-statement writes need no BEGIN/COMMIT: on PostgreSQL that
+        # saves two round trips each (autocommit).
+        self._run_single = run_single
         self._close = close
 
     @classmethod
@@ -392,11 +398,17 @@ class SqlStore:
 
     @classmethod
     def _async(cls, engine: AsyncEngine) -> SqlStore:
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
         async def run(work: Callable[[Connection], Any]) -> Any:
             async with engine.begin() as connection:
                 return await connection.run_sync(work)
 
-        return cls(run, engine.dispose)
+        async def run_single(work: Callable[[Connection], Any]) -> Any:
+            async with autocommit.connect() as connection:
+                return await connection.run_sync(work)
+
+        return cls(run, run_single, engine.dispose)
 
     @classmethod
     def _sqlite(cls, url: str, **options: Any) -> SqlStore:
@@ -416,11 +428,17 @@ class SqlStore:
             await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
             thread.shutdown(wait=False)
 
-        return cls(run, close)
+        # On SQLite a transaction costs nothing extra: one runner serves both.
+        return cls(run, run, close)
 
     async def _call(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(connection, *args)`` as one transaction."""
         result: T = await self._run(lambda connection: work(connection, *args))
+        return result
+
+    async def _single(self, work: Callable[..., T], *args: Any) -> T:
+        """Run a read, or a one-statement write, without a transaction around it."""
+        result: T = await self._run_single(lambda connection: work(connection, *args))
         return result
 
     async def close(self) -> None:
@@ -433,13 +451,13 @@ class SqlStore:
             return None
 
     async def get_turn(self, turn_id: int) -> TurnRecord | None:
-        return await self._call(_get_turn, turn_id)
+        return await self._single(_get_turn, turn_id)
 
     async def lineage(self, turn_id: int) -> list[TurnRecord]:
-        return await self._call(_lineage, turn_id)
+        return await self._single(_lineage, turn_id)
 
     async def mark_running(self, turn_id: int) -> bool:
-        return await self._call(_mark_running, turn_id)
+        return await self._single(_mark_running, turn_id)
 
     async def finish_turn(
         self, turn_id: int, outcome: Outcome, messages: Sequence[SentMessage] = ()
@@ -454,7 +472,7 @@ class SqlStore:
             await self._call(_record_messages, messages)
 
     async def sent_message(self, key: MessageKey) -> SentMessage | None:
-        return await self._call(_sent_message, key)
+        return await self._single(_sent_message, key)
 
     async def spent_usd(
         self, platform: str, since: datetime, *, user_id: str | None = None, chat_id: str | None = None
@@ -464,10 +482,10 @@ class SqlStore:
     async def usage(
         self, platform: str, since: datetime, *, user_id: str | None = None, chat_id: str | None = None
     ) -> tuple[int, float]:
-        return await self._call(_usage, platform, since, user_id, chat_id)
+        return await self._single(_usage, platform, since, user_id, chat_id)
 
     async def chat_state(self, platform: str, chat_id: str) -> ChatState:
-        return await self._call(_chat_state, platform, chat_id)
+        return await self._single(_chat_state, platform, chat_id)
 
     async def update_chat(
         self,
@@ -509,10 +527,10 @@ class SqlStore:
 
     async def context(self, platform: str, chat_id: str, user_id: str) -> tuple[ChatState, UserRecord | None]:
         """The chat's state and the user's record, in one transaction."""
-        return await self._call(_context, platform, chat_id, user_id)
+        return await self._single(_context, platform, chat_id, user_id)
 
     async def user(self, platform: str, user_id: str) -> UserRecord | None:
-        return await self._call(_user, platform, user_id)
+        return await self._single(_user, platform, user_id)
 
     async def put_user(self, record: UserRecord) -> None:
         await self._call(_put_user, record)
