@@ -24,14 +24,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
 from PIL import Image
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,7 +41,7 @@ from bot.engine.inbound import Action, ChatKind, Inbound, Limits, OutgoingImage
 from bot.engine.records import MessageKey
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
 from storage.blobs import FileBlobStore
-from storage.db import create_engine, upgrade
+from storage.db import in_schema, scratch_schema, upgrade
 from storage.sql import SqlStore
 
 POSTGRES_URL = os.environ.get(
@@ -198,23 +196,14 @@ async def with_sqlite(work: Any) -> dict[str, float]:
 
 
 async def with_postgres(work: Any) -> dict[str, float]:
-    schema = f"redraw_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        await upgrade(POSTGRES_URL, schema)
-        store = SqlStore.from_url(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    async with scratch_schema(POSTGRES_URL, "redraw_bench") as schema:
+        store = SqlStore.from_url(POSTGRES_URL, **in_schema(schema))
         with tempfile.TemporaryDirectory() as folder:
             try:
                 result: dict[str, float] = await work(store, FileBlobStore(Path(folder) / "blobs"))
                 return result
             finally:
                 await store.close()
-    finally:
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 async def main(turns: int, inflight: int, latency: float) -> dict[str, float]:

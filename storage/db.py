@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -56,3 +59,24 @@ async def upgrade(url: str, schema: str | None = None) -> None:
 
     Alembic's env.py runs its own event loop, so it goes to a thread."""
     await asyncio.to_thread(command.upgrade, alembic_config(url, schema), "head")
+
+
+def in_schema(schema: str) -> dict[str, Any]:
+    """Engine options that put every PostgreSQL connection in ``schema``."""
+    return {"connect_args": {"server_settings": {"search_path": schema}}}
+
+
+@asynccontextmanager
+async def scratch_schema(url: str, prefix: str = "redraw_scratch") -> AsyncIterator[str]:
+    """A migrated PostgreSQL schema of its own, dropped afterwards (tests and benchmarks)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        await upgrade(url, schema)
+        yield schema
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
 from storage.blobs import FileBlobStore
-from storage.db import create_engine, upgrade
+from storage.db import in_schema, scratch_schema, upgrade
 from storage.sql import SqlStore
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.spec import SpecValidator, spec_path
@@ -89,19 +87,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield sql
         await sql.close()
         return
-    schema = f"redraw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        await upgrade(POSTGRES_URL, schema)
-        sql = SqlStore.from_url(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    async with scratch_schema(POSTGRES_URL, "redraw_test") as schema:
+        sql = SqlStore.from_url(POSTGRES_URL, **in_schema(schema))
         yield sql
         await sql.close()
-    finally:
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 @pytest.fixture

@@ -82,7 +82,14 @@ class EngineOptions:
 
 @dataclass
 class _Job:
+    """A turn being worked on: where it answers, and what it starts from."""
+
     turn: TurnRecord
+    channel: Channel
+    # The user's message the answers reply to.
+    reply_to: MessageKey
+    uploads: list[bytes]
+    parent: TurnRecord | None
     task: asyncio.Task[None] | None = None
     # Set once results are in: from then on the turn is paid for and cannot be cancelled.
     delivering: bool = False
@@ -255,7 +262,7 @@ class Engine:
         if turn is None:
             log.info("inbound %s was already handled; ignoring the redelivery", inbound.key)
             return
-        self._start(turn, channel, inbound.key, uploads, parent)
+        self._start(_Job(turn, channel, inbound.key, uploads, parent))
 
     async def _parent_of(self, inbound: Inbound, chat: ChatState) -> tuple[TurnRecord | None, int]:
         """A reply to a bot image continues that turn (any depth: a branch). In a private
@@ -310,53 +317,31 @@ class Engine:
         assert created is not None  # no inbound key: never a duplicate
         parent = await self.store.get_turn(turn.parent_id) if turn.parent_id else None
         reply_to = turn.inbound or press.message
-        self._start(created, channel, reply_to, uploads, parent)
+        self._start(_Job(created, channel, reply_to, uploads, parent))
 
-    def _start(
-        self,
-        turn: TurnRecord,
-        channel: Channel,
-        reply_to: MessageKey,
-        uploads: list[bytes],
-        parent: TurnRecord | None,
-    ) -> None:
-        job = _Job(turn)
-        self._jobs[turn.id] = job
-        job.task = asyncio.create_task(
-            self._run(turn, channel, reply_to, uploads, parent), name=f"turn-{turn.id}"
-        )
-        job.task.add_done_callback(lambda _task: self._jobs.pop(turn.id, None))
+    def _start(self, job: _Job) -> None:
+        turn_id = job.turn.id
+        self._jobs[turn_id] = job
+        job.task = asyncio.create_task(self._run(job), name=f"turn-{turn_id}")
+        job.task.add_done_callback(lambda _task: self._jobs.pop(turn_id, None))
 
     # --- running a turn ---------------------------------------------------------
 
-    async def _run(
-        self,
-        turn: TurnRecord,
-        channel: Channel,
-        reply_to: MessageKey,
-        uploads: list[bytes],
-        parent: TurnRecord | None,
-    ) -> None:
-        locale = turn.locale
+    async def _run(self, job: _Job) -> None:
+        turn = job.turn
         try:
-            await self._run_checked(turn, channel, reply_to, uploads, parent)
+            await self._run_checked(job)
         except asyncio.CancelledError:
             await self.store.finish_turn(turn.id, Outcome(TurnStatus.CANCELLED, error_kind="cancelled"))
-            await channel.send_text(reply_to, render("cancelled", locale))
+            await job.channel.send_text(job.reply_to, render("cancelled", turn.locale))
         except RedrawError as error:
-            await self._fail(turn, channel, reply_to, error)
+            await self._fail(job, error)
         except Exception as exc:
             log.exception("turn %s failed unexpectedly", turn.id)
-            await self._fail(turn, channel, reply_to, RedrawError(f"{type(exc).__name__}: {exc}"))
+            await self._fail(job, RedrawError(f"{type(exc).__name__}: {exc}"))
 
-    async def _run_checked(
-        self,
-        turn: TurnRecord,
-        channel: Channel,
-        reply_to: MessageKey,
-        uploads: list[bytes],
-        parent: TurnRecord | None,
-    ) -> None:
+    async def _run_checked(self, job: _Job) -> None:
+        turn, channel, reply_to, parent = job.turn, job.channel, job.reply_to, job.parent
         backend = self.backends[turn.backend]
         parent_turn = _parent_turn(parent, turn.parent_image) if parent and parent.output_blobs else None
         copies = self.options.variations if turn.action == ActionKind.VARIATIONS.value else 1
@@ -368,7 +353,7 @@ class Engine:
             params,
             model=turn.model,
             backend=turn.backend,
-            images=uploads,
+            images=job.uploads,
             parent_images=len(parent_turn.images) if parent_turn else 0,
             user_id=f"{turn.platform}:{turn.user_id}",
         )
@@ -387,36 +372,31 @@ class Engine:
                 if not await self.store.mark_running(turn.id):
                     return
                 progress, results = await self._call(
-                    turn,
-                    channel,
-                    reply_to,
+                    job,
                     backend=backend,
                     request=request,
                     parent=parent_turn,
                     copies=copies,
                 )
-                self._jobs[turn.id].delivering = True
+                job.delivering = True
         finally:
             self._reserved_users[user_key] -= estimate
             self._reserved_chats[chat_key] -= estimate
-        await self._deliver(
-            turn, channel, reply_to, params=request.params, results=results, progress=progress
-        )
+        await self._deliver(job, params=request.params, results=results, progress=progress)
 
     async def _call(
         self,
-        turn: TurnRecord,
-        channel: Channel,
-        reply_to: MessageKey,
+        job: _Job,
         *,
         backend: ImageBackend,
         request: ImageRequest,
         parent: ParentTurn | None,
         copies: int,
     ) -> tuple[MessageKey, list[TurnResult]]:
+        turn, channel = job.turn, job.channel
         started = time.monotonic()
         text = render("progress", turn.locale, elapsed="0:00")
-        progress = await channel.show_progress(reply_to, text, [Action(ActionKind.CANCEL, turn.id)])
+        progress = await channel.show_progress(job.reply_to, text, [Action(ActionKind.CANCEL, turn.id)])
 
         async def tick() -> None:
             while True:
@@ -442,15 +422,9 @@ class Engine:
                 log.exception("could not clear the progress message of turn %s", turn.id)
 
     async def _deliver(
-        self,
-        turn: TurnRecord,
-        channel: Channel,
-        reply_to: MessageKey,
-        *,
-        params: ImageParams,
-        results: Sequence[TurnResult],
-        progress: MessageKey,
+        self, job: _Job, *, params: ImageParams, results: Sequence[TurnResult], progress: MessageKey
     ) -> None:
+        turn = job.turn
         images = [image for result in results for image in result.images]
         first = results[0]
         cost = sum(
@@ -472,8 +446,8 @@ class Engine:
         # The turn and its charge are written before anything is sent: a crash
         # after this point never charges twice and never loses the images.
         done = await self.store.finish_turn(turn.id, outcome, [SentMessage(progress, turn.id, "progress")])
-        keys = await channel.send_images(
-            reply_to,
+        keys = await job.channel.send_images(
+            job.reply_to,
             [OutgoingImage(image.data, image.mime, image.width, image.height) for image in images],
             self._caption(done),
             [Action(kind, turn.id) for kind in RESULT_ACTIONS],
@@ -484,9 +458,8 @@ class Engine:
     def _caption(self, turn: TurnRecord) -> str:
         return f"{_short(turn.revised_prompt or turn.prompt)}\n💲{turn.cost_usd:.3f}"
 
-    async def _fail(
-        self, turn: TurnRecord, channel: Channel, reply_to: MessageKey, error: RedrawError
-    ) -> None:
+    async def _fail(self, job: _Job, error: RedrawError) -> None:
+        turn = job.turn
         request_id = getattr(error, "request_id", None)
         await self.store.finish_turn(
             turn.id,
@@ -499,7 +472,7 @@ class Engine:
         )
         # Bad input: nothing to retry until the user changes it. Otherwise offer Retry.
         actions = [] if isinstance(error, InputError) else [Action(ActionKind.RETRY, turn.id)]
-        key = await channel.send_text(reply_to, render_error(error, turn.locale), actions)
+        key = await job.channel.send_text(job.reply_to, render_error(error, turn.locale), actions)
         await self.store.record_messages([SentMessage(key, turn.id, "text")])
         if isinstance(error, UpstreamError):
             log.warning("turn %s failed upstream: %s (request id %s)", turn.id, error.kind, request_id)
@@ -652,10 +625,8 @@ class Engine:
         keys = await channel.send_images(
             reply_to, images, caption, [Action(kind, parent.id) for kind in RESULT_ACTIONS]
         )
-        await self.store.record_messages(
-            [SentMessage(key, parent.id, "image", index) for index, key in enumerate(keys)]
-        )
-        await self.store.update_chat(parent.platform, parent.chat_id, latest_turn_id=parent.id)
+        shown = [SentMessage(key, parent.id, "image", index) for index, key in enumerate(keys)]
+        await self.store.delivered(shown, parent.platform, parent.chat_id, parent.id)
 
 
 def _parent_turn(parent: TurnRecord, index: int) -> ParentTurn:
