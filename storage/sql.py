@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -128,6 +128,20 @@ _CHAT_STATE = select(chat_settings.c.settings, chat_settings.c.latest_turn_id).w
 _USER = select(users.c.allowed, users.c.blocked, users.c.admin).where(
     users.c.platform == bindparam("platform"), users.c.user_id == bindparam("user_id")
 )
+_CHAT_WHERE = (
+    chat_settings.c.platform == bindparam("platform"),
+    chat_settings.c.chat_id == bindparam("chat_id"),
+)
+_USER_WHERE = (users.c.platform == bindparam("platform"), users.c.user_id == bindparam("user_id"))
+# The chat's state and the user's record in one round trip (unrelated tables: scalar subqueries).
+_CONTEXT = select(
+    select(chat_settings.c.settings).where(*_CHAT_WHERE).scalar_subquery().label("settings"),
+    select(chat_settings.c.latest_turn_id).where(*_CHAT_WHERE).scalar_subquery().label("latest_turn_id"),
+    select(func.count()).select_from(chat_settings).where(*_CHAT_WHERE).scalar_subquery().label("chat_found"),
+    select(users.c.allowed).where(*_USER_WHERE).scalar_subquery().label("allowed"),
+    select(users.c.blocked).where(*_USER_WHERE).scalar_subquery().label("blocked"),
+    select(users.c.admin).where(*_USER_WHERE).scalar_subquery().label("admin"),
+)
 _BY_DIALECT: dict[tuple[str, str], Any] = {}
 
 
@@ -203,12 +217,11 @@ def _create_turn(connection: Connection, new: NewTurn) -> TurnRecord | None:
             },
         )
         if not claimed.rowcount:
-            raise _Duplicate  # rolls the new turn back: this inbound message already has one
+            # This inbound message already has its turn: take the new row back. (A delete,
+            # not a rollback, so the statement can share a group commit with others.)
+            connection.execute(delete(turns).where(turns.c.id == row.id))
+            return None
     return _turn(row)
-
-
-class _Duplicate(Exception):
-    pass
 
 
 def _get_turn(connection: Connection, turn_id: int) -> TurnRecord | None:
@@ -364,7 +377,15 @@ def _user(connection: Connection, platform: str, user_id: str) -> UserRecord | N
 def _context(
     connection: Connection, platform: str, chat_id: str, user_id: str
 ) -> tuple[ChatState, UserRecord | None]:
-    return _chat_state(connection, platform, chat_id), _user(connection, platform, user_id)
+    row = connection.execute(_CONTEXT, {"platform": platform, "chat_id": chat_id, "user_id": user_id}).one()
+    chat = ChatState(platform, chat_id)
+    if row.chat_found:
+        settings = row.settings if isinstance(row.settings, dict) else {}
+        chat = ChatState(platform, chat_id, dict(settings), row.latest_turn_id)
+    user = None
+    if row.blocked is not None:
+        user = UserRecord(platform, user_id, bool(row.allowed), bool(row.blocked), bool(row.admin))
+    return chat, user
 
 
 def _put_user(connection: Connection, record: UserRecord) -> None:
@@ -380,14 +401,75 @@ def _put_user(connection: Connection, record: UserRecord) -> None:
 
 
 Runner = Callable[[Callable[[Connection], Any]], Any]
+# Writes waiting together are committed together, up to this many at a time.
+GROUP_COMMIT_MAX = 128
+
+
+def _run_all(works: Sequence[Callable[[Connection], Any]], connection: Connection) -> list[Any]:
+    return [work(connection) for work in works]
+
+
+class GroupCommit:
+    """Writes from concurrent turns share one transaction.
+
+    Each caller still awaits its own result. An idle system runs batches of one,
+    so this costs nothing at low load; under load (hundreds of turns in flight) a
+    handful of transactions carry what would have been hundreds. A batch that
+    fails is retried one write at a time, so one bad write fails only its caller.
+    """
+
+    def __init__(self, run: Runner, writers: int = 1) -> None:
+        self._run = run
+        # Batches in flight at once (PostgreSQL runs them on separate connections).
+        # A turn awaits each of its writes before the next, so its own order holds.
+        self._max_writers = writers
+        self._writers: set[asyncio.Task[None]] = set()
+        self._pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+
+    async def submit(self, work: Callable[[Connection], Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        # A writer that has just finished may still be in the set until its done
+        # callback runs: count only the live ones, or this write could wait forever.
+        if sum(not writer.done() for writer in self._writers) < self._max_writers:
+            writer = asyncio.create_task(self._drain())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[:GROUP_COMMIT_MAX]
+            del self._pending[:GROUP_COMMIT_MAX]
+            try:
+                works = [work for work, _ in batch]
+                results = await self._run(functools.partial(_run_all, works))
+            except Exception:
+                for work, future in batch:
+                    await self._settle(future, work)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _settle(self, future: asyncio.Future[Any], work: Callable[[Connection], Any]) -> None:
+        try:
+            result = await self._run(work)
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+        else:
+            if not future.done():
+                future.set_result(result)
 
 
 class SqlStore:
-    def __init__(self, run: Runner, run_single: Runner, close: Callable[[], Any]) -> None:
+    def __init__(self, run: Runner, run_single: Runner, close: Callable[[], Any], writers: int = 1) -> None:
         self._run = run
         # Reads and one-statement writes need no BEGIN/COMMIT: on PostgreSQL that
         # saves two round trips each (autocommit).
         self._run_single = run_single
+        self._writes = GroupCommit(run, writers)
         self._close = close
 
     @classmethod
@@ -408,7 +490,7 @@ class SqlStore:
             async with autocommit.connect() as connection:
                 return await connection.run_sync(work)
 
-        return cls(run, run_single, engine.dispose)
+        return cls(run, run_single, engine.dispose, writers=4)
 
     @classmethod
     def _sqlite(cls, url: str, **options: Any) -> SqlStore:
@@ -436,6 +518,11 @@ class SqlStore:
         result: T = await self._run(lambda connection: work(connection, *args))
         return result
 
+    async def _write(self, work: Callable[..., T], *args: Any) -> T:
+        """A write that may share its transaction with other turns' writes."""
+        result: T = await self._writes.submit(lambda connection: work(connection, *args))
+        return result
+
     async def _single(self, work: Callable[..., T], *args: Any) -> T:
         """Run a read, or a one-statement write, without a transaction around it."""
         result: T = await self._run_single(lambda connection: work(connection, *args))
@@ -446,8 +533,8 @@ class SqlStore:
 
     async def create_turn(self, new: NewTurn) -> TurnRecord | None:
         try:
-            return await self._call(_create_turn, new)
-        except (_Duplicate, IntegrityError):
+            return await self._write(_create_turn, new)
+        except IntegrityError:
             return None
 
     async def get_turn(self, turn_id: int) -> TurnRecord | None:
@@ -457,19 +544,19 @@ class SqlStore:
         return await self._single(_lineage, turn_id)
 
     async def mark_running(self, turn_id: int) -> bool:
-        return await self._single(_mark_running, turn_id)
+        return await self._write(_mark_running, turn_id)
 
     async def finish_turn(
         self, turn_id: int, outcome: Outcome, messages: Sequence[SentMessage] = ()
     ) -> TurnRecord:
-        return await self._call(_finish_turn, turn_id, outcome, messages)
+        return await self._write(_finish_turn, turn_id, outcome, messages)
 
     async def interrupt_unfinished(self) -> list[TurnRecord]:
         return await self._call(_interrupt_unfinished)
 
     async def record_messages(self, messages: Sequence[SentMessage]) -> None:
         if messages:
-            await self._call(_record_messages, messages)
+            await self._write(_record_messages, messages)
 
     async def sent_message(self, key: MessageKey) -> SentMessage | None:
         return await self._single(_sent_message, key)
@@ -523,7 +610,7 @@ class SqlStore:
                 clear_latest=False,
             )
 
-        await self._call(work)
+        await self._write(work)
 
     async def context(self, platform: str, chat_id: str, user_id: str) -> tuple[ChatState, UserRecord | None]:
         """The chat's state and the user's record, in one transaction."""

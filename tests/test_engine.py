@@ -23,7 +23,7 @@ from bot.engine.inbound import (
     Inbound,
     Limits,
 )
-from bot.engine.records import MessageKey, TurnStatus
+from bot.engine.records import MessageKey, TurnStatus, UserRecord
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY, RecordingSleep
@@ -462,3 +462,12 @@ async def test_history_of_a_replied_image(world: World) -> None:
     assert "2 steps" in world.channel.texts[-1] and "1. a blue boat" in world.channel.texts[-1]
     await world.say(command="history")
     assert "Reply to one of my images" in world.channel.texts[-1]
+
+
+async def test_a_blocked_user_is_refused(world: World) -> None:
+    await world.store.put_user(UserRecord("test", "troll", blocked=True))
+    await world.say("a cat", user="troll")
+    assert "isn't open to you" in world.channel.texts[-1] and world.provider_calls() == []
+    await world.store.put_user(UserRecord("test", "troll", blocked=False))
+    await world.say("a cat", user="troll")
+    assert len(world.channel.results) == 1

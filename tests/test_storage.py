@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -15,7 +17,7 @@ from bot.engine.records import MessageKey, SentMessage, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, upgrade
-from storage.sql import SqlStore
+from storage.sql import GroupCommit, SqlStore
 from tests.helpers import png
 
 
@@ -103,3 +105,38 @@ async def test_records_round_trip(store: SqlStore) -> None:
     assert state.latest_turn_id == turn.id
     assert (await store.update_chat("tg", "chat", clear_latest=True)).settings == {"size": "1024x1024"}
     assert (await store.chat_state("tg", "chat")).latest_turn_id is None
+
+
+async def test_group_commit_never_strands_a_write() -> None:
+    """A caller woken by its write's result submits the next at once, while the writer
+    that served it is winding down (as the engine does after sending images)."""
+
+    async def run(work: Any) -> Any:
+        await asyncio.sleep(0)
+        return work(None)
+
+    def value(n: int) -> Any:
+        return lambda _connection: n
+
+    async def chain(commit: GroupCommit, length: int) -> list[int]:
+        return [await commit.submit(value(n)) for n in range(length)]
+
+    for writers in (1, 3):
+        commit = GroupCommit(run, writers)
+        assert await asyncio.wait_for(chain(commit, 20), timeout=5) == list(range(20))
+        several = await asyncio.wait_for(asyncio.gather(*(chain(commit, 10) for _ in range(5))), timeout=5)
+        assert several == [list(range(10))] * 5
+
+
+async def test_group_commit_isolates_a_failing_write() -> None:
+    async def run(work: Any) -> Any:
+        return work(None)
+
+    def fail(_connection: Any) -> None:
+        raise ValueError("bad write")
+
+    commit = GroupCommit(run)
+    outcomes = await asyncio.gather(
+        commit.submit(lambda _c: "ok"), commit.submit(fail), return_exceptions=True
+    )
+    assert outcomes[0] == "ok" and isinstance(outcomes[1], ValueError)
