@@ -231,6 +231,8 @@ async def main(turns: int, inflight: int, latency: float) -> dict[str, float]:
         "turns_per_s_postgres": postgres["turns_per_s"],
         "overhead_p50_ms_sqlite": sqlite["overhead_p50_ms"],
         "overhead_p50_ms_postgres": postgres["overhead_p50_ms"],
+        "overhead_p99_ms_sqlite": sqlite["overhead_p99_ms"],
+        "overhead_p99_ms_postgres": postgres["overhead_p99_ms"],
         "overhead_p99_ms": max(sqlite["overhead_p99_ms"], postgres["overhead_p99_ms"]),
         "rss_mb_1000_inflight": held["rss_mb"],
         "loop_lag_p99_ms": held["loop_lag_p99_ms"],

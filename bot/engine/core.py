@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,6 +113,7 @@ class Engine:
         limits = self.options.limits
         self.limiter = Limiter(limits.per_user, limits.per_chat, limits.global_)
         self._jobs: dict[int, _Job] = {}
+        self._background: set[asyncio.Task[Any]] = set()
         # Estimated cost of turns in flight, so parallel requests can't jointly overrun a budget.
         self._reserved_users: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._reserved_chats: defaultdict[tuple[str, str], float] = defaultdict(float)
@@ -191,6 +192,17 @@ class Engine:
                 log.exception("could not tell chat %s about interrupted turn %s", turn.chat_id, turn.id)
         return interrupted
 
+    def _in_background(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self._background.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("could not %s: %s", what, finished.exception())
+
+        task.add_done_callback(done)
+
     def cancel(self, turn_id: int) -> bool:
         job = self._jobs.get(turn_id)
         if job is None or job.task is None or job.task.done() or job.delivering:
@@ -200,7 +212,9 @@ class Engine:
 
     async def drain(self) -> None:
         """Wait for every turn in flight (tests, and a clean shutdown)."""
-        while tasks := [job.task for job in self._jobs.values() if job.task is not None]:
+        while tasks := [job.task for job in self._jobs.values() if job.task is not None] + list(
+            self._background
+        ):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
@@ -369,8 +383,9 @@ class Engine:
                 await channel.send_text(reply_to, render("queued", turn.locale, position=position))
 
             async with self.limiter.slot(user_key, chat_key, tell_place):
-                if not await self.store.mark_running(turn.id):
-                    return
+                # Not awaited: the call need not wait for it. Landing late is harmless (it
+                # only moves a queued turn), and recovery treats queued and running alike.
+                self._in_background(self.store.mark_running(turn.id), f"mark turn {turn.id} running")
                 progress, results = await self._call(
                     job,
                     backend=backend,
