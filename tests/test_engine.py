@@ -453,6 +453,8 @@ async def test_upstream_failure_offers_retry_that_works(world: World, fake: Fake
 
     await world.press(ActionKind.RETRY, failed.id)
     assert len(world.channel.results) == 1
+    await world.press(ActionKind.RETRY, failed.id)  # a second tap draws nothing more
+    assert len(world.channel.results) == 1 and "can't be retried" in world.channel.texts[-1]
 
 
 async def test_history_of_a_replied_image(world: World) -> None:

@@ -114,6 +114,7 @@ class Engine:
         self.limiter = Limiter(limits.per_user, limits.per_chat, limits.global_)
         self._jobs: dict[int, _Job] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._retried: set[int] = set()
         # Estimated cost of turns in flight, so parallel requests can't jointly overrun a budget.
         self._reserved_users: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._reserved_chats: defaultdict[tuple[str, str], float] = defaultdict(float)
@@ -165,12 +166,12 @@ class Engine:
         elif press.kind is ActionKind.UNDO:
             await self._undo(turn, press.message, channel, locale)
         elif press.kind in (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.RETRY):
-            if press.kind is ActionKind.RETRY and turn.status not in (
-                TurnStatus.FAILED,
-                TurnStatus.INTERRUPTED,
-            ):
-                await channel.send_text(press.message, render("retry_not_possible", locale))
-                return
+            if press.kind is ActionKind.RETRY:
+                # A double tap must not draw (and charge) twice: a turn is retried once.
+                if turn.status not in (TurnStatus.FAILED, TurnStatus.INTERRUPTED) or turn.id in self._retried:
+                    await channel.send_text(press.message, render("retry_not_possible", locale))
+                    return
+                self._retried.add(turn.id)
             await self._repeat(turn, press, channel, locale)
 
     async def recover(self, channels: Mapping[str, Channel]) -> list[TurnRecord]:

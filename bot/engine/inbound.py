@@ -88,7 +88,8 @@ class OutgoingImage:
 
 
 class Channel(Protocol):
-    """What the engine may do in a chat. Every method answers in the chat of ``reply_to``."""
+    """What the engine may do in a chat. Every method answers in the chat of ``reply_to``,
+    as a reply to that message; an empty ``message_id`` means there is none to reply to."""
 
     async def show_progress(
         self, reply_to: MessageKey, text: str, actions: Sequence[Action]
