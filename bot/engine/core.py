@@ -496,35 +496,42 @@ class Engine:
     # --- budgets ------------------------------------------------------------------
 
     async def _budget_refusal(self, turn: TurnRecord, estimate: float) -> InputError | None:
+        """A refusal when this turn would overrun the user's day or the chat's month."""
         budgets = self.options.budgets
-        now = self.clock()
-        if budgets.user_daily is not None:
-            day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            spent = await self.store.spent_usd(turn.platform, day, user_id=turn.user_id)
-            spent += self._reserved_users[(turn.platform, turn.user_id)]
-            if spent + estimate > budgets.user_daily:
-                reset = day + timedelta(days=1)
+        day, month = _day_and_month(self.clock())
+        checks = (
+            # budget, message key, window start, reset, how the reset is shown, whose spending
+            (
+                budgets.user_daily,
+                "budget_user",
+                day,
+                day + timedelta(days=1),
+                "%H:%M",
+                {"user_id": turn.user_id},
+                self._reserved_users[(turn.platform, turn.user_id)],
+            ),
+            (
+                budgets.chat_monthly,
+                "budget_chat",
+                month,
+                (month + timedelta(days=32)).replace(day=1),
+                "%Y-%m-%d",
+                {"chat_id": turn.chat_id},
+                self._reserved_chats[(turn.platform, turn.chat_id)],
+            ),
+        )
+        for limit, key, since, reset, shown, scope, reserved in checks:
+            if limit is None:
+                continue
+            spent = await self.store.spent_usd(turn.platform, since, **scope) + reserved
+            if spent + estimate > limit:
                 return InputError(
-                    "user budget",
-                    key="budget_user",
+                    key,
+                    key=key,
                     spent=f"{spent:.2f}",
-                    limit=f"{budgets.user_daily:.2f}",
+                    limit=f"{limit:.2f}",
                     cost=f"{estimate:.2f}",
-                    reset=reset.strftime("%H:%M"),
-                )
-        if budgets.chat_monthly is not None:
-            month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-            spent = await self.store.spent_usd(turn.platform, month, chat_id=turn.chat_id)
-            spent += self._reserved_chats[(turn.platform, turn.chat_id)]
-            if spent + estimate > budgets.chat_monthly:
-                reset = (month + timedelta(days=32)).replace(day=1)
-                return InputError(
-                    "chat budget",
-                    key="budget_chat",
-                    spent=f"{spent:.2f}",
-                    limit=f"{budgets.chat_monthly:.2f}",
-                    cost=f"{estimate:.2f}",
-                    reset=reset.strftime("%Y-%m-%d"),
+                    reset=reset.strftime(shown),
                 )
         return None
 
@@ -532,9 +539,7 @@ class Engine:
 
     async def _usage_text(self, inbound: Inbound) -> str:
         platform, chat_id = inbound.chat
-        now = self.clock()
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        month = day.replace(day=1)
+        day, month = _day_and_month(self.clock())
         today = await self.store.usage(platform, day, user_id=inbound.user_id)
         this_month = await self.store.usage(platform, month, user_id=inbound.user_id)
         chat = await self.store.usage(platform, month, chat_id=chat_id)
@@ -643,6 +648,12 @@ class Engine:
         )
         shown = [SentMessage(key, parent.id, "image", index) for index, key in enumerate(keys)]
         await self.store.delivered(shown, parent.platform, parent.chat_id, parent.id)
+
+
+def _day_and_month(now: datetime) -> tuple[datetime, datetime]:
+    """The start of the UTC day and of the month ``now`` falls in (budget and usage windows)."""
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day, day.replace(day=1)
 
 
 def _parent_turn(parent: TurnRecord, index: int) -> ParentTurn:
