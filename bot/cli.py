@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.backends import UpstreamClient, build_backend
+from bot.app import build_backends
+from bot.backends import UpstreamClient
 from bot.blobs import MemoryBlobStore
 from bot.config import DEFAULT_OPENAI_BASE_URL, ConfigError, Settings, load_settings
 from bot.errors import InputError, UpstreamError
@@ -138,7 +139,12 @@ async def draw(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_INPUT
     try:
         request = await prepare_request(
-            args.prompt, params, model=settings.image_model, backend=backend_name, images=images, mask=mask
+            args.prompt,
+            params,
+            model=settings.model_for(backend_name),
+            backend=backend_name,
+            images=images,
+            mask=mask,
         )
     except InputError as exc:
         print(f"redraw: {render_error(exc, args.lang)}", file=sys.stderr)
@@ -148,7 +154,7 @@ async def draw(settings: Settings, args: argparse.Namespace) -> int:
         print(f"… preview {partial.index + 1} ({len(partial.data):,} bytes)", file=sys.stderr)
 
     async with UpstreamClient.from_settings(settings) as client:
-        backend = build_backend(settings, client, MemoryBlobStore(), backend_name)
+        backend = build_backends(settings, client, MemoryBlobStore())[backend_name]
         try:
             result = await backend.run(request, on_partial=show_partial)
         except UpstreamError as exc:

@@ -89,6 +89,7 @@ async def test_an_upstream_failure_says_what_to_do(fake: FakeOpenAI, tmp_path: P
     code, _, err = await run(
         str(REDRAW), "draw", "something", "-i", str(image), "--backend", "chat", env=provider(fake)
     )
+    assert fake.last("/chat/completions").json["model"] == "gpt-image-2-all"  # the chat backend's own model
     assert code == 1
     assert "safety system blocked" in err and "request id req_" in err
     assert TEST_API_KEY not in err
