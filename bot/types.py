@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MIME_EXTENSIONS: Mapping[str, str] = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-FORMAT_MIME: Mapping[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Engines, sessions and migrations."""
+"""Engines, SQLite's pragmas, migrations, and scratch schemas for tests and benchmarks."""
 
 from __future__ import annotations
 

@@ -347,19 +347,15 @@ def _update_chat(
     chat_id: str,
     *,
     settings: dict[str, Any] | None,
-    latest_turn_id: int | None,
     clear_latest: bool,
 ) -> ChatState:
     changes: dict[str, Any] = {}
     if settings is not None:
         changes["settings"] = settings
-    if latest_turn_id is not None or clear_latest:
-        changes["latest_turn_id"] = None if clear_latest else latest_turn_id
+    if clear_latest:
+        changes["latest_turn_id"] = None
     statement = _insert(connection, chat_settings).values(
-        platform=platform,
-        chat_id=chat_id,
-        settings=settings or {},
-        latest_turn_id=changes.get("latest_turn_id"),
+        platform=platform, chat_id=chat_id, settings=settings or {}, latest_turn_id=None
     )
     if changes:
         statement = statement.on_conflict_do_update(index_elements=["platform", "chat_id"], set_=changes)
@@ -581,17 +577,11 @@ class SqlStore:
         chat_id: str,
         *,
         settings: dict[str, Any] | None = None,
-        latest_turn_id: int | None = None,
         clear_latest: bool = False,
     ) -> ChatState:
         return await self._call(
             functools.partial(
-                _update_chat,
-                platform=platform,
-                chat_id=chat_id,
-                settings=settings,
-                latest_turn_id=latest_turn_id,
-                clear_latest=clear_latest,
+                _update_chat, platform=platform, chat_id=chat_id, settings=settings, clear_latest=clear_latest
             )
         )
 
@@ -602,13 +592,9 @@ class SqlStore:
 
         def work(connection: Connection) -> None:
             _record_messages(connection, messages)
-            _update_chat(
-                connection,
-                platform=platform,
-                chat_id=chat_id,
-                settings=None,
-                latest_turn_id=turn_id,
-                clear_latest=False,
+            connection.execute(
+                _per_dialect(connection, "latest_turn"),
+                {"platform": platform, "chat_id": chat_id, "turn_id": turn_id},
             )
 
         await self._write(work)

@@ -101,8 +101,12 @@ async def test_records_round_trip(store: SqlStore) -> None:
 
     await store.put_user(UserRecord("tg", "user", blocked=True))
     assert await store.user("tg", "user") == UserRecord("tg", "user", blocked=True)
-    state = await store.update_chat("tg", "chat", settings={"size": "1024x1024"}, latest_turn_id=turn.id)
+    await store.delivered(
+        [SentMessage(MessageKey("tg", "chat", "9"), turn.id, "image", 0)], "tg", "chat", turn.id
+    )
+    state = await store.update_chat("tg", "chat", settings={"size": "1024x1024"})
     assert state.latest_turn_id == turn.id
+    assert (await store.sent_message(MessageKey("tg", "chat", "9"))) is not None
     assert (await store.update_chat("tg", "chat", clear_latest=True)).settings == {"size": "1024x1024"}
     assert (await store.chat_state("tg", "chat")).latest_turn_id is None
 

@@ -17,7 +17,7 @@ from bot.blobs import BlobNotFound, BlobStore
 from bot.errors import InputError, MalformedResponse, UpstreamError
 from bot.offload import run_cpu
 from bot.payloads import LargeString, Payload, unwrap
-from bot.types import GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
+from bot.types import MIME_EXTENSIONS, GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
 from bot.validation import adapt_params
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class BaseBackend(ABC):
                 log.warning("parent image %s is no longer in the blob store", blob_id)
                 raise InputError("parent image missing", key="parent_image_missing") from None
             mime = imaging.sniff_mime(data) or "image/png"
-            extension = {"image/jpeg": "jpg", "image/webp": "webp"}.get(mime, "png")
+            extension = MIME_EXTENSIONS.get(mime, "png")
             loaded.append(InputImage(data, mime, f"{blob_id[:16]}.{extension}", blob_id))
         return loaded
 

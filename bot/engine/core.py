@@ -43,7 +43,7 @@ from bot.errors import InputError, RedrawError, UpstreamError
 from bot.messages import render, render_error
 from bot.models import image_model
 from bot.pricing import PriceTable
-from bot.types import ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
+from bot.types import MIME_EXTENSIONS, ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
 from bot.validation import OUTPUT_FORMATS, QUALITIES, SINGLE_IMAGE_BACKENDS, check_size, prepare_request
 
 log = logging.getLogger(__name__)
@@ -623,9 +623,10 @@ class Engine:
             except BlobNotFound:
                 await channel.send_text(reply_to, render("parent_image_missing", turn.locale))
                 return
-            extension = turn.params.get("output_format", "png")
-            mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(extension, "image/png")
-            key = await channel.send_file(reply_to, data, f"redraw-{turn.id}-{index + 1}.{extension}", mime)
+            # From the bytes: a proxy's result need not be the format that was asked for.
+            mime = imaging.sniff_mime(data) or "image/png"
+            filename = f"redraw-{turn.id}-{index + 1}.{MIME_EXTENSIONS.get(mime, 'png')}"
+            key = await channel.send_file(reply_to, data, filename, mime)
             await self.store.record_messages([SentMessage(key, turn.id, "file", index)])
 
     async def _undo(

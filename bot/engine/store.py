@@ -96,9 +96,10 @@ class Store(Protocol):
         chat_id: str,
         *,
         settings: dict[str, Any] | None = None,
-        latest_turn_id: int | None = None,
         clear_latest: bool = False,
-    ) -> ChatState: ...
+    ) -> ChatState:
+        """Save the chat's settings, or forget its latest turn (/new). ``delivered`` sets it."""
+        ...
 
     async def context(self, platform: str, chat_id: str, user_id: str) -> tuple[ChatState, UserRecord | None]:
         """The chat's state and the user's record, read together."""
