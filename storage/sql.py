@@ -25,7 +25,6 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
@@ -529,10 +528,9 @@ class SqlStore:
         await self._close()
 
     async def create_turn(self, new: NewTurn) -> TurnRecord | None:
-        try:
-            return await self._write(_create_turn, new)
-        except IntegrityError:
-            return None
+        # A redelivered inbound message returns None (ON CONFLICT, race-free on both
+        # databases); any other integrity error is a real fault and must surface.
+        return await self._write(_create_turn, new)
 
     async def get_turn(self, turn_id: int) -> TurnRecord | None:
         return await self._single(_get_turn, turn_id)
