@@ -123,7 +123,9 @@ class Engine:
 
     async def handle(self, inbound: Inbound, channel: Channel) -> None:
         """Everything a user sends goes through here."""
-        if not await self._addressed(inbound):
+        # The bot's message being replied to, if any: it addresses the bot and names the parent.
+        replied = await self.store.sent_message(inbound.reply_to) if inbound.reply_to else None
+        if not self._addressed(inbound, replied):
             return
         chat, user = await self.store.context(inbound.key.platform, inbound.key.chat_id, inbound.user_id)
         if not self._permits(inbound.key.platform, inbound.user_id, inbound.key.chat_id, user):
@@ -138,13 +140,13 @@ class Engine:
         elif command == "usage":
             await channel.send_text(inbound.key, await self._usage_text(inbound))
         elif command == "history":
-            await channel.send_text(inbound.key, await self._history_text(inbound))
+            await channel.send_text(inbound.key, await self._history_text(inbound, replied))
         elif command == "cancel":
             await self._cancel_mine(inbound, channel)
         elif command == "settings":
             await channel.send_text(inbound.key, await self._settings_command(inbound))
         else:
-            await self._prompt(inbound, channel, chat)
+            await self._prompt(inbound, channel, chat, replied)
 
     async def press(self, press: ActionPress, channel: Channel) -> None:
         """A button on one of the bot's messages."""
@@ -224,10 +226,9 @@ class Engine:
 
     # --- addressing and access --------------------------------------------------
 
-    async def _addressed(self, inbound: Inbound) -> bool:
-        if inbound.chat_kind is ChatKind.PRIVATE or inbound.addressed or inbound.command:
-            return True
-        return inbound.reply_to is not None and await self.store.sent_message(inbound.reply_to) is not None
+    def _addressed(self, inbound: Inbound, replied: SentMessage | None) -> bool:
+        private = inbound.chat_kind is ChatKind.PRIVATE
+        return private or inbound.addressed or bool(inbound.command) or replied is not None
 
     async def _allowed(self, platform: str, user_id: str, chat_id: str) -> bool:
         return self._permits(platform, user_id, chat_id, await self.store.user(platform, user_id))
@@ -253,8 +254,10 @@ class Engine:
 
     # --- a new request ---------------------------------------------------------
 
-    async def _prompt(self, inbound: Inbound, channel: Channel, chat: ChatState) -> None:
-        parent, parent_image = await self._parent_of(inbound, chat)
+    async def _prompt(
+        self, inbound: Inbound, channel: Channel, chat: ChatState, replied: SentMessage | None
+    ) -> None:
+        parent, parent_image = await self._parent_of(inbound, chat, replied)
         backend = self._backend_for(chat)
         uploads = [await image.load() for image in inbound.images]
         # Uploads are kept so a retry after a crash still has them.
@@ -279,14 +282,15 @@ class Engine:
             return
         self._start(_Job(turn, channel, inbound.key, uploads, parent))
 
-    async def _parent_of(self, inbound: Inbound, chat: ChatState) -> tuple[TurnRecord | None, int]:
+    async def _parent_of(
+        self, inbound: Inbound, chat: ChatState, replied: SentMessage | None
+    ) -> tuple[TurnRecord | None, int]:
         """A reply to a bot image continues that turn (any depth: a branch). In a private
         chat a plain follow-up continues the chat's latest turn until /new; a message
         that brings its own photos starts from them."""
         if inbound.reply_to is not None:
-            sent = await self.store.sent_message(inbound.reply_to)
-            if sent is not None and sent.kind == "image":
-                return await self.store.get_turn(sent.turn_id), sent.image_index or 0
+            if replied is not None and replied.kind == "image":
+                return await self.store.get_turn(replied.turn_id), replied.image_index or 0
             return None, 0
         if inbound.chat_kind is ChatKind.PRIVATE and not inbound.images and chat.latest_turn_id is not None:
             return await self.store.get_turn(chat.latest_turn_id), 0
@@ -554,11 +558,10 @@ class Engine:
             chat_cost=f"{chat[1]:.2f}",
         )
 
-    async def _history_text(self, inbound: Inbound) -> str:
-        sent = await self.store.sent_message(inbound.reply_to) if inbound.reply_to else None
-        if sent is None:
+    async def _history_text(self, inbound: Inbound, replied: SentMessage | None) -> str:
+        if replied is None:
             return render("history_needs_reply", inbound.locale)
-        chain = await self.store.lineage(sent.turn_id)
+        chain = await self.store.lineage(replied.turn_id)
         lines = [f"{step}. {_short(turn.prompt, 120)}" for step, turn in enumerate(chain, start=1)]
         return render("history", inbound.locale, count=len(chain), lines="\n".join(lines))
 
