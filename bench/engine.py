@@ -37,7 +37,7 @@ from bench.backends import measure_lag, percentile
 from bot.backends.base import PartialCallback
 from bot.blobs import BlobStore
 from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import Action, ChatKind, Inbound, Limits, OutgoingImage
+from bot.engine.inbound import Action, ChatKind, Inbound, Limits, OutgoingImage, SettingsView
 from bot.engine.records import MessageKey
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
 from storage.blobs import FileBlobStore
@@ -112,6 +112,9 @@ class NullChannel:
 
     async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey:
         return MessageKey(reply_to.platform, reply_to.chat_id, f"f{reply_to.message_id}")
+
+    async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:
+        return MessageKey(reply_to.platform, reply_to.chat_id, f"s{reply_to.message_id}")
 
 
 def inbound(number: int) -> Inbound:

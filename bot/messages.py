@@ -253,8 +253,67 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "zh": "✅ 已保存。当前设置：{summary}",
     },
     "help": {
-        "en": "Send me a description and I'll draw it. Reply to a picture of mine to change it (“make it night”), or send photos with a caption to restyle or combine them. /new starts over, /settings changes size and quality, /usage shows what you've spent.",
-        "zh": "发送描述，我来作画。回复我的图片即可修改（例如“改成夜晚”），或发送带说明的照片进行风格转换或合成。/new 重新开始，/settings 修改尺寸和质量，/usage 查看花费。",
+        "en": (
+            "🎨 I draw pictures and keep editing them with you.\n\n"
+            "• Describe a picture: “a red fox in the snow, watercolour” (in groups: /draw a red fox, or mention me).\n"
+            "• Reply to one of my pictures to change it: “make it night”, “add a hat”. Reply to an older one to branch from it.\n"
+            "• Send a photo with a caption to restyle it: “as a Ghibli still”. Several photos (an album) with a caption are combined.\n"
+            "• Reply to someone's photo and mention me to work on it.\n\n"
+            "Buttons under each picture: 🔁 draw again, 🎲 variations, 📎 original file, ↩️ back a step.\n"
+            "/new starts over · /settings size, quality, format · /usage spending · /history how a picture was made (reply to it) · /cancel stops a drawing"
+        ),
+        "zh": (
+            "🎨 我会作画，并和你一起不断修改。\n\n"
+            "• 描述一幅画：“雪地里的红狐狸，水彩风格”（在群里：/draw 红狐狸，或 @我）。\n"
+            "• 回复我的图片即可修改：“改成夜晚”、“加一顶帽子”。回复更早的图片可从那个版本分支。\n"
+            "• 发送带说明的照片进行风格转换：“吉卜力风格”。多张照片（相册）加说明会被合成。\n"
+            "• 回复别人的照片并 @我，即可处理那张照片。\n\n"
+            "每张图片下的按钮：🔁 重画，🎲 变体，📎 原图文件，↩️ 撤销一步。\n"
+            "/new 重新开始 · /settings 尺寸、质量、格式 · /usage 花费 · /history 查看图片的创作过程（回复该图片）· /cancel 停止绘制"
+        ),
+    },
+    "unknown_command": {
+        "en": "I don't know the command /{command}. /help lists what I can do.",
+        "zh": "不认识命令 /{command}。发送 /help 查看我能做什么。",
+    },
+    "unsupported_input": {
+        "en": "I can only work with pictures (photos or image files), not {what}. Send a photo, or describe what to draw.",
+        "zh": "我只能处理图片（照片或图片文件），无法处理{what}。请发送照片，或描述要画的内容。",
+    },
+    "images_need_prompt": {
+        "en": "Got your picture. What should I do with it? Reply to it with a description, e.g. “make it a watercolour”.",
+        "zh": "收到图片了。要怎么处理？请回复这张图片并写上说明，例如“改成水彩画”。",
+    },
+    "download_too_large": {
+        "en": "That file is {size_mb} MB; I can fetch at most {limit_mb} MB from this chat. Send a smaller image.",
+        "zh": "该文件有 {size_mb} MB，我最多只能从这里获取 {limit_mb} MB。请发送更小的图片。",
+    },
+    "download_failed": {
+        "en": "I couldn't fetch your picture from the chat. Please send it again.",
+        "zh": "无法获取你的图片，请重新发送。",
+    },
+    "settings_pick": {
+        "en": "Settings here: {summary}\nTap to change.",
+        "zh": "当前设置：{summary}\n点击即可修改。",
+    },
+    "settings_unchanged": {
+        "en": "Already set.",
+        "zh": "已经是这个设置。",
+    },
+    "setting_backend": {"en": "Backend", "zh": "接口"},
+    "setting_size": {"en": "Size", "zh": "尺寸"},
+    "setting_quality": {"en": "Quality", "zh": "质量"},
+    "setting_format": {"en": "Format", "zh": "格式"},
+    "button_regenerate": {"en": "🔁 Regenerate", "zh": "🔁 重画"},
+    "button_variations": {"en": "🎲 Variations", "zh": "🎲 变体"},
+    "button_original": {"en": "📎 Original", "zh": "📎 原图"},
+    "button_undo": {"en": "↩️ Undo", "zh": "↩️ 撤销"},
+    "button_cancel": {"en": "✖ Cancel", "zh": "✖ 取消"},
+    "button_retry": {"en": "🔄 Retry", "zh": "🔄 重试"},
+    "cancelling": {"en": "Cancelling…", "zh": "正在取消…"},
+    "shutting_down": {
+        "en": "⚠️ The bot is restarting and stopped drawing “{prompt}”. Press Retry once it's back.",
+        "zh": "⚠️ 机器人正在重启，已停止绘制“{prompt}”。恢复后点击“重试”即可。",
     },
     # --- the provider --------------------------------------------------------
     "upstream_error": {

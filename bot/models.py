@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 GPT_IMAGE_2_PRESETS: tuple[str, ...] = (
@@ -76,3 +77,16 @@ def nearest_preset(size: str, model: ImageModel) -> str:
         return abs(w / h - ratio), abs(w * h - dims[0] * dims[1])
 
     return min(model.presets, key=distance)
+
+
+def size_label(size: str) -> str:
+    """How a size reads on a button: ``1536x1024`` → ``3:2``, ``3840x2160`` → ``16:9 4K``."""
+    dims = parse_size(size)
+    if dims is None:
+        return size
+    width, height = dims
+    divisor = math.gcd(width, height)
+    ratio = f"{width // divisor}:{height // divisor}"
+    longest = max(width, height)
+    tier = " 4K" if longest >= 3840 else " 2K" if longest >= 2048 else ""
+    return f"{ratio}{tier}"

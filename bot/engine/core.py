@@ -35,13 +35,18 @@ from bot.engine.inbound import (
     Inbound,
     Limits,
     OutgoingImage,
+    SettingGroup,
+    SettingOption,
+    SettingOutcome,
+    SettingPick,
+    SettingsView,
 )
 from bot.engine.limits import Limiter
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome, Store
 from bot.errors import InputError, RedrawError, UpstreamError
 from bot.messages import render, render_error
-from bot.models import image_model
+from bot.models import image_model, size_label
 from bot.pricing import PriceTable
 from bot.types import MIME_EXTENSIONS, ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
 from bot.validation import OUTPUT_FORMATS, QUALITIES, SINGLE_IMAGE_BACKENDS, check_size, prepare_request
@@ -50,6 +55,8 @@ log = logging.getLogger(__name__)
 
 RESULT_ACTIONS = (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.ORIGINAL, ActionKind.UNDO)
 SETTING_NAMES = ("backend", "size", "quality", "format")
+# Commands the engine answers; anything else gets a pointer to /help. "imagine" is Discord's /draw.
+COMMANDS = ("start", "help", "draw", "imagine", "new", "usage", "history", "cancel", "settings")
 CAPTION_PROMPT_CHARS = 200
 
 
@@ -60,6 +67,10 @@ def utcnow() -> datetime:
 def _elapsed(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes}:{seconds:02d}"
+
+
+def _actions(kinds: Sequence[ActionKind], turn_id: int, locale: str | None) -> list[Action]:
+    return [Action(kind, turn_id, render(f"button_{kind.value}", locale)) for kind in kinds]
 
 
 def _short(text: str, limit: int = CAPTION_PROMPT_CHARS) -> str:
@@ -93,6 +104,8 @@ class _Job:
     task: asyncio.Task[None] | None = None
     # Set once results are in: from then on the turn is paid for and cannot be cancelled.
     delivering: bool = False
+    # Cancelled by a shutdown rather than by the user: the turn is interrupted, with Retry.
+    interrupted: bool = False
 
 
 class Engine:
@@ -132,7 +145,13 @@ class Engine:
             await channel.send_text(inbound.key, render("not_allowed", inbound.locale))
             return
         command = inbound.command
-        if command in ("start", "help"):
+        if inbound.unsupported is not None:
+            await channel.send_text(
+                inbound.key, render("unsupported_input", inbound.locale, what=inbound.unsupported)
+            )
+        elif command is not None and command not in COMMANDS:
+            await channel.send_text(inbound.key, render("unknown_command", inbound.locale, command=command))
+        elif command in ("start", "help"):
             await channel.send_text(inbound.key, render("help", inbound.locale))
         elif command == "new":
             await self.store.update_chat(*inbound.chat, clear_latest=True)
@@ -143,6 +162,8 @@ class Engine:
             await channel.send_text(inbound.key, await self._history_text(inbound, replied))
         elif command == "cancel":
             await self._cancel_mine(inbound, channel)
+        elif command == "settings" and not inbound.text.strip():
+            await channel.send_settings(inbound.key, await self.settings_view(inbound.chat, inbound.locale))
         elif command == "settings":
             await channel.send_text(inbound.key, await self._settings_command(inbound))
         else:
@@ -188,7 +209,7 @@ class Engine:
                 key = await channel.send_text(
                     reply_to,
                     render("interrupted", turn.locale, prompt=_short(turn.prompt, 80)),
-                    [Action(ActionKind.RETRY, turn.id)],
+                    _actions([ActionKind.RETRY], turn.id, turn.locale),
                 )
                 await self.store.record_messages([SentMessage(key, turn.id, "text")])
             except Exception:
@@ -212,6 +233,19 @@ class Engine:
             return False
         job.task.cancel()
         return True
+
+    async def shutdown(self, grace_s: float) -> None:
+        """Stop cleanly: turns in flight get ``grace_s`` to finish; the rest are interrupted
+        and their chats told, with Retry. Nothing is lost and nothing is charged twice."""
+        running = [job.task for job in self._jobs.values() if job.task is not None]
+        if running and grace_s > 0:
+            await asyncio.wait(running, timeout=grace_s)
+        for job in list(self._jobs.values()):
+            # A turn already delivering is paid for: let it finish sending.
+            if job.task is not None and not job.task.done() and not job.delivering:
+                job.interrupted = True
+                job.task.cancel()
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait for every turn in flight (tests, and a clean shutdown)."""
@@ -258,8 +292,16 @@ class Engine:
         self, inbound: Inbound, channel: Channel, chat: ChatState, replied: SentMessage | None
     ) -> None:
         parent, parent_image = await self._parent_of(inbound, chat, replied)
+        if inbound.images and not inbound.text.strip() and parent is None:
+            # A bare photo: ask what to do rather than guess. Replying to it later brings it back.
+            await channel.send_text(inbound.key, render("images_need_prompt", inbound.locale))
+            return
         backend = self._backend_for(chat)
-        uploads = [await image.load() for image in inbound.images]
+        try:
+            uploads = [await image.load() for image in inbound.images]
+        except InputError as error:
+            await channel.send_text(inbound.key, render_error(error, inbound.locale))
+            return
         # Uploads are kept so a retry after a crash still has them.
         input_blobs = [await self.blobs.put(data) for data in uploads]
         new = NewTurn(
@@ -351,6 +393,9 @@ class Engine:
         try:
             await self._run_checked(job)
         except asyncio.CancelledError:
+            if job.interrupted:
+                await self._interrupted_by_shutdown(job)
+                return
             await self.store.finish_turn(turn.id, Outcome(TurnStatus.CANCELLED, error_kind="cancelled"))
             await job.channel.send_text(job.reply_to, render("cancelled", turn.locale))
         except RedrawError as error:
@@ -358,6 +403,19 @@ class Engine:
         except Exception as exc:
             log.exception("turn %s failed unexpectedly", turn.id)
             await self._fail(job, RedrawError(f"{type(exc).__name__}: {exc}"))
+
+    async def _interrupted_by_shutdown(self, job: _Job) -> None:
+        turn = job.turn
+        await self.store.finish_turn(turn.id, Outcome(TurnStatus.INTERRUPTED, error_kind="interrupted"))
+        try:
+            key = await job.channel.send_text(
+                job.reply_to,
+                render("shutting_down", turn.locale, prompt=_short(turn.prompt, 80)),
+                _actions([ActionKind.RETRY], turn.id, turn.locale),
+            )
+            await self.store.record_messages([SentMessage(key, turn.id, "text")])
+        except Exception:
+            log.exception("could not tell chat %s that turn %s was interrupted", turn.chat_id, turn.id)
 
     async def _run_checked(self, job: _Job) -> None:
         turn, channel, reply_to, parent = job.turn, job.channel, job.reply_to, job.parent
@@ -416,7 +474,9 @@ class Engine:
         turn, channel = job.turn, job.channel
         started = time.monotonic()
         text = render("progress", turn.locale, elapsed="0:00")
-        progress = await channel.show_progress(job.reply_to, text, [Action(ActionKind.CANCEL, turn.id)])
+        progress = await channel.show_progress(
+            job.reply_to, text, _actions([ActionKind.CANCEL], turn.id, turn.locale)
+        )
 
         async def tick() -> None:
             while True:
@@ -470,7 +530,7 @@ class Engine:
             job.reply_to,
             [OutgoingImage(image.data, image.mime, image.width, image.height) for image in images],
             self._caption(done),
-            [Action(kind, turn.id) for kind in RESULT_ACTIONS],
+            _actions(RESULT_ACTIONS, turn.id, turn.locale),
         )
         shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
         await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
@@ -491,7 +551,7 @@ class Engine:
             ),
         )
         # Bad input: nothing to retry until the user changes it. Otherwise offer Retry.
-        actions = [] if isinstance(error, InputError) else [Action(ActionKind.RETRY, turn.id)]
+        actions = [] if isinstance(error, InputError) else _actions([ActionKind.RETRY], turn.id, turn.locale)
         key = await job.channel.send_text(job.reply_to, render_error(error, turn.locale), actions)
         await self.store.record_messages([SentMessage(key, turn.id, "text")])
         if isinstance(error, UpstreamError):
@@ -574,21 +634,75 @@ class Engine:
         if not any(self.cancel(turn_id) for turn_id in mine):
             await channel.send_text(inbound.key, render("nothing_to_cancel", inbound.locale))
 
+    async def settings_view(self, chat: tuple[str, str], locale: str | None) -> SettingsView:
+        """The chat's settings and the values on offer, for a keyboard or select menus."""
+        state = await self.store.chat_state(*chat)
+        return self._view(state, locale, "settings_pick")
+
+    def _view(self, chat: ChatState, locale: str | None, heading: str) -> SettingsView:
+        params = self._params(chat)
+        backend = self._backend_for(chat)
+        model = image_model(self.options.models[backend])
+        offered: dict[str, tuple[str, Sequence[SettingOption]]] = {
+            "backend": (backend, [SettingOption(name, name) for name in sorted(self.backends)]),
+            "size": (params["size"], [SettingOption(size, size_label(size)) for size in model.sizes]),
+            "quality": (params["quality"], [SettingOption(value, value) for value in QUALITIES]),
+            "format": (params["output_format"], [SettingOption(value, value) for value in OUTPUT_FORMATS]),
+        }
+        groups = tuple(
+            SettingGroup(name, render(f"setting_{name}", locale), current, tuple(options))
+            for name, (current, options) in offered.items()
+        )
+        return SettingsView(render(heading, locale, summary=self._settings_summary(chat)), groups)
+
+    async def pick_setting(self, pick: SettingPick) -> SettingOutcome:
+        """A value picked on a settings view (admins only in groups)."""
+        platform, chat_id = pick.chat.platform, pick.chat.chat_id
+        if not await self._allowed(platform, pick.user_id, chat_id):
+            return SettingOutcome(render("not_allowed", pick.locale))
+        if not await self._may_change_settings(platform, pick.user_id, pick.chat_kind, pick.chat_admin):
+            return SettingOutcome(render("settings_admin_only", pick.locale))
+        chat = await self.store.chat_state(platform, chat_id)
+        if self._settings_value(chat, pick.name) == pick.value:
+            return SettingOutcome(render("settings_unchanged", pick.locale))
+        saved, refusal = await self._change_setting(chat, pick.name, pick.value, pick.locale)
+        if saved is None:
+            return SettingOutcome(refusal)
+        view = self._view(saved, pick.locale, "settings_pick")
+        return SettingOutcome(
+            render("settings_saved", pick.locale, summary=self._settings_summary(saved)), view
+        )
+
+    async def _may_change_settings(
+        self, platform: str, user_id: str, chat_kind: ChatKind, chat_admin: bool
+    ) -> bool:
+        return chat_kind is ChatKind.PRIVATE or chat_admin or await self._bot_admin(platform, user_id)
+
+    def _settings_value(self, chat: ChatState, name: str) -> str:
+        if name == "backend":
+            return self._backend_for(chat)
+        return str(self._params(chat).get("output_format" if name == "format" else name, ""))
+
     async def _settings_command(self, inbound: Inbound) -> str:
-        """``/settings`` shows them; ``/settings size 1536x1024`` changes one (admins only in groups)."""
-        chat = await self.store.chat_state(*inbound.chat)
-        words = inbound.text.split()
-        if not words:
-            return render("settings_show", inbound.locale, summary=self._settings_summary(chat))
-        if inbound.chat_kind is ChatKind.GROUP and not (
-            inbound.chat_admin or await self._bot_admin(inbound.key.platform, inbound.user_id)
+        """``/settings size 1536x1024`` changes one setting (admins only in groups)."""
+        if not await self._may_change_settings(
+            inbound.key.platform, inbound.user_id, inbound.chat_kind, inbound.chat_admin
         ):
             return render("settings_admin_only", inbound.locale)
+        words = inbound.text.split()
         name, value = words[0].lower(), " ".join(words[1:]).strip().lower()
+        chat = await self.store.chat_state(*inbound.chat)
+        saved, refusal = await self._change_setting(chat, name, value, inbound.locale)
+        if saved is None:
+            return refusal
+        return render("settings_saved", inbound.locale, summary=self._settings_summary(saved))
+
+    async def _change_setting(
+        self, chat: ChatState, name: str, value: str, locale: str | None
+    ) -> tuple[ChatState | None, str]:
+        """Validate and save one setting: the new chat state, or None and why not."""
         if name not in SETTING_NAMES:
-            return render("settings_unknown", inbound.locale, name=name, names=", ".join(SETTING_NAMES))
-        settings = dict(chat.settings)
-        backend = self._backend_for(chat)
+            return None, render("settings_unknown", locale, name=name, names=", ".join(SETTING_NAMES))
         allowed: Sequence[str]
         if name == "backend":
             allowed = sorted(self.backends)
@@ -597,19 +711,16 @@ class Engine:
         elif name == "format":
             allowed = OUTPUT_FORMATS
         else:
-            model = image_model(self.options.models[backend])
+            model = image_model(self.options.models[self._backend_for(chat)])
             try:
                 value = check_size(value or "auto", model)
             except InputError as error:
-                return render_error(error, inbound.locale)
+                return None, render_error(error, locale)
             allowed = [value]
         if value not in allowed:
-            return render(
-                "settings_value", inbound.locale, name=name, value=value, allowed=", ".join(allowed)
-            )
-        settings[name] = value
-        chat = await self.store.update_chat(*inbound.chat, settings=settings)
-        return render("settings_saved", inbound.locale, summary=self._settings_summary(chat))
+            return None, render("settings_value", locale, name=name, value=value, allowed=", ".join(allowed))
+        settings = {**chat.settings, name: value}
+        return await self.store.update_chat(chat.platform, chat.chat_id, settings=settings), ""
 
     def _settings_summary(self, chat: ChatState) -> str:
         params = self._params(chat)
@@ -648,7 +759,7 @@ class Engine:
         images = [OutgoingImage(data, *imaging.describe(data)) for data in datas]
         caption = f"{render('undo_done', locale)}\n{_short(parent.prompt)}"
         keys = await channel.send_images(
-            reply_to, images, caption, [Action(kind, parent.id) for kind in RESULT_ACTIONS]
+            reply_to, images, caption, _actions(RESULT_ACTIONS, parent.id, locale)
         )
         shown = [SentMessage(key, parent.id, "image", index) for index, key in enumerate(keys)]
         await self.store.delivered(shown, parent.platform, parent.chat_id, parent.id)

@@ -42,6 +42,8 @@ class Inbound:
     addressed: bool = False
     # The user administers this chat (group admins; anyone in a private chat).
     chat_admin: bool = False
+    # Something the user sent that is not an image ("a sticker", "report.pdf"): answered, never drawn.
+    unsupported: str | None = None
 
     @property
     def chat(self) -> tuple[str, str]:
@@ -59,10 +61,12 @@ class ActionKind(StrEnum):
 
 @dataclass(frozen=True)
 class Action:
-    """A button: adapters render it and map presses back to (kind, turn id)."""
+    """A button: adapters render it with ``label`` (in the chat's language) and map
+    presses back to (kind, turn id)."""
 
     kind: ActionKind
     turn_id: int
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,52 @@ class ActionPress:
     message: MessageKey
     user_id: str
     locale: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingOption:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SettingGroup:
+    """One setting: its name (``size``), a title in the chat's language, the value in
+    force, and the values to offer."""
+
+    name: str
+    title: str
+    current: str
+    options: tuple[SettingOption, ...]
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    """A chat's settings as something to pick from (a keyboard, select menus)."""
+
+    text: str
+    groups: tuple[SettingGroup, ...]
+
+
+@dataclass(frozen=True)
+class SettingPick:
+    """Someone picked ``value`` for setting ``name`` on a settings view in ``chat``."""
+
+    chat: MessageKey
+    user_id: str
+    chat_kind: ChatKind
+    name: str
+    value: str
+    chat_admin: bool = False
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingOutcome:
+    """A short notice for the picker, and the view to show now (None: unchanged)."""
+
+    notice: str
+    view: SettingsView | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -112,6 +162,10 @@ class Channel(Protocol):
     ) -> MessageKey: ...
 
     async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey: ...
+
+    async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:
+        """The chat's settings, with a way to pick each one."""
+        ...
 
 
 @dataclass

@@ -6,13 +6,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.engine.inbound import Action, ActionKind, OutgoingImage
+from bot.engine.inbound import Action, ActionKind, OutgoingImage, SettingsView
 from bot.engine.records import MessageKey
 
 
 @dataclass
 class Said:
-    kind: str  # "progress", "update", "clear", "images", "text", "file"
+    kind: str  # "progress", "update", "clear", "images", "text", "file", "settings"
     reply_to: MessageKey | None
     key: MessageKey | None = None
     text: str = ""
@@ -21,6 +21,7 @@ class Said:
     actions: list[Action] = field(default_factory=list)
     preview: bytes | None = None
     data: bytes = b""
+    view: SettingsView | None = None
 
 
 class CollectingChannel:
@@ -58,6 +59,11 @@ class CollectingChannel:
     async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey:
         key = self._key(reply_to.chat_id)
         self.said.append(Said("file", reply_to, key, filename, data=data))
+        return key
+
+    async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:
+        key = self._key(reply_to.chat_id)
+        self.said.append(Said("settings", reply_to, key, view.text, view=view))
         return key
 
     # --- reading what was said ---------------------------------------------------
