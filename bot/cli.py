@@ -1,8 +1,9 @@
 """The ``redraw`` command (also ``python -m bot``).
 
-``redraw config`` shows the effective settings; ``redraw draw`` makes one image
-through the configured backend: a quick end-to-end check of a key or a proxy.
-``redraw run`` arrives with the platform adapters.
+``redraw run`` runs the bot on every platform whose token is set (or the one
+named by ``--platform``); ``redraw config`` shows the effective settings;
+``redraw draw`` makes one image through the configured backend: a quick
+end-to-end check of a key or a proxy; ``redraw db upgrade`` migrates the database.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from bot.validation import prepare_request
 
 EXIT_INPUT = 2
 EXIT_UPSTREAM = 1
+PLATFORMS = ("telegram", "discord")
+# Platforms `redraw run` can start today.
+AVAILABLE_PLATFORMS = ("telegram",)
+TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"redraw {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log provider calls and retries")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (every platform whose token is set)")
+    run.add_argument("--platform", choices=PLATFORMS, help="run only this platform")
 
     commands.add_parser("config", help="validate the settings and print them (secrets hidden)")
 
@@ -67,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command is None:
@@ -78,11 +86,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"redraw: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_INPUT
+    if args.command == "run":
+        return run_bot(settings, args.platform)
     if args.command == "config":
         return show_config(settings)
     if args.command == "db":
         return asyncio.run(upgrade_database(settings))
     return asyncio.run(draw(settings, args))
+
+
+def run_bot(settings: Settings, platform: str | None) -> int:
+    platforms = [platform] if platform else settings.platforms
+    if not platforms:
+        print("redraw: set TELEGRAM_BOT_TOKEN (or DISCORD_BOT_TOKEN) to run the bot", file=sys.stderr)
+        return EXIT_INPUT
+    for name in platforms:
+        if name not in settings.platforms:
+            print(f"redraw: --platform {name} needs {TOKEN_VARIABLES[name]}", file=sys.stderr)
+            return EXIT_INPUT
+        if name not in AVAILABLE_PLATFORMS:
+            print(f"redraw: the {name} adapter is not available in this version", file=sys.stderr)
+            return EXIT_INPUT
+    if settings.openai_api_key is None and settings.openai_base_url == DEFAULT_OPENAI_BASE_URL:
+        print(
+            "redraw: set OPENAI_API_KEY (or OPENAI_BASE_URL for a proxy that needs no key)", file=sys.stderr
+        )
+        return EXIT_INPUT
+    # Imported here: the adapters load the platform libraries, which other commands don't need.
+    from adapters.runtime import serve  # noqa: PLC0415
+
+    asyncio.run(serve(settings, platforms))
+    return 0
 
 
 def show_config(settings: Settings) -> int:

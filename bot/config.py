@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     # Images older than this (not reused) are deleted from the blob store; 0 keeps them.
     redraw_blob_retention_days: float = Field(default=90, ge=0)
 
+    # Telegram webhook mode (unset: long polling). The URL Telegram POSTs to; the
+    # secret defaults to one derived from the bot token, the same on every instance.
+    redraw_webhook_url: str | None = None
+    redraw_webhook_secret: SecretStr | None = None
+    # Where the webhook server listens: all interfaces, so a load balancer can reach it.
+    redraw_webhook_listen: str = "0.0.0.0"
+    redraw_webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # On SIGTERM, turns in flight get this long to finish before they are interrupted (with Retry).
+    redraw_shutdown_grace_s: float = Field(default=30.0, ge=0)
+
     # Not settings: notes for the operator gathered while validating.
     warnings: list[str] = Field(default_factory=list, exclude=True)
 
@@ -109,6 +119,8 @@ class Settings(BaseSettings):
         "redraw_prices",
         "redraw_budget_user_daily_usd",
         "redraw_budget_chat_monthly_usd",
+        "redraw_webhook_url",
+        "redraw_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -116,6 +128,23 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("redraw_webhook_url")
+    @classmethod
+    def _webhook_shape(cls, value: str | None) -> str | None:
+        # http is only for a local Bot API server (or a test); Telegram itself POSTs to https only.
+        if value is not None and (
+            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
+        ):
+            raise ValueError("must be the public https:// URL Telegram sends updates to")
+        return value
+
+    @field_validator("redraw_webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("may hold only A-Z, a-z, 0-9, _ and - (1-256 characters)")
+        return value
 
     @field_validator("openai_base_url", mode="before")
     @classmethod
@@ -192,7 +221,7 @@ class Settings(BaseSettings):
         return enabled
 
 
-_SECRET_FIELDS = {"telegram_bot_token", "discord_bot_token", "openai_api_key"}
+_SECRET_FIELDS = {"telegram_bot_token", "discord_bot_token", "openai_api_key", "redraw_webhook_secret"}
 
 
 def _describe(error: dict[str, Any]) -> str:

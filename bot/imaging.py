@@ -211,3 +211,22 @@ def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
 
 # Truncated uploads are an error, never silently padded.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def jpeg_preview(data: bytes, max_side: int | None = None, quality: int = 85) -> bytes:
+    """A JPEG of ``data`` with its longest side at most ``max_side`` (None keeps the size):
+    what a platform shows when the original is too large for a photo. Transparency
+    goes on white, as chat apps show it."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        if max_side is not None and max(image.size) > max_side:
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+        else:
+            flat = image.convert("RGB")
+        buffer = io.BytesIO()
+        flat.save(buffer, "JPEG", quality=quality, optimize=True)
+        return buffer.getvalue()

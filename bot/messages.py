@@ -280,6 +280,13 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "I can only work with pictures (photos or image files), not {what}. Send a photo, or describe what to draw.",
         "zh": "我只能处理图片（照片或图片文件），无法处理{what}。请发送照片，或描述要画的内容。",
     },
+    "unsupported_sticker": {"en": "stickers", "zh": "贴纸"},
+    "unsupported_voice": {"en": "voice messages", "zh": "语音消息"},
+    "unsupported_video": {"en": "videos", "zh": "视频"},
+    "unsupported_audio": {"en": "audio", "zh": "音频"},
+    "unsupported_animation": {"en": "GIFs and animations", "zh": "动图"},
+    "unsupported_file": {"en": "this kind of file", "zh": "这种文件"},
+    "unsupported_other": {"en": "this kind of message", "zh": "这类消息"},
     "images_need_prompt": {
         "en": "Got your picture. What should I do with it? Reply to it with a description, e.g. “make it a watercolour”.",
         "zh": "收到图片了。要怎么处理？请回复这张图片并写上说明，例如“改成水彩画”。",

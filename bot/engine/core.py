@@ -45,7 +45,7 @@ from bot.engine.limits import Limiter
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome, Store
 from bot.errors import InputError, RedrawError, UpstreamError
-from bot.messages import render, render_error
+from bot.messages import MESSAGES, render, render_error
 from bot.models import image_model, size_label
 from bot.pricing import PriceTable
 from bot.types import MIME_EXTENSIONS, ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
@@ -146,9 +146,9 @@ class Engine:
             return
         command = inbound.command
         if inbound.unsupported is not None:
-            await channel.send_text(
-                inbound.key, render("unsupported_input", inbound.locale, what=inbound.unsupported)
-            )
+            kind = f"unsupported_{inbound.unsupported}"
+            what = render(kind if kind in MESSAGES else "unsupported_other", inbound.locale)
+            await channel.send_text(inbound.key, render("unsupported_input", inbound.locale, what=what))
         elif command is not None and command not in COMMANDS:
             await channel.send_text(inbound.key, render("unknown_command", inbound.locale, command=command))
         elif command in ("start", "help"):
@@ -659,15 +659,15 @@ class Engine:
         """A value picked on a settings view (admins only in groups)."""
         platform, chat_id = pick.chat.platform, pick.chat.chat_id
         if not await self._allowed(platform, pick.user_id, chat_id):
-            return SettingOutcome(render("not_allowed", pick.locale))
+            return SettingOutcome(render("not_allowed", pick.locale), refused=True)
         if not await self._may_change_settings(platform, pick.user_id, pick.chat_kind, pick.chat_admin):
-            return SettingOutcome(render("settings_admin_only", pick.locale))
+            return SettingOutcome(render("settings_admin_only", pick.locale), refused=True)
         chat = await self.store.chat_state(platform, chat_id)
         if self._settings_value(chat, pick.name) == pick.value:
             return SettingOutcome(render("settings_unchanged", pick.locale))
         saved, refusal = await self._change_setting(chat, pick.name, pick.value, pick.locale)
         if saved is None:
-            return SettingOutcome(refusal)
+            return SettingOutcome(refusal, refused=True)
         view = self._view(saved, pick.locale, "settings_pick")
         return SettingOutcome(
             render("settings_saved", pick.locale, summary=self._settings_summary(saved)), view

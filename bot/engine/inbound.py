@@ -42,7 +42,8 @@ class Inbound:
     addressed: bool = False
     # The user administers this chat (group admins; anyone in a private chat).
     chat_admin: bool = False
-    # Something the user sent that is not an image ("a sticker", "report.pdf"): answered, never drawn.
+    # What the user sent instead of a picture ("sticker", "voice", "video", "audio", "animation",
+    # "file", "other"): answered when addressed, never drawn.
     unsupported: str | None = None
 
     @property
@@ -120,10 +121,12 @@ class SettingPick:
 
 @dataclass(frozen=True)
 class SettingOutcome:
-    """A short notice for the picker, and the view to show now (None: unchanged)."""
+    """A short notice for the picker, and the view to show now (None: unchanged).
+    ``refused``: the pick was not allowed or not valid (worth an alert, not a toast)."""
 
     notice: str
     view: SettingsView | None = None
+    refused: bool = False
 
 
 @dataclass(frozen=True, repr=False)

@@ -368,8 +368,12 @@ class FakeOpenAI:
             return None, rejection
         fault = self._take_fault(request.path)
         if (failure := await self._fault_response(fault)) is not None:
+            record.status = failure.status
             return fault, failure
-        return fault, self._model_rejection(model())
+        rejection = self._model_rejection(model())
+        if rejection is not None:
+            record.status = rejection.status
+        return fault, rejection
 
     def _model_rejection(self, model: Any) -> web.Response | None:
         if model in self.unavailable_models:

@@ -1,0 +1,140 @@
+"""One process's bot: storage, the provider client, the engine and the platform
+adapters, started and stopped in the order that loses nothing.
+
+Start: storage → engine → each platform logs in (taking no updates yet) → crash
+recovery tells chats about turns a previous run left unfinished → updates flow.
+Stop (SIGTERM, SIGINT): no more updates → the ones taken are finished → turns in
+flight get ``REDRAW_SHUTDOWN_GRACE_S`` to finish, the rest are interrupted (their
+chats get Retry) → platforms log out → storage closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from bot.app import build_backends, engine_options
+from bot.backends import UpstreamClient
+from bot.config import Settings
+from bot.engine.core import Engine, EngineOptions
+from bot.engine.inbound import Channel
+from storage.blobs import FileBlobStore
+from storage.setup import open_storage
+from storage.sql import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+class PlatformAdapter(Protocol):
+    platform: str
+
+    @property
+    def channel(self) -> Channel: ...
+
+    async def start(self) -> None: ...
+
+    async def start_receiving(self) -> None: ...
+
+    async def stop_receiving(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        platforms: Sequence[str],
+        *,
+        options: EngineOptions | None = None,
+        adapter_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.platforms = list(platforms)
+        self.options = options or engine_options(settings)
+        self.adapter_options = adapter_options or {}
+        self.adapters: list[PlatformAdapter] = []
+        self._store: SqlStore | None = None
+        self._blobs: FileBlobStore | None = None
+        self._client: UpstreamClient | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        assert self._engine is not None, "the runtime is not started"
+        return self._engine
+
+    @property
+    def store(self) -> SqlStore:
+        assert self._store is not None, "the runtime is not started"
+        return self._store
+
+    async def start(self) -> None:
+        self._store, self._blobs = await open_storage(self.settings)
+        self._client = UpstreamClient.from_settings(self.settings)
+        backends = build_backends(self.settings, self._client, self._blobs)
+        self._engine = Engine(self._store, self._blobs, backends, self.options)
+        for platform in self.platforms:
+            adapter = self._adapter(platform, self._engine)
+            await adapter.start()
+            self.adapters.append(adapter)
+        recovered = await self._engine.recover(
+            {adapter.platform: adapter.channel for adapter in self.adapters}
+        )
+        if recovered:
+            log.warning(
+                "%d turns were left unfinished by the last run; their chats were told", len(recovered)
+            )
+        for adapter in self.adapters:
+            await adapter.start_receiving()
+
+    def _adapter(self, platform: str, engine: Engine) -> PlatformAdapter:
+        options = self.adapter_options.get(platform, {})
+        if platform == "telegram":
+            # Imported here: a Discord-only deployment need not load python-telegram-bot.
+            from adapters.telegram_adapter.service import TelegramAdapter  # noqa: PLC0415
+
+            return TelegramAdapter(self.settings, engine, **options)
+        raise ValueError(f"unknown platform {platform!r}")
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        grace = self.settings.redraw_shutdown_grace_s if grace_s is None else grace_s
+        for adapter in self.adapters:
+            await _quietly(adapter.stop_receiving(), f"stop receiving on {adapter.platform}")
+        if self._engine is not None:
+            if self._engine.in_flight:
+                log.info("waiting up to %g s for %d drawings in flight", grace, self._engine.in_flight)
+            await self._engine.shutdown(grace)
+        for adapter in self.adapters:
+            await _quietly(adapter.close(), f"close {adapter.platform}")
+        self.adapters.clear()
+        if self._client is not None:
+            await self._client.aclose()
+        if self._store is not None:
+            await self._store.close()
+
+
+async def _quietly(work: Any, what: str) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("could not %s", what)
+
+
+async def serve(settings: Settings, platforms: Sequence[str]) -> None:
+    """Run until SIGTERM or SIGINT, then stop cleanly."""
+    runtime = Runtime(settings, platforms)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runtime.start()
+        log.info("redraw is running on %s; stop with Ctrl-C or SIGTERM", ", ".join(platforms))
+        await stop.wait()
+        log.info("stopping: finishing what is in flight")
+    finally:
+        await runtime.stop()

@@ -1,0 +1,47 @@
+"""Inline keyboards: the engine's actions and settings views as Telegram buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from adapters.buttons import action_id, setting_id
+from bot.engine.inbound import Action, SettingsView
+
+ROW_WIDTH = 4
+# Telegram keyboards have no headings: a mark per setting tells the rows apart.
+SETTING_MARKS = {"backend": "⚙️", "size": "📐", "quality": "✨", "format": "🖼"}
+
+
+def action_keyboard(actions: Sequence[Action]) -> InlineKeyboardMarkup | None:
+    """Two buttons a row (four fit the result: regenerate, variations / original, undo)."""
+    if not actions:
+        return None
+    buttons = [
+        InlineKeyboardButton(
+            action.label or action.kind.value, callback_data=action_id(action.kind, action.turn_id)
+        )
+        for action in actions
+    ]
+    return InlineKeyboardMarkup([buttons[index : index + 2] for index in range(0, len(buttons), 2)])
+
+
+def settings_keyboard(view: SettingsView) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    for group in view.groups:
+        mark = SETTING_MARKS.get(group.name, "•")
+        buttons = [
+            InlineKeyboardButton(
+                f"{mark} {option.label}{' ✓' if option.value == group.current else ''}",
+                callback_data=setting_id(group.name, option.value),
+            )
+            for option in group.options
+        ]
+        rows += [buttons[index : index + ROW_WIDTH] for index in range(0, len(buttons), ROW_WIDTH)]
+    return InlineKeyboardMarkup(rows)
+
+
+def settings_text(view: SettingsView) -> str:
+    legend = " · ".join(f"{SETTING_MARKS.get(group.name, '•')} {group.title}" for group in view.groups)
+    return f"{view.text}\n{legend}"

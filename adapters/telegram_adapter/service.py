@@ -1,0 +1,271 @@
+"""The Telegram side of Redraw: a python-telegram-bot Application that turns updates
+into engine calls.
+
+Lifecycle (driven by :mod:`adapters.runtime`): :meth:`TelegramAdapter.start` logs
+in and sets the command menu, without taking updates yet, so crash recovery runs
+first; :meth:`start_receiving` starts long polling, or the webhook server when
+``REDRAW_WEBHOOK_URL`` is set; :meth:`stop_receiving` stops taking updates and
+finishes the ones already taken (albums included); :meth:`close` logs out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from adapters.buttons import ActionButton, SettingButton, parse
+from adapters.telegram_adapter.albums import AlbumCollector
+from adapters.telegram_adapter.channel import TelegramChannel
+from adapters.telegram_adapter.inbound import (
+    TELEGRAM_DOWNLOAD_LIMIT,
+    BotIdentity,
+    InboundBuilder,
+    chat_kind,
+    message_key,
+)
+from bot.config import Settings
+from bot.engine.core import Engine
+from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
+from bot.messages import render
+
+log = logging.getLogger(__name__)
+
+# Message and button presses only: edits are ignored, as are channel posts.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+MENU = ("draw", "new", "settings", "usage", "history", "cancel", "help")
+MENU_TEXT = {
+    "en": {
+        "draw": "Draw a picture: /draw a fox in the snow",
+        "new": "Start a new picture",
+        "settings": "Size, quality, format and backend",
+        "usage": "What you have spent",
+        "history": "How a picture was made (reply to it)",
+        "cancel": "Stop your drawing in progress",
+        "help": "How to use the bot, with examples",
+    },
+    "zh": {
+        "draw": "画一幅画：/draw 雪地里的狐狸",
+        "new": "开始一张新图片",
+        "settings": "尺寸、质量、格式和接口",
+        "usage": "查看花费",
+        "history": "查看图片的创作过程（回复该图片）",
+        "cancel": "停止正在进行的绘制",
+        "help": "使用说明和示例",
+    },
+}
+
+
+def webhook_secret(settings: Settings) -> str:
+    """REDRAW_WEBHOOK_SECRET, or one derived from the bot token: every instance agrees on it."""
+    if settings.redraw_webhook_secret is not None:
+        return settings.redraw_webhook_secret.get_secret_value()
+    assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    return hashlib.sha256(f"redraw-webhook:{token}".encode()).hexdigest()
+
+
+class TelegramAdapter:
+    platform = "telegram"
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        album_window_s: float = 1.0,
+        progress_interval_s: float = 5.0,
+        poll_timeout_s: float = 10.0,
+    ) -> None:
+        if settings.telegram_bot_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.settings = settings
+        self.engine = engine
+        self.poll_timeout_s = poll_timeout_s
+        builder: ApplicationBuilder = (  # type: ignore[type-arg]
+            Application.builder()
+            .token(settings.telegram_bot_token.get_secret_value())
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .concurrent_updates(True)
+            .connection_pool_size(64)
+            .media_write_timeout(180)
+            .read_timeout(30)
+            .write_timeout(30)
+            .get_updates_read_timeout(poll_timeout_s + 10)
+        )
+        if settings.telegram_api_base_url:
+            builder = builder.base_url(settings.telegram_api_base_url)
+        if settings.telegram_api_file_url:
+            builder = builder.base_file_url(settings.telegram_api_file_url)
+        self.application = builder.build()
+        self.application.add_handler(
+            MessageHandler(filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, self._on_message)
+        )
+        self.application.add_handler(CallbackQueryHandler(self._on_button))
+        self.application.add_error_handler(self._on_error)
+        self.channel = TelegramChannel(self.application.bot, progress_interval_s=progress_interval_s)
+        self.albums = AlbumCollector(album_window_s, self._on_album)
+        self._builder: InboundBuilder | None = None
+
+    # --- lifecycle --------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        me = self.application.bot
+        identity = BotIdentity(me.id, me.username)
+        # Telegram's own server caps downloads at 20 MB; a local Bot API server does not.
+        limit = None if self.settings.telegram_api_base_url else TELEGRAM_DOWNLOAD_LIMIT
+        self._builder = InboundBuilder(me, identity, limit)
+        await self._set_menu()
+        await self.application.start()
+        log.info("telegram: logged in as @%s", me.username)
+
+    async def start_receiving(self) -> None:
+        updater = self.application.updater
+        assert updater is not None
+        url = self.settings.redraw_webhook_url
+        if url is None:
+            await updater.start_polling(
+                timeout=int(self.poll_timeout_s), allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+            )
+            log.info("telegram: long polling")
+            return
+        await updater.start_webhook(
+            listen=self.settings.redraw_webhook_listen,
+            port=self.settings.redraw_webhook_port,
+            url_path=urlsplit(url).path.lstrip("/"),
+            webhook_url=url,
+            secret_token=webhook_secret(self.settings),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+        log.info(
+            "telegram: webhook %s, listening on %s:%s",
+            url,
+            self.settings.redraw_webhook_listen,
+            self.settings.redraw_webhook_port,
+        )
+
+    async def stop_receiving(self) -> None:
+        """Take no more updates; finish the ones taken, and the albums being collected."""
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        await self.albums.flush()
+        if self.application.running:
+            await self.application.stop()
+
+    async def close(self) -> None:
+        await self.application.shutdown()
+
+    async def _set_menu(self) -> None:
+        bot = self.application.bot
+        try:
+            for language, texts in MENU_TEXT.items():
+                commands = [BotCommand(name, texts[name]) for name in MENU]
+                await bot.set_my_commands(commands, language_code=None if language == "en" else language)
+        except TelegramError as error:
+            log.warning("telegram: could not set the command menu: %s", error)
+
+    # --- updates -------------------------------------------------------------------
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None:
+            return
+        if message.media_group_id is not None:
+            self.albums.add(message)
+            return
+        await self._handle([message])
+
+    async def _on_album(self, messages: list[Message]) -> None:
+        await self._handle(messages)
+
+    async def _handle(self, messages: list[Message]) -> None:
+        assert self._builder is not None
+        inbound = self._builder.build(messages)
+        if inbound is None:
+            return
+        changes_settings = inbound.command == "settings" and bool(inbound.text.strip())
+        if changes_settings and inbound.chat_kind is ChatKind.GROUP and not inbound.chat_admin:
+            # Only a change needs to know: one getChatMember call then, not one per message.
+            inbound = dataclasses.replace(inbound, chat_admin=await self._is_admin(messages[0]))
+        await self.engine.handle(inbound, self.channel)
+
+    async def _is_admin(self, message: Message) -> bool:
+        user = message.from_user
+        if user is None:
+            return False
+        return await self._member_is_admin(message.chat.id, user.id)
+
+    async def _member_is_admin(self, chat_id: int, user_id: int) -> bool:
+        try:
+            member = await self.application.bot.get_chat_member(chat_id, user_id)
+        except TelegramError as error:
+            log.warning("telegram: could not look up member %s of %s: %s", user_id, chat_id, error)
+            return False
+        return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.message is None:
+            return
+        button = parse(query.data)
+        locale = query.from_user.language_code
+        if isinstance(button, SettingButton):
+            await self._pick_setting(query, button)
+            return
+        if not isinstance(button, ActionButton):
+            await query.answer()
+            return
+        # Answered first: Telegram shows a spinner until then, and sending an original takes a while.
+        await query.answer(render("cancelling", locale) if button.kind is ActionKind.CANCEL else None)
+        message = query.message
+        press = ActionPress(
+            button.kind,
+            button.turn_id,
+            message_key(message.chat.id, message.message_id),
+            str(query.from_user.id),
+            locale,
+        )
+        await self.engine.press(press, self.channel)
+
+    async def _pick_setting(self, query: CallbackQuery, button: SettingButton) -> None:
+        message = query.message
+        assert message is not None
+        kind = chat_kind(message.chat)
+        admin = kind is ChatKind.PRIVATE or (
+            message.chat.type != ChatType.PRIVATE
+            and await self._member_is_admin(message.chat.id, query.from_user.id)
+        )
+        pick = SettingPick(
+            chat=message_key(message.chat.id, message.message_id),
+            user_id=str(query.from_user.id),
+            chat_kind=kind,
+            name=button.name,
+            value=button.value,
+            chat_admin=admin,
+            locale=query.from_user.language_code,
+        )
+        outcome = await self.engine.pick_setting(pick)
+        if outcome.view is not None:
+            await self.channel.edit_settings(pick.chat, outcome.view)
+        # A refusal is an alert the user must dismiss; anything else a passing toast.
+        await query.answer(outcome.notice[:200], show_alert=outcome.refused)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: error while handling an update", exc_info=context.error)

@@ -1,0 +1,88 @@
+"""Running the real bot (PTB Application, engine, SQLite, blobs) against the fake
+Bot API server and the fake provider, as `redraw run --platform telegram` would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.runtime import Runtime
+from bot.app import engine_options
+from bot.config import Settings, load_settings
+from tests.conftest import TEST_API_KEY
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.telegram_server import TOKEN, Chat, FakeTelegram, User
+
+ALICE = User(501, "Alice", "en", "alice")
+BOB = User(502, "Bob", "en", "bob")
+LI = User(503, "Li", "zh-hans", "li")
+PRIVATE = Chat(501, "private", "Alice")
+GROUP = Chat(-1001234, "supergroup", "Artists")
+
+# Short windows so tests run fast; the real defaults are 1 s and 5 s.
+ADAPTER_OPTIONS = {"album_window_s": 0.3, "progress_interval_s": 0.2, "poll_timeout_s": 1.0}
+
+
+@dataclass
+class TelegramWorld:
+    tg: FakeTelegram
+    openai: FakeOpenAI
+    settings: Settings
+    runtimes: list[Runtime] = field(default_factory=list)
+
+    async def start(self, progress_every_s: float = 0.2, **settings: Any) -> Runtime:
+        current = self.settings.model_copy(update=settings)
+        options = replace(engine_options(current), progress_every_s=progress_every_s)
+        runtime = Runtime(
+            current, ["telegram"], options=options, adapter_options={"telegram": ADAPTER_OPTIONS}
+        )
+        await runtime.start()
+        self.runtimes.append(runtime)
+        return runtime
+
+    async def stop(self, runtime: Runtime, grace_s: float = 5.0) -> None:
+        await runtime.stop(grace_s)
+        self.runtimes.remove(runtime)
+
+    def provider_calls(self) -> list[Any]:
+        return [request for request in self.openai.requests if request.path.startswith("/v1/")]
+
+
+def settings_for(tg: FakeTelegram, openai: FakeOpenAI, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": tg.base_url,
+        "telegram_api_file_url": tg.file_url,
+        "openai_api_key": TEST_API_KEY,
+        "openai_base_url": openai.base_url,
+        "redraw_data_dir": data_dir,
+        "redraw_partial_images": 0,
+        "redraw_retry_max_seconds": 5,
+        **overrides,
+    }
+    return load_settings(**values)
+
+
+MakeWorld = Callable[..., TelegramWorld]
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def world(tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[TelegramWorld]:
+    """The bot, started, in long-polling mode."""
+    built = TelegramWorld(tg, fake, settings_for(tg, fake, tmp_path / "data"))
+    await built.start()
+    yield built
+    for runtime in list(built.runtimes):
+        await built.stop(runtime, grace_s=0)
