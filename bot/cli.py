@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import __version__
+from bot import __version__, logs
 from bot.app import build_backends
 from bot.backends import UpstreamClient
 from bot.blobs import MemoryBlobStore
@@ -74,18 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     if args.command is None:
         parser.print_help()
         return 0
+    logs.configure(None, verbose=args.verbose, quiet_default=args.command != "run")
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"redraw: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_INPUT
+    # Again, now that the secrets to keep out of the logs are known.
+    logs.configure(settings, verbose=args.verbose, quiet_default=args.command != "run")
     if args.command == "run":
         return run_bot(settings, args.platform)
     if args.command == "config":

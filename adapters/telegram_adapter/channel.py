@@ -136,17 +136,21 @@ class TelegramChannel:
 
     async def _show_preview(self, state: _Progress, text: str, preview: bytes) -> None:
         jpeg = await run_cpu(imaging.jpeg_preview, preview, PROGRESS_PREVIEW_SIDE, 80)
-        photo = InputFile(jpeg, filename="preview.jpg")
         if state.photo:
+            # Raw bytes, not an InputFile: PTB then attaches the upload to the media by name.
             await self.bot.edit_message_media(
-                InputMediaPhoto(photo, caption=text),
+                InputMediaPhoto(jpeg, caption=text, filename="preview.jpg"),
                 state.chat_id,
                 state.message_id,
                 reply_markup=state.markup,
             )
             return
         sent = await self.bot.send_photo(
-            state.chat_id, photo, caption=text, reply_parameters=state.reply_to, reply_markup=state.markup
+            state.chat_id,
+            InputFile(jpeg, filename="preview.jpg"),
+            caption=text,
+            reply_parameters=state.reply_to,
+            reply_markup=state.markup,
         )
         state.stale.append(state.message_id)
         state.message_id, state.photo = sent.message_id, True
@@ -191,10 +195,10 @@ class TelegramChannel:
             if len(batch) == 1:
                 keys.append(key_of(await self._send_photo(chat_id, batch[0], "", _reply(reply_to), None)))
                 continue
-            media = [
-                InputMediaPhoto(await self._photo_file(image, start + index))
-                for index, image in enumerate(batch)
-            ]
+            media = []
+            for index, image in enumerate(batch):
+                data, filename = await self._photo_upload(image, start + index)
+                media.append(InputMediaPhoto(data, filename=filename))
             album = await self.bot.send_media_group(chat_id, media, reply_parameters=_reply(reply_to))
             keys += [key_of(message) for message in album]
         # An album can't carry buttons: they go on a message just below it.
@@ -211,10 +215,14 @@ class TelegramChannel:
         reply: ReplyParameters | None,
         markup: InlineKeyboardMarkup | None,
     ) -> Message:
-        photo = await self._photo_file(image, 0)
+        data, filename = await self._photo_upload(image, 0)
         try:
             return await self.bot.send_photo(
-                chat_id, photo, caption=caption, reply_parameters=reply, reply_markup=markup
+                chat_id,
+                InputFile(data, filename=filename),
+                caption=caption,
+                reply_parameters=reply,
+                reply_markup=markup,
             )
         except BadRequest as error:
             # Telegram judged it differently (dimensions, decoding): a preview always fits.
@@ -229,13 +237,14 @@ class TelegramChannel:
             )
 
     @staticmethod
-    async def _photo_file(image: OutgoingImage, index: int) -> InputFile:
+    async def _photo_upload(image: OutgoingImage, index: int) -> tuple[bytes, str]:
+        """The bytes to upload as a photo, and their file name."""
         if fits_photo(image):
             extension = MIME_EXTENSIONS.get(image.mime, "png")
-            return InputFile(image.data, filename=f"redraw-{index + 1}.{extension}")
+            return image.data, f"redraw-{index + 1}.{extension}"
         # Too large for a photo: a JPEG preview (the 📎 Original button sends the file).
         preview = await run_cpu(imaging.jpeg_preview, image.data, PREVIEW_SIDE)
-        return InputFile(preview, filename=f"redraw-{index + 1}-preview.jpg")
+        return preview, f"redraw-{index + 1}-preview.jpg"
 
     # --- text, files, settings ------------------------------------------------------
 

@@ -55,6 +55,8 @@ JSON_FIELDS = {
     "link_preview_options",
 }
 INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id", "max_connections"}
+# Free text, never decoded: "true" there is just a word.
+TEXT_FIELDS = {"text", "caption", "url", "secret_token", "callback_query_id", "file_id"}
 
 T = TypeVar("T")
 
@@ -363,7 +365,7 @@ class FakeTelegram:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             found = probe()
-            if found is not None and found is not False:
+            if found:
                 return found
             await asyncio.sleep(0.01)
         raise AssertionError(f"timed out waiting for {what or probe}")
@@ -457,6 +459,8 @@ class FakeTelegram:
                 params[name] = bytes(value).decode()
             elif name in INT_FIELDS and re.fullmatch(r"-?\d+", value):
                 params[name] = int(value)
+            elif name not in TEXT_FIELDS and value in ("true", "false"):
+                params[name] = value == "true"
             else:
                 params[name] = value
         return params, files
@@ -705,7 +709,7 @@ class FakeTelegram:
             if len(item.get("caption") or "") > MAX_CAPTION:
                 raise ApiError(400, "Bad Request: message caption is too long")
             message = self._bot_message({k: v for k, v in params.items() if k != "reply_markup"})
-            message["photo"] = self._photo(self._upload(item["media"], files, "\0").data)
+            message["photo"] = self._photo(self._upload(item.get("media"), files, "\0").data)
             message["media_group_id"] = group
             if item.get("caption"):
                 message["caption"] = item["caption"]
@@ -748,7 +752,7 @@ class FakeTelegram:
         media = params["media"]
         if len(media.get("caption") or "") > MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
-        message["photo"] = self._photo(self._upload(media["media"], files, "\0").data)
+        message["photo"] = self._photo(self._upload(media.get("media"), files, "\0").data)
         message["caption"] = media.get("caption", "")
         message.pop("reply_markup", None)
         if "reply_markup" in params:

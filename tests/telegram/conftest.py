@@ -34,12 +34,16 @@ class TelegramWorld:
     settings: Settings
     runtimes: list[Runtime] = field(default_factory=list)
 
-    async def start(self, progress_every_s: float = 0.2, **settings: Any) -> Runtime:
+    async def start(
+        self, progress_every_s: float = 0.2, adapter: dict[str, Any] | None = None, **settings: Any
+    ) -> Runtime:
+        """Start a bot process; ``settings`` override the world's (e.g. ``redraw_webhook_url``)."""
+        unknown = set(settings) - set(Settings.model_fields)
+        assert not unknown, f"not settings: {unknown}"
         current = self.settings.model_copy(update=settings)
         options = replace(engine_options(current), progress_every_s=progress_every_s)
-        runtime = Runtime(
-            current, ["telegram"], options=options, adapter_options={"telegram": ADAPTER_OPTIONS}
-        )
+        adapter_options = {"telegram": {**ADAPTER_OPTIONS, **(adapter or {})}}
+        runtime = Runtime(current, ["telegram"], options=options, adapter_options=adapter_options)
         await runtime.start()
         self.runtimes.append(runtime)
         return runtime
@@ -79,10 +83,16 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def world(tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[TelegramWorld]:
-    """The bot, started, in long-polling mode."""
+async def idle_world(tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[TelegramWorld]:
+    """Everything the bot needs, for a test to start (and restart) itself."""
     built = TelegramWorld(tg, fake, settings_for(tg, fake, tmp_path / "data"))
-    await built.start()
     yield built
     for runtime in list(built.runtimes):
         await built.stop(runtime, grace_s=0)
+
+
+@pytest.fixture
+async def world(idle_world: TelegramWorld) -> TelegramWorld:
+    """The bot, started, in long-polling mode."""
+    await idle_world.start()
+    return idle_world

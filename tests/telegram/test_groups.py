@@ -1,0 +1,81 @@
+"""Groups: the bot answers commands, mentions and replies to its own messages, nothing else."""
+
+from __future__ import annotations
+
+from tests.fakes.telegram_server import BOT_ID, BOT_USERNAME, FakeTelegram
+from tests.helpers import colour_name, png
+from tests.telegram.conftest import ALICE, BOB, GROUP, TelegramWorld
+
+
+async def test_a_group_message_without_a_mention_is_ignored(world: TelegramWorld, tg: FakeTelegram) -> None:
+    tg.send(GROUP, ALICE, "what a nice red sunset")
+    tg.send(GROUP, BOB, "@someone_else draw a cat")
+    tg.send(GROUP, BOB, "/draw@other_bot a dog")
+    tg.send(GROUP, ALICE, sticker=True)
+    await tg.settle(0.5)
+    assert tg.bot_messages(GROUP) == []
+    assert world.provider_calls() == []
+
+
+async def test_a_mention_draws(world: TelegramWorld, tg: FakeTelegram) -> None:
+    prompt = tg.send(GROUP, ALICE, f"@{BOT_USERNAME} a purple castle")
+    photo = await tg.wait_photo(GROUP)
+    assert photo["reply_to_message"]["message_id"] == prompt["message_id"]
+    # The mention is not part of the prompt.
+    assert BOT_USERNAME not in world.provider_calls()[0].json["input"][-1]["content"][0]["text"]
+    assert colour_name(tg.photo_bytes(photo)) == "purple"
+
+
+async def test_a_mention_by_id_draws(world: TelegramWorld, tg: FakeTelegram) -> None:
+    entity = {
+        "type": "text_mention",
+        "offset": 0,
+        "length": 6,
+        "user": {"id": BOT_ID, "is_bot": True, "first_name": "Redraw"},
+    }
+    tg.send(GROUP, ALICE, "Redraw a green frog", entities=[entity])
+    await tg.wait_photo(GROUP)
+
+
+async def test_commands_with_the_bots_name(world: TelegramWorld, tg: FakeTelegram) -> None:
+    tg.send(GROUP, ALICE, f"/draw@{BOT_USERNAME} a blue moon")
+    photo = await tg.wait_photo(GROUP)
+    assert colour_name(tg.photo_bytes(photo)) == "blue"
+    assert "a blue moon" in photo["caption"]
+
+
+async def test_a_reply_to_the_bots_image_edits_it_without_a_mention(
+    world: TelegramWorld, tg: FakeTelegram
+) -> None:
+    tg.send(GROUP, ALICE, "/draw a white house")
+    first = await tg.wait_photo(GROUP)
+    # Someone else in the group carries on from Alice's picture.
+    tg.send(GROUP, BOB, "paint it red", reply_to=first)
+    second = await tg.wait_photo(GROUP, after=first["message_id"])
+    assert colour_name(tg.photo_bytes(second)) == "red"
+    assert world.provider_calls()[1].json["previous_response_id"]
+    # A plain follow-up without a reply is not for the bot.
+    tg.send(GROUP, BOB, "and now green")
+    await tg.settle(0.5)
+    assert len(world.provider_calls()) == 2
+
+
+async def test_a_reply_to_someones_photo_with_a_mention_restyles_it(
+    world: TelegramWorld, tg: FakeTelegram
+) -> None:
+    holiday = png("blue", (320, 240))
+    theirs = tg.send(GROUP, BOB, "look at this", photo=holiday)
+    tg.send(GROUP, ALICE, f"@{BOT_USERNAME} make it yellow", reply_to=theirs)
+    photo = await tg.wait_photo(GROUP)
+    assert colour_name(tg.photo_bytes(photo)) == "yellow"
+    assert world.provider_calls()[0].input_images() == [holiday]
+
+
+async def test_a_non_image_file_is_answered_only_when_addressed(
+    world: TelegramWorld, tg: FakeTelegram
+) -> None:
+    tg.send(GROUP, ALICE, "minutes", document=(b"hello", "minutes.txt", "text/plain"))
+    await tg.settle(0.4)
+    assert tg.bot_messages(GROUP) == []
+    tg.send(GROUP, ALICE, f"@{BOT_USERNAME} restyle", document=(b"hello", "minutes.txt", "text/plain"))
+    await tg.wait_text(GROUP, "I can only work with pictures")
