@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -22,8 +22,10 @@ from bot.engine.inbound import (
     ImageInput,
     Inbound,
     Limits,
+    SettingPick,
 )
 from bot.engine.records import MessageKey, TurnStatus, UserRecord
+from bot.errors import InputError
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY, RecordingSleep
@@ -473,3 +475,90 @@ async def test_a_blocked_user_is_refused(world: World) -> None:
     await world.store.put_user(UserRecord("test", "troll", blocked=False))
     await world.say("a cat", user="troll")
     assert len(world.channel.results) == 1
+
+
+async def test_button_labels_are_in_the_users_language(world: World) -> None:
+    inbound = replace(world.inbound("一只蓝色的猫 blue"), locale="zh-CN")
+    await world.engine.handle(inbound, world.channel)
+    await world.engine.drain()
+    assert [a.label for a in world.channel.results[0].actions] == ["🔁 重画", "🎲 变体", "📎 原图", "↩️ 撤销"]
+    assert world.channel.of("progress")[0].actions[0].label == "✖ 取消"
+
+
+async def test_settings_view_and_picks(world: World) -> None:
+    await world.say(command="settings")
+    view = world.channel.of("settings")[0].view
+    assert view is not None and "Tap to change" in view.text
+    groups = {group.name: group for group in view.groups}
+    assert list(groups) == ["backend", "size", "quality", "format"]
+    assert groups["size"].current == "auto"
+    assert ("1536x1024", "3:2") in [(o.value, o.label) for o in groups["size"].options]
+    assert ("3840x2160", "16:9 4K") in [(o.value, o.label) for o in groups["size"].options]
+
+    chat = MessageKey("test", "c1", "bot-settings")
+    outcome = await world.engine.pick_setting(SettingPick(chat, "u1", ChatKind.PRIVATE, "size", "1536x1024"))
+    assert outcome.view is not None and not outcome.refused and "Saved" in outcome.notice
+    assert {g.name: g.current for g in outcome.view.groups}["size"] == "1536x1024"
+    again = await world.engine.pick_setting(SettingPick(chat, "u1", ChatKind.PRIVATE, "size", "1536x1024"))
+    assert again.view is None and not again.refused and "Already" in again.notice
+    bad = await world.engine.pick_setting(SettingPick(chat, "u1", ChatKind.PRIVATE, "quality", "ultra"))
+    assert bad.refused and "isn't a valid quality" in bad.notice
+
+    group = MessageKey("test", "g1", "bot-settings")
+    member = await world.engine.pick_setting(SettingPick(group, "u2", ChatKind.GROUP, "quality", "low"))
+    assert member.refused and "Only this chat's admins" in member.notice
+    admin = await world.engine.pick_setting(
+        SettingPick(group, "u2", ChatKind.GROUP, "quality", "low", chat_admin=True)
+    )
+    assert admin.view is not None
+
+    await world.say("a wide green field")
+    assert world.provider_calls()[-1].json["size"] == "1536x1024"
+
+
+async def test_unsupported_input_and_unknown_commands_are_answered(world: World) -> None:
+    await world.engine.handle(replace(world.inbound("draw this"), unsupported="sticker"), world.channel)
+    assert "not stickers" in world.channel.texts[-1]
+    await world.engine.handle(replace(world.inbound(), unsupported="hologram"), world.channel)
+    assert "not this kind of message" in world.channel.texts[-1]
+    # In a group, only when addressed.
+    said = len(world.channel.said)
+    await world.engine.handle(replace(world.inbound(kind=ChatKind.GROUP), unsupported="voice"), world.channel)
+    assert len(world.channel.said) == said
+    await world.say(command="frobnicate")
+    assert "I don't know the command /frobnicate" in world.channel.texts[-1]
+    assert world.provider_calls() == []
+
+
+async def test_a_bare_photo_is_asked_about_and_a_failed_download_explained(world: World) -> None:
+    await world.say(images=(png("blue"),))
+    assert "What should I do with it" in world.channel.texts[-1] and world.provider_calls() == []
+
+    async def broken() -> bytes:
+        raise InputError("gone", key="download_failed")
+
+    await world.engine.handle(replace(world.inbound("make it red"), images=(ImageInput(broken),)), world.channel)
+    assert "couldn't fetch your picture" in world.channel.texts[-1] and world.provider_calls() == []
+
+
+async def test_shutdown_interrupts_with_retry_and_lets_fast_turns_finish(world: World, fake: FakeOpenAI) -> None:
+    fake.fail("slow", delay=30)
+    inbound = world.inbound("a slow red train")
+    await world.engine.handle(inbound, world.channel)
+    await until_called(fake)
+    await world.engine.shutdown(grace_s=0.1)
+    notice = world.channel.of("text")[-1]
+    assert "restarting and stopped drawing" in notice.text and notice.reply_to == inbound.key
+    assert notice.actions[0].kind is ActionKind.RETRY
+    turn = await world.store.get_turn(notice.actions[0].turn_id)
+    assert turn is not None and turn.status is TurnStatus.INTERRUPTED
+    # Nothing is left for recovery to report a second time.
+    assert await world.store.interrupt_unfinished() == []
+    await world.press(ActionKind.RETRY, turn.id)
+    assert colour_name(world.channel.results[-1].images[0].data) == "red"
+
+    fake.fail("slow", delay=0.3)
+    await world.engine.handle(world.inbound("a quick blue train"), world.channel)
+    await until_called(fake)
+    await world.engine.shutdown(grace_s=10)
+    assert colour_name(world.channel.results[-1].images[0].data) == "blue"

@@ -54,7 +54,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """Split at line breaks where possible; Telegram refuses longer messages."""
     chunks: list[str] = []
     while len(text) > limit:
@@ -250,7 +250,7 @@ class TelegramChannel:
 
     async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
         chat_id = int(reply_to.chat_id)
-        parts = _chunks(text)
+        parts = split_text(text)
         sent: Message | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
