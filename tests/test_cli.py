@@ -93,3 +93,22 @@ async def test_an_upstream_failure_says_what_to_do(fake: FakeOpenAI, tmp_path: P
     assert code == 1
     assert "safety system blocked" in err and "request id req_" in err
     assert TEST_API_KEY not in err
+
+
+async def test_run_needs_a_platform_token_and_a_provider() -> None:
+    code, _, err = await run(str(REDRAW), "run")
+    assert code == 2 and "set TELEGRAM_BOT_TOKEN" in err
+    code, _, err = await run(
+        str(REDRAW), "run", "--platform", "telegram", env={"DISCORD_BOT_TOKEN": "x" * 20}
+    )
+    assert code == 2 and "--platform telegram needs TELEGRAM_BOT_TOKEN" in err
+    code, _, err = await run(str(REDRAW), "run", env={"TELEGRAM_BOT_TOKEN": "1:abcdefghijk"})
+    assert code == 2 and "set OPENAI_API_KEY" in err
+
+
+async def test_a_bad_webhook_setting_names_the_variable() -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "1:abcdefghijk", "REDRAW_WEBHOOK_SECRET": "no spaces allowed"}
+    code, _, err = await run(str(REDRAW), "run", env=env)
+    assert code == 2 and "REDRAW_WEBHOOK_SECRET" in err and "no spaces" not in err
+    code, _, err = await run(str(REDRAW), "run", env={"REDRAW_WEBHOOK_URL": "telegram.example.com/hook"})
+    assert code == 2 and "REDRAW_WEBHOOK_URL" in err

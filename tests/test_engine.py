@@ -537,11 +537,15 @@ async def test_a_bare_photo_is_asked_about_and_a_failed_download_explained(world
     async def broken() -> bytes:
         raise InputError("gone", key="download_failed")
 
-    await world.engine.handle(replace(world.inbound("make it red"), images=(ImageInput(broken),)), world.channel)
+    await world.engine.handle(
+        replace(world.inbound("make it red"), images=(ImageInput(broken),)), world.channel
+    )
     assert "couldn't fetch your picture" in world.channel.texts[-1] and world.provider_calls() == []
 
 
-async def test_shutdown_interrupts_with_retry_and_lets_fast_turns_finish(world: World, fake: FakeOpenAI) -> None:
+async def test_shutdown_interrupts_with_retry_and_lets_fast_turns_finish(
+    world: World, fake: FakeOpenAI
+) -> None:
     fake.fail("slow", delay=30)
     inbound = world.inbound("a slow red train")
     await world.engine.handle(inbound, world.channel)

@@ -179,6 +179,7 @@ class FakeTelegram:
         self.faults: list[Fault] = []
         self.answered: dict[str, dict[str, Any]] = {}
         self._updates: list[dict[str, Any]] = []
+        self.last_update_id = 0
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100)
         self._file_ids = itertools.count(1)
@@ -320,6 +321,7 @@ class FakeTelegram:
 
     def deliver(self, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **payload}
+        self.last_update_id = update["update_id"]
         self._updates.append(update)
         self._arrived.set()
         return update
@@ -333,6 +335,10 @@ class FakeTelegram:
         headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
         async with self._session.post(self.webhook["url"], json=update, headers=headers) as response:
             return response.status
+
+    def fetched(self, update_id: int) -> bool:
+        """The bot polled past ``update_id``: it has that update (Telegram forgets it then)."""
+        return any((call.params.get("offset") or 0) > update_id for call in self.sent("getUpdates"))
 
     def fail_next(self, method: str, code: int, description: str, retry_after: int | None = None) -> None:
         self.faults.append(Fault(method, code, description, retry_after))

@@ -14,7 +14,7 @@ from PIL import Image
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
-from tests.helpers import colour_name
+from tests.helpers import colour_name, png
 from tests.telegram.conftest import ALICE, PRIVATE, TelegramWorld
 
 REPO = Path(__file__).resolve().parents[2]
@@ -196,3 +196,17 @@ async def test_redraw_run_stops_cleanly_on_sigterm(
     log = (await process.stderr.read()).decode()
     assert "logged in as @redraw_test_bot" in log
     assert TOKEN not in log and "sk-test" not in log
+
+
+async def test_an_album_being_collected_at_shutdown_is_not_lost(
+    idle_world: TelegramWorld, tg: FakeTelegram
+) -> None:
+    runtime = await idle_world.start(adapter={"album_window_s": 60})
+    album = tg.send_album(PRIVATE, ALICE, [png("blue"), png("green")], "blend these into one red picture")
+    last_update = tg.last_update_id
+    await tg.wait_for(lambda: tg.fetched(last_update), what="the album to be fetched")
+    await idle_world.stop(runtime, grace_s=10)
+    photo = await tg.wait_photo(PRIVATE, within=1)
+    assert photo["reply_to_message"]["message_id"] == album[0]["message_id"]
+    assert colour_name(tg.photo_bytes(photo)) == "red"
+    assert len(idle_world.provider_calls()[0].input_images()) == 2

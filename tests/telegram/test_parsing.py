@@ -6,7 +6,7 @@ import pytest
 from telegram import MessageEntity, User
 
 from adapters.buttons import ActionButton, SettingButton, action_id, parse, setting_id
-from adapters.telegram_adapter.channel import split_text, fits_photo
+from adapters.telegram_adapter.channel import fits_photo, split_text
 from adapters.telegram_adapter.inbound import BotIdentity, parse_text
 from bot.engine.inbound import ActionKind, OutgoingImage
 from tests.fakes.telegram_server import find_entities
@@ -33,7 +33,9 @@ def entities(text: str) -> list[MessageEntity]:
         ("/settings", "settings", "", False, False),
     ],
 )
-def test_commands_and_mentions(text: str, command: str | None, prompt: str, mentioned: bool, elsewhere: bool) -> None:
+def test_commands_and_mentions(
+    text: str, command: str | None, prompt: str, mentioned: bool, elsewhere: bool
+) -> None:
     parsed = parse_text(text, entities(text), BOT)
     assert (parsed.command, parsed.text, parsed.mentioned, parsed.for_another_bot) == (
         command,
