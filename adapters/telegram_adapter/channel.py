@@ -6,6 +6,11 @@ the photo side limits goes as a JPEG preview (the original stays one button away
 as a document); captions are cut to 1024 characters and texts split at 4096;
 several pictures go as albums of up to ten, with the buttons on a message below;
 progress edits come at most every few seconds.
+
+Groups get fewer progress edits: Telegram allows a bot about 20 messages a minute
+per group, edits and chat actions included (PTB's AIORateLimiter enforces it by
+making later calls wait). Editing every 5 s would alone use that up, and the
+picture itself would queue behind the edits.
 """
 
 from __future__ import annotations
@@ -88,11 +93,25 @@ class _Progress:
     stale: list[int] = field(default_factory=list)
 
 
+def _is_group(chat_id: int) -> bool:
+    return chat_id < 0
+
+
 class TelegramChannel:
-    def __init__(self, bot: Bot, *, progress_interval_s: float = 5.0) -> None:
+    def __init__(
+        self, bot: Bot, *, progress_interval_s: float = 5.0, group_progress_interval_s: float = 15.0
+    ) -> None:
         self.bot = bot
         self.progress_interval_s = progress_interval_s
+        # In a group, per picture in progress there: two at once edit every 30 s each.
+        self.group_progress_interval_s = group_progress_interval_s
         self._progress: dict[MessageKey, _Progress] = {}
+
+    def _interval(self, chat_id: int) -> float:
+        if not _is_group(chat_id):
+            return self.progress_interval_s
+        active = sum(1 for state in self._progress.values() if state.chat_id == chat_id)
+        return max(self.progress_interval_s, self.group_progress_interval_s * active)
 
     # --- progress -------------------------------------------------------------
 
@@ -111,14 +130,16 @@ class TelegramChannel:
         state = self._progress.get(progress)
         if state is None:
             return
-        if time.monotonic() - state.last_edit < self.progress_interval_s:
+        if time.monotonic() - state.last_edit < self._interval(state.chat_id):
             # Too soon for another edit; a preview waits for the next one.
             state.pending_preview = preview or state.pending_preview
             return
         preview, state.pending_preview = preview or state.pending_preview, None
         state.last_edit = time.monotonic()
         try:
-            await self._chat_action(state.chat_id)
+            if not _is_group(state.chat_id):
+                # The action lasts 5 s; in groups, the one shown at the start must do.
+                await self._chat_action(state.chat_id)
             if preview is not None:
                 await self._show_preview(state, text, preview)
             elif state.photo:

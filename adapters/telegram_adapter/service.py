@@ -89,6 +89,7 @@ class TelegramAdapter:
         *,
         album_window_s: float = 1.0,
         progress_interval_s: float = 5.0,
+        group_progress_interval_s: float = 15.0,
         poll_timeout_s: float = 10.0,
     ) -> None:
         if settings.telegram_bot_token is None:
@@ -117,7 +118,11 @@ class TelegramAdapter:
         )
         self.application.add_handler(CallbackQueryHandler(self._on_button))
         self.application.add_error_handler(self._on_error)
-        self.channel = TelegramChannel(self.application.bot, progress_interval_s=progress_interval_s)
+        self.channel = TelegramChannel(
+            self.application.bot,
+            progress_interval_s=progress_interval_s,
+            group_progress_interval_s=group_progress_interval_s,
+        )
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import BOT_ID, BOT_USERNAME, FakeTelegram
 from tests.helpers import colour_name, png
-from tests.telegram.conftest import ALICE, BOB, GROUP, TelegramWorld
+from tests.telegram.conftest import ALICE, BOB, GROUP, PRIVATE, TelegramWorld
 
 
 async def test_a_group_message_without_a_mention_is_ignored(world: TelegramWorld, tg: FakeTelegram) -> None:
@@ -79,3 +80,22 @@ async def test_a_non_image_file_is_answered_only_when_addressed(
     assert tg.bot_messages(GROUP) == []
     tg.send(GROUP, ALICE, f"@{BOT_USERNAME} restyle", document=(b"hello", "minutes.txt", "text/plain"))
     await tg.wait_text(GROUP, "I can only work with pictures")
+
+
+async def test_progress_in_a_group_is_edited_sparingly(
+    idle_world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
+) -> None:
+    """Telegram allows ~20 messages a minute per group, edits included: fewer edits there."""
+    await idle_world.start(
+        progress_every_s=0.1, adapter={"progress_interval_s": 0.1, "group_progress_interval_s": 0.6}
+    )
+    fake.fail("slow", delay=1.5)
+    tg.send(GROUP, ALICE, "/draw a slow red snail")
+    await tg.wait_photo(GROUP)
+    fake.fail("slow", delay=1.5)
+    tg.send(PRIVATE, ALICE, "a slow red snail")
+    await tg.wait_photo(PRIVATE)
+    group_edits = len(tg.sent("editMessageText", GROUP))
+    private_edits = len(tg.sent("editMessageText", PRIVATE))
+    assert 1 <= group_edits <= 3 and private_edits >= 8
+    assert len(tg.sent("sendChatAction", GROUP)) == 1
