@@ -244,10 +244,6 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "“{value}” isn't a valid {name}. Choose one of: {allowed}.",
         "zh": "“{value}” 不是有效的 {name}。可选：{allowed}。",
     },
-    "settings_show": {
-        "en": "Settings here: {summary}",
-        "zh": "当前设置：{summary}",
-    },
     "settings_saved": {
         "en": "✅ Saved. Settings here: {summary}",
         "zh": "✅ 已保存。当前设置：{summary}",

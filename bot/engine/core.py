@@ -637,9 +637,9 @@ class Engine:
     async def settings_view(self, chat: tuple[str, str], locale: str | None) -> SettingsView:
         """The chat's settings and the values on offer, for a keyboard or select menus."""
         state = await self.store.chat_state(*chat)
-        return self._view(state, locale, "settings_pick")
+        return self._view(state, locale)
 
-    def _view(self, chat: ChatState, locale: str | None, heading: str) -> SettingsView:
+    def _view(self, chat: ChatState, locale: str | None) -> SettingsView:
         params = self._params(chat)
         backend = self._backend_for(chat)
         model = image_model(self.options.models[backend])
@@ -653,7 +653,7 @@ class Engine:
             SettingGroup(name, render(f"setting_{name}", locale), current, tuple(options))
             for name, (current, options) in offered.items()
         )
-        return SettingsView(render(heading, locale, summary=self._settings_summary(chat)), groups)
+        return SettingsView(render("settings_pick", locale, summary=self._settings_summary(chat)), groups)
 
     async def pick_setting(self, pick: SettingPick) -> SettingOutcome:
         """A value picked on a settings view (admins only in groups)."""
@@ -668,7 +668,7 @@ class Engine:
         saved, refusal = await self._change_setting(chat, pick.name, pick.value, pick.locale)
         if saved is None:
             return SettingOutcome(refusal, refused=True)
-        view = self._view(saved, pick.locale, "settings_pick")
+        view = self._view(saved, pick.locale)
         return SettingOutcome(
             render("settings_saved", pick.locale, summary=self._settings_summary(saved)), view
         )
