@@ -465,6 +465,7 @@ class SqlStore:
         # saves two round trips each (autocommit).
         self._run_single = run_single
         self._writes = GroupCommit(run, writers)
+        self._closed = False
         self._close = close
 
     @classmethod
@@ -525,6 +526,10 @@ class SqlStore:
         return result
 
     async def close(self) -> None:
+        """Release the connections. Safe to call twice (a failed start, then the shutdown)."""
+        if self._closed:
+            return
+        self._closed = True
         await self._close()
 
     async def create_turn(self, new: NewTurn) -> TurnRecord | None:

@@ -41,6 +41,7 @@ from adapters.telegram_adapter.inbound import (
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
+from bot.engine.records import MessageKey
 from bot.messages import render
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,19 @@ class TelegramAdapter:
         if changes_settings and inbound.chat_kind is ChatKind.GROUP and not inbound.chat_admin:
             # Only a change needs to know: one getChatMember call then, not one per message.
             inbound = dataclasses.replace(inbound, chat_admin=await self._is_admin(messages[0]))
-        await self.engine.handle(inbound, self.channel)
+        try:
+            await self.engine.handle(inbound, self.channel)
+        except Exception:
+            # The engine explains every expected failure itself; this is the unexpected
+            # kind (the database gone, say). The user hears of it rather than waiting forever.
+            log.exception("telegram: could not handle message %s", inbound.key)
+            await self._apologize(inbound.key, inbound.locale)
+
+    async def _apologize(self, key: MessageKey, locale: str | None) -> None:
+        try:
+            await self.channel.send_text(key, render("internal_error", locale))
+        except TelegramError as error:
+            log.warning("telegram: could not apologize in chat %s: %s", key.chat_id, error)
 
     async def _is_admin(self, message: Message) -> bool:
         user = message.from_user
@@ -247,7 +260,11 @@ class TelegramAdapter:
             str(query.from_user.id),
             locale,
         )
-        await self.engine.press(press, self.channel)
+        try:
+            await self.engine.press(press, self.channel)
+        except Exception:
+            log.exception("telegram: could not handle the %s button of turn %s", button.kind, button.turn_id)
+            await self._apologize(press.message, locale)
 
     async def _pick_setting(self, query: CallbackQuery, button: SettingButton) -> None:
         message = query.message

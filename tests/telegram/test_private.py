@@ -184,3 +184,10 @@ async def test_a_file_over_the_download_limit_is_explained(world: TelegramWorld,
     answer = await tg.wait_text(PRIVATE, "at most 20 MB")
     assert "21.0 MB" in answer["text"]
     assert world.provider_calls() == []
+
+
+async def test_an_unexpected_failure_is_apologized_for(world: TelegramWorld, tg: FakeTelegram) -> None:
+    # The database goes away under the bot.
+    await world.runtimes[0].store.close()
+    tg.send(PRIVATE, ALICE, "a blue cat")
+    await tg.wait_text(PRIVATE, "Something went wrong on our side")
