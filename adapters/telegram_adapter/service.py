@@ -171,9 +171,11 @@ class TelegramAdapter:
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
-        await self.albums.flush()
+        # Stopping the application handles the updates already fetched; album items
+        # among them only join their album, so the albums are flushed after that.
         if self.application.running:
             await self.application.stop()
+        await self.albums.flush()
 
     async def close(self) -> None:
         await self.application.shutdown()
