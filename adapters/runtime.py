@@ -28,6 +28,10 @@ from storage.sql import SqlStore
 log = logging.getLogger(__name__)
 
 
+class StartupError(Exception):
+    """A platform could not be reached or refused the credentials: said in one line."""
+
+
 class PlatformAdapter(Protocol):
     platform: str
 
@@ -125,7 +129,8 @@ async def _quietly(work: Any, what: str) -> None:
 
 
 async def serve(settings: Settings, platforms: Sequence[str]) -> None:
-    """Run until SIGTERM or SIGINT, then stop cleanly."""
+    """Run until SIGTERM or SIGINT, then stop cleanly. Raises StartupError when a
+    platform can't be started."""
     runtime = Runtime(settings, platforms)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -111,9 +111,13 @@ def run_bot(settings: Settings, platform: str | None) -> int:
         )
         return EXIT_INPUT
     # Imported here: the adapters load the platform libraries, which other commands don't need.
-    from adapters.runtime import serve  # noqa: PLC0415
+    from adapters.runtime import StartupError, serve  # noqa: PLC0415
 
-    asyncio.run(serve(settings, platforms))
+    try:
+        asyncio.run(serve(settings, platforms))
+    except StartupError as exc:
+        print(f"redraw: {exc}", file=sys.stderr)
+        return EXIT_UPSTREAM
     return 0
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -29,6 +29,7 @@ from telegram.ext import (
 )
 
 from adapters.buttons import ActionButton, SettingButton, parse
+from adapters.runtime import StartupError
 from adapters.telegram_adapter.albums import AlbumCollector
 from adapters.telegram_adapter.channel import TelegramChannel
 from adapters.telegram_adapter.inbound import (
@@ -130,7 +131,13 @@ class TelegramAdapter:
     # --- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.application.initialize()
+        try:
+            await self.application.initialize()
+        except InvalidToken as error:
+            raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather") from error
+        except TelegramError as error:
+            where = self.settings.telegram_api_base_url or "api.telegram.org"
+            raise StartupError(f"could not reach Telegram's Bot API at {where}: {error}") from error
         me = self.application.bot
         identity = BotIdentity(me.id, me.username)
         # Telegram's own server caps downloads at 20 MB; a local Bot API server does not.

@@ -158,22 +158,31 @@ async def test_webhook_mode(idle_world: TelegramWorld, tg: FakeTelegram) -> None
     assert len(idle_world.provider_calls()) == 1
 
 
-async def test_redraw_run_stops_cleanly_on_sigterm(
-    tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path
-) -> None:
-    """The real command in its own process: it draws, and SIGTERM interrupts a long drawing with Retry."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDRAW_", "TELEGRAM_"))},
+def _process_env(tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of `redraw run` in its own process, pointed at the fakes."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OPENAI_", "REDRAW_", "TELEGRAM_", "DISCORD_"))
+    }
+    return {
+        **inherited,
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": tg.base_url,
         "TELEGRAM_API_FILE_URL": tg.file_url,
         "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": fake.base_url,
         "REDRAW_DATA_DIR": str(tmp_path / "data"),
-        "REDRAW_PARTIAL_IMAGES": "0",
-        "REDRAW_SHUTDOWN_GRACE_S": "0.5",
         "PYTHONPATH": str(REPO),
+        **extra,
     }
+
+
+async def test_redraw_run_stops_cleanly_on_sigterm(
+    tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The real command in its own process: it draws, and SIGTERM interrupts a long drawing with Retry."""
+    env = _process_env(tg, fake, tmp_path, REDRAW_PARTIAL_IMAGES="0", REDRAW_SHUTDOWN_GRACE_S="0.5")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )
@@ -210,3 +219,17 @@ async def test_an_album_being_collected_at_shutdown_is_not_lost(
     assert photo["reply_to_message"]["message_id"] == album[0]["message_id"]
     assert colour_name(tg.photo_bytes(photo)) == "red"
     assert len(idle_world.provider_calls()[0].input_images()) == 2
+
+
+async def test_redraw_run_with_a_wrong_token_says_so(
+    tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    wrong = "7000001:AAE-this-is-not-the-token"
+    env = _process_env(tg, fake, tmp_path, TELEGRAM_BOT_TOKEN=wrong)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    assert "Telegram refused TELEGRAM_BOT_TOKEN" in err.decode() and wrong not in err.decode()
+    assert "Traceback" not in err.decode()
