@@ -200,6 +200,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "⚠️ The bot restarted while drawing “{prompt}”. Press Retry to draw it again.",
         "zh": "⚠️ 绘制“{prompt}”时机器人重启了。点击“重试”重新绘制。",
     },
+    "delivery_failed": {
+        "en": "Your picture is ready, but I couldn't send it here. Press Retry to send it again: it won't be drawn or charged again.",
+        "zh": "图片已经画好，但发送失败。点击“重试”重新发送：不会重画，也不会再次收费。",
+    },
     "retry_not_possible": {
         "en": "That request can't be retried any more. Send it again, please.",
         "zh": "该请求已无法重试，请重新发送。",

@@ -566,3 +566,36 @@ async def test_shutdown_interrupts_with_retry_and_lets_fast_turns_finish(
     await until_called(fake)
     await world.engine.shutdown(grace_s=10)
     assert colour_name(world.channel.results[-1].images[0].data) == "blue"
+
+
+class FlakyChannel(CollectingChannel):
+    """Sending pictures fails the first time (the platform down for a moment)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def send_images(self, *args: Any, **kwargs: Any) -> list[MessageKey]:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("platform unreachable")
+        return await super().send_images(*args, **kwargs)
+
+
+async def test_a_failed_delivery_is_resent_not_redrawn(world: World) -> None:
+    world.channel = FlakyChannel()
+    await world.say("a red kite")
+    notice = world.channel.of("text")[-1]
+    assert "couldn't send it here" in notice.text and notice.actions[0].kind is ActionKind.RETRY
+    turn = await world.store.get_turn(notice.actions[0].turn_id)
+    assert turn is not None and turn.status is TurnStatus.DONE and turn.cost_usd > 0
+
+    await world.press(ActionKind.RETRY, turn.id)
+    [result] = world.channel.results
+    assert colour_name(result.images[0].data) == "red" and result.reply_to == turn.inbound
+    assert len(world.provider_calls()) == 1  # sent again, not drawn again
+    images, cost = await world.store.usage("test", turn.created_at, user_id="u1")  # type: ignore[arg-type]
+    assert images == 1 and cost == pytest.approx(turn.cost_usd)
+    # A reply to the resent picture continues from it.
+    await world.say("make it blue", reply_to=world.channel.last_image_key())
+    assert colour_name(world.channel.results[-1].images[0].data) == "blue"

@@ -189,6 +189,12 @@ class Engine:
         elif press.kind is ActionKind.UNDO:
             await self._undo(turn, press.message, channel, locale)
         elif press.kind in (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.RETRY):
+            if press.kind is ActionKind.RETRY and turn.status is TurnStatus.DONE:
+                # Drawn and paid for, but the sending failed: send it again, never redraw.
+                await self._show_stored(
+                    turn, turn.inbound or press.message, channel, self._caption(turn), locale
+                )
+                return
             if press.kind is ActionKind.RETRY:
                 # A double tap must not draw (and charge) twice: a turn is retried once.
                 if turn.status not in (TurnStatus.FAILED, TurnStatus.INTERRUPTED) or turn.id in self._retried:
@@ -401,6 +407,10 @@ class Engine:
         except RedrawError as error:
             await self._fail(job, error)
         except Exception as exc:
+            if job.delivering:
+                # Paid for and stored: it must not be marked failed (its Retry would redraw).
+                log.exception("turn %s: could not finish delivering", turn.id)
+                return
             log.exception("turn %s failed unexpectedly", turn.id)
             await self._fail(job, RedrawError(f"{type(exc).__name__}: {exc}"))
 
@@ -526,12 +536,23 @@ class Engine:
         # The turn and its charge are written before anything is sent: a crash
         # after this point never charges twice and never loses the images.
         done = await self.store.finish_turn(turn.id, outcome, [SentMessage(progress, turn.id, "progress")])
-        keys = await job.channel.send_images(
-            job.reply_to,
-            [OutgoingImage(image.data, image.mime, image.width, image.height) for image in images],
-            self._caption(done),
-            _actions(RESULT_ACTIONS, turn.id, turn.locale),
-        )
+        try:
+            keys = await job.channel.send_images(
+                job.reply_to,
+                [OutgoingImage(image.data, image.mime, image.width, image.height) for image in images],
+                self._caption(done),
+                _actions(RESULT_ACTIONS, turn.id, turn.locale),
+            )
+        except Exception:
+            # The turn stays done and charged once; Retry sends the stored pictures.
+            log.exception("turn %s: the pictures are drawn but could not be sent", turn.id)
+            key = await job.channel.send_text(
+                job.reply_to,
+                render("delivery_failed", turn.locale),
+                _actions([ActionKind.RETRY], turn.id, turn.locale),
+            )
+            await self.store.record_messages([SentMessage(key, turn.id, "text")])
+            return
         shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
         await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
 
@@ -751,18 +772,22 @@ class Engine:
         if parent is None or not parent.output_blobs:
             await channel.send_text(reply_to, render("undo_nothing", locale))
             return
+        caption = f"{render('undo_done', locale)}\n{_short(parent.prompt)}"
+        await self._show_stored(parent, reply_to, channel, caption, locale)
+
+    async def _show_stored(
+        self, turn: TurnRecord, reply_to: MessageKey, channel: Channel, caption: str, locale: str | None
+    ) -> None:
+        """Send a finished turn's stored pictures again, and make it what the chat continues from."""
         try:
-            datas = [await self.blobs.get(blob) for blob in parent.output_blobs]
+            datas = [await self.blobs.get(blob) for blob in turn.output_blobs]
         except BlobNotFound:
             await channel.send_text(reply_to, render("parent_image_missing", locale))
             return
         images = [OutgoingImage(data, *imaging.describe(data)) for data in datas]
-        caption = f"{render('undo_done', locale)}\n{_short(parent.prompt)}"
-        keys = await channel.send_images(
-            reply_to, images, caption, _actions(RESULT_ACTIONS, parent.id, locale)
-        )
-        shown = [SentMessage(key, parent.id, "image", index) for index, key in enumerate(keys)]
-        await self.store.delivered(shown, parent.platform, parent.chat_id, parent.id)
+        keys = await channel.send_images(reply_to, images, caption, _actions(RESULT_ACTIONS, turn.id, locale))
+        shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
+        await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
 
 
 def _day_and_month(now: datetime) -> tuple[datetime, datetime]:
