@@ -211,13 +211,9 @@ class Engine:
             if channel is None:
                 continue
             reply_to = turn.inbound or MessageKey(turn.platform, turn.chat_id, "")
+            text = render("interrupted", turn.locale, prompt=_short(turn.prompt, 80))
             try:
-                key = await channel.send_text(
-                    reply_to,
-                    render("interrupted", turn.locale, prompt=_short(turn.prompt, 80)),
-                    _actions([ActionKind.RETRY], turn.id, turn.locale),
-                )
-                await self.store.record_messages([SentMessage(key, turn.id, "text")])
+                await self._tell(turn, channel, reply_to, text, retry=True)
             except Exception:
                 log.exception("could not tell chat %s about interrupted turn %s", turn.chat_id, turn.id)
         return interrupted
@@ -417,13 +413,9 @@ class Engine:
     async def _interrupted_by_shutdown(self, job: _Job) -> None:
         turn = job.turn
         await self.store.finish_turn(turn.id, Outcome(TurnStatus.INTERRUPTED, error_kind="interrupted"))
+        text = render("shutting_down", turn.locale, prompt=_short(turn.prompt, 80))
         try:
-            key = await job.channel.send_text(
-                job.reply_to,
-                render("shutting_down", turn.locale, prompt=_short(turn.prompt, 80)),
-                _actions([ActionKind.RETRY], turn.id, turn.locale),
-            )
-            await self.store.record_messages([SentMessage(key, turn.id, "text")])
+            await self._tell(turn, job.channel, job.reply_to, text, retry=True)
         except Exception:
             log.exception("could not tell chat %s that turn %s was interrupted", turn.chat_id, turn.id)
 
@@ -546,12 +538,9 @@ class Engine:
         except Exception:
             # The turn stays done and charged once; Retry sends the stored pictures.
             log.exception("turn %s: the pictures are drawn but could not be sent", turn.id)
-            key = await job.channel.send_text(
-                job.reply_to,
-                render("delivery_failed", turn.locale),
-                _actions([ActionKind.RETRY], turn.id, turn.locale),
+            await self._tell(
+                turn, job.channel, job.reply_to, render("delivery_failed", turn.locale), retry=True
             )
-            await self.store.record_messages([SentMessage(key, turn.id, "text")])
             return
         shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
         await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
@@ -572,11 +561,18 @@ class Engine:
             ),
         )
         # Bad input: nothing to retry until the user changes it. Otherwise offer Retry.
-        actions = [] if isinstance(error, InputError) else _actions([ActionKind.RETRY], turn.id, turn.locale)
-        key = await job.channel.send_text(job.reply_to, render_error(error, turn.locale), actions)
-        await self.store.record_messages([SentMessage(key, turn.id, "text")])
+        retry = not isinstance(error, InputError)
+        await self._tell(turn, job.channel, job.reply_to, render_error(error, turn.locale), retry=retry)
         if isinstance(error, UpstreamError):
             log.warning("turn %s failed upstream: %s (request id %s)", turn.id, error.kind, request_id)
+
+    async def _tell(
+        self, turn: TurnRecord, channel: Channel, reply_to: MessageKey, text: str, *, retry: bool
+    ) -> None:
+        """A message about ``turn`` (with Retry if asked), recorded so a reply to it finds the turn."""
+        actions = _actions([ActionKind.RETRY], turn.id, turn.locale) if retry else []
+        key = await channel.send_text(reply_to, text, actions)
+        await self.store.record_messages([SentMessage(key, turn.id, "text")])
 
     # --- budgets ------------------------------------------------------------------
 
@@ -661,18 +657,17 @@ class Engine:
         return self._view(state, locale)
 
     def _view(self, chat: ChatState, locale: str | None) -> SettingsView:
-        params = self._params(chat)
-        backend = self._backend_for(chat)
-        model = image_model(self.options.models[backend])
-        offered: dict[str, tuple[str, Sequence[SettingOption]]] = {
-            "backend": (backend, [SettingOption(name, name) for name in sorted(self.backends)]),
-            "size": (params["size"], [SettingOption(size, size_label(size)) for size in model.sizes]),
-            "quality": (params["quality"], [SettingOption(value, value) for value in QUALITIES]),
-            "format": (params["output_format"], [SettingOption(value, value) for value in OUTPUT_FORMATS]),
+        current = self._current_settings(chat)
+        model = image_model(self.options.models[current["backend"]])
+        offered: dict[str, Sequence[SettingOption]] = {
+            "backend": [SettingOption(name, name) for name in sorted(self.backends)],
+            "size": [SettingOption(size, size_label(size)) for size in model.sizes],
+            "quality": [SettingOption(value, value) for value in QUALITIES],
+            "format": [SettingOption(value, value) for value in OUTPUT_FORMATS],
         }
         groups = tuple(
-            SettingGroup(name, render(f"setting_{name}", locale), current, tuple(options))
-            for name, (current, options) in offered.items()
+            SettingGroup(name, render(f"setting_{name}", locale), current[name], tuple(options))
+            for name, options in offered.items()
         )
         return SettingsView(render("settings_pick", locale, summary=self._settings_summary(chat)), groups)
 
@@ -684,7 +679,7 @@ class Engine:
         if not await self._may_change_settings(platform, pick.user_id, pick.chat_kind, pick.chat_admin):
             return SettingOutcome(render("settings_admin_only", pick.locale), refused=True)
         chat = await self.store.chat_state(platform, chat_id)
-        if self._settings_value(chat, pick.name) == pick.value:
+        if self._current_settings(chat).get(pick.name) == pick.value:
             return SettingOutcome(render("settings_unchanged", pick.locale))
         saved, refusal = await self._change_setting(chat, pick.name, pick.value, pick.locale)
         if saved is None:
@@ -699,10 +694,15 @@ class Engine:
     ) -> bool:
         return chat_kind is ChatKind.PRIVATE or chat_admin or await self._bot_admin(platform, user_id)
 
-    def _settings_value(self, chat: ChatState, name: str) -> str:
-        if name == "backend":
-            return self._backend_for(chat)
-        return str(self._params(chat).get("output_format" if name == "format" else name, ""))
+    def _current_settings(self, chat: ChatState) -> dict[str, str]:
+        """The value in force for each of SETTING_NAMES, defaults included."""
+        params = self._params(chat)
+        return {
+            "backend": self._backend_for(chat),
+            "size": params["size"],
+            "quality": params["quality"],
+            "format": params["output_format"],
+        }
 
     async def _settings_command(self, inbound: Inbound) -> str:
         """``/settings size 1536x1024`` changes one setting (admins only in groups)."""
