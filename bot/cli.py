@@ -93,6 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(draw(settings, args))
 
 
+def _provider_configured(settings: Settings) -> bool:
+    """A key, or a proxy of the operator's own (which may need none); says what is missing."""
+    if settings.openai_api_key is None and settings.openai_base_url == DEFAULT_OPENAI_BASE_URL:
+        print(
+            "redraw: set OPENAI_API_KEY (or OPENAI_BASE_URL for a proxy that needs no key)", file=sys.stderr
+        )
+        return False
+    return True
+
+
 def run_bot(settings: Settings, platform: str | None) -> int:
     platforms = [platform] if platform else settings.platforms
     if not platforms:
@@ -105,10 +115,7 @@ def run_bot(settings: Settings, platform: str | None) -> int:
         if name not in AVAILABLE_PLATFORMS:
             print(f"redraw: the {name} adapter is not available in this version", file=sys.stderr)
             return EXIT_INPUT
-    if settings.openai_api_key is None and settings.openai_base_url == DEFAULT_OPENAI_BASE_URL:
-        print(
-            "redraw: set OPENAI_API_KEY (or OPENAI_BASE_URL for a proxy that needs no key)", file=sys.stderr
-        )
+    if not _provider_configured(settings):
         return EXIT_INPUT
     # Imported here: the adapters load the platform libraries, which other commands don't need.
     from adapters.runtime import StartupError, serve  # noqa: PLC0415
@@ -161,10 +168,7 @@ async def upgrade_database(settings: Settings) -> int:
 
 async def draw(settings: Settings, args: argparse.Namespace) -> int:
     backend_name = args.backend or settings.redraw_backend
-    if settings.openai_api_key is None and settings.openai_base_url == DEFAULT_OPENAI_BASE_URL:
-        print(
-            "redraw: set OPENAI_API_KEY (or OPENAI_BASE_URL for a proxy that needs no key)", file=sys.stderr
-        )
+    if not _provider_configured(settings):
         return EXIT_INPUT
     params = ImageParams(
         size=args.size,
