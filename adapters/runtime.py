@@ -21,7 +21,6 @@ from bot.backends import UpstreamClient
 from bot.config import Settings
 from bot.engine.core import Engine, EngineOptions
 from bot.engine.inbound import Channel
-from storage.blobs import FileBlobStore
 from storage.setup import open_storage
 from storage.sql import SqlStore
 
@@ -62,7 +61,6 @@ class Runtime:
         self.adapter_options = adapter_options or {}
         self.adapters: list[PlatformAdapter] = []
         self._store: SqlStore | None = None
-        self._blobs: FileBlobStore | None = None
         self._client: UpstreamClient | None = None
         self._engine: Engine | None = None
 
@@ -77,10 +75,10 @@ class Runtime:
         return self._store
 
     async def start(self) -> None:
-        self._store, self._blobs = await open_storage(self.settings)
+        self._store, blobs = await open_storage(self.settings)
         self._client = UpstreamClient.from_settings(self.settings)
-        backends = build_backends(self.settings, self._client, self._blobs)
-        self._engine = Engine(self._store, self._blobs, backends, self.options)
+        backends = build_backends(self.settings, self._client, blobs)
+        self._engine = Engine(self._store, blobs, backends, self.options)
         for platform in self.platforms:
             adapter = self._adapter(platform, self._engine)
             await adapter.start()

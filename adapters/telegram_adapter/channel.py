@@ -24,7 +24,7 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile, InputMediaPhoto, Mess
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 
-from adapters.telegram_adapter.inbound import PLATFORM, key_of, message_key
+from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_keyboard, settings_text
 from bot import imaging
 from bot.engine.inbound import Action, OutgoingImage, SettingsView
@@ -119,11 +119,10 @@ class TelegramChannel:
         chat_id = int(reply_to.chat_id)
         await self._chat_action(chat_id)
         markup = action_keyboard(actions)
-        sent = await self.bot.send_message(
-            chat_id, text, reply_parameters=_reply(reply_to), reply_markup=markup
-        )
+        reply = _reply(reply_to)
+        sent = await self.bot.send_message(chat_id, text, reply_parameters=reply, reply_markup=markup)
         key = key_of(sent)
-        self._progress[key] = _Progress(chat_id, _reply(reply_to), sent.message_id, markup)
+        self._progress[key] = _Progress(chat_id, reply, sent.message_id, markup)
         return key
 
     async def update_progress(self, progress: MessageKey, text: str, preview: bytes | None = None) -> None:
@@ -321,6 +320,3 @@ class TelegramChannel:
         except BadRequest as error:
             if "not modified" not in str(error):
                 raise
-
-
-__all__ = ["PLATFORM", "TelegramChannel", "fits_photo", "message_key"]
