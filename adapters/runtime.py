@@ -81,7 +81,12 @@ class Runtime:
         self._engine = Engine(self._store, blobs, backends, self.options)
         for platform in self.platforms:
             adapter = self._adapter(platform, self._engine)
-            await adapter.start()
+            try:
+                await adapter.start()
+            except BaseException:
+                # Not yet among self.adapters, so stop() would not close it.
+                await _quietly(adapter.close(), f"close {platform}")
+                raise
             self.adapters.append(adapter)
         recovered = await self._engine.recover(
             {adapter.platform: adapter.channel for adapter in self.adapters}
@@ -100,6 +105,10 @@ class Runtime:
             from adapters.telegram_adapter.service import TelegramAdapter  # noqa: PLC0415
 
             return TelegramAdapter(self.settings, engine, **options)
+        if platform == "discord":
+            from adapters.discord_adapter.service import DiscordAdapter  # noqa: PLC0415
+
+            return DiscordAdapter(self.settings, engine, **options)
         raise ValueError(f"unknown platform {platform!r}")
 
     async def stop(self, grace_s: float | None = None) -> None:

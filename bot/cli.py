@@ -28,7 +28,7 @@ EXIT_INPUT = 2
 EXIT_UPSTREAM = 1
 PLATFORMS = ("telegram", "discord")
 # Platforms `redraw run` can start today.
-AVAILABLE_PLATFORMS = ("telegram",)
+AVAILABLE_PLATFORMS = ("telegram", "discord")
 TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
 
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = None
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
+    # The privileged message-content intent (mentions, replies, uploads in guild channels).
+    # Off: slash commands only, for bots whose intent is not enabled in the Developer Portal.
+    discord_message_content: bool = True
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str = DEFAULT_OPENAI_BASE_URL

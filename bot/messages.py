@@ -217,8 +217,8 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "zh": "你的用量：今天 {today_images} 张（${today_cost}），本月 {month_images} 张（${month_cost}）。本群本月：{chat_images} 张（${chat_cost}）。",
     },
     "history_needs_reply": {
-        "en": "Reply to one of my images with /history to see how it was made.",
-        "zh": "请用 /history 回复我的某张图片，查看它的创作过程。",
+        "en": "There is no picture here yet. Reply to one of my images with /history to see how it was made.",
+        "zh": "这里还没有图片。请用 /history 回复我的某张图片，查看它的创作过程。",
     },
     "history": {
         "en": "How this image was made ({count} steps):\n{lines}",
@@ -237,8 +237,12 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "zh": "找不到那张图片了，请重新发送请求。",
     },
     "settings_admin_only": {
-        "en": "Only this chat's admins can change its settings.",
-        "zh": "只有本群管理员可以修改设置。",
+        "en": "Only this chat's admins can change its settings (on Discord: members who can manage the channel).",
+        "zh": "只有本群管理员可以修改设置（在 Discord 上：有“管理频道”权限的成员）。",
+    },
+    "original_too_large": {
+        "en": "The original is {size_mb} MB, over the {limit_mb} MB upload limit here: this is a full-size JPEG.",
+        "zh": "原图有 {size_mb} MB，超过这里 {limit_mb} MB 的上传上限：这是全尺寸的 JPEG。",
     },
     "settings_unknown": {
         "en": "I don't know the setting “{name}”. You can set: {names}.",
@@ -271,6 +275,30 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
             "每张图片下的按钮：🔁 重画，🎲 变体，📎 原图文件，↩️ 撤销一步。\n"
             "/new 重新开始 · /settings 尺寸、质量、格式 · /usage 花费 · /history 查看图片的创作过程（回复该图片）· /cancel 停止绘制"
         ),
+    },
+    "help_discord": {
+        "en": (
+            "🎨 I draw pictures and keep editing them with you.\n\n"
+            "• `/imagine prompt: a red fox in the snow, watercolour` draws one; add image1…image4 to restyle or combine your images, size and quality to choose them for this picture.\n"
+            "• Mention me with a description (and images) to draw, e.g. “@Redraw a lighthouse at dusk”.\n"
+            "• Reply to one of my pictures to change it: “make it night”, “add a hat” (no mention needed). Reply to an older one to branch from it.\n"
+            "• Reply to someone's image and mention me to work on it.\n\n"
+            "Buttons under each picture: 🔁 draw again, 🎲 variations, 📎 original file, ↩️ back a step.\n"
+            "/new starts over · /settings size, quality, format · /usage spending · /history how the latest picture was made (or a message's Apps → Picture history)"
+        ),
+        "zh": (
+            "🎨 我会作画，并和你一起不断修改。\n\n"
+            "• `/imagine prompt: 雪地里的红狐狸，水彩风格` 画一幅画；加上 image1…image4 可转换或融合你的图片，size 和 quality 为这张图选择尺寸和质量。\n"
+            "• @我 并写上描述（可带图片）即可作画，例如“@Redraw 黄昏的灯塔”。\n"
+            "• 回复我的图片即可修改：“改成夜晚”、“加一顶帽子”（无需 @）。回复更早的图片可从那个版本分支。\n"
+            "• 回复别人的图片并 @我，即可处理那张图片。\n\n"
+            "每张图片下的按钮：🔁 重画，🎲 变体，📎 原图文件，↩️ 撤销一步。\n"
+            "/new 重新开始 · /settings 尺寸、质量、格式 · /usage 花费 · /history 查看最新图片的创作过程（或在消息的“应用”菜单中选“图片历史”）"
+        ),
+    },
+    "restarting": {
+        "en": "I'm restarting. Try again in a moment.",
+        "zh": "我正在重启，请稍后再试。",
     },
     "unknown_command": {
         "en": "I don't know the command /{command}. /help lists what I can do.",

@@ -26,6 +26,7 @@ from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_keyboard, settings_text
+from adapters.text import cut, split_text
 from bot import imaging
 from bot.engine.inbound import Action, OutgoingImage, SettingsView
 from bot.engine.records import MessageKey
@@ -53,21 +54,6 @@ def fits_photo(image: OutgoingImage) -> bool:
         and width + height <= MAX_PHOTO_SIDES
         and max(width, height) <= MAX_PHOTO_RATIO * max(1, min(width, height))
     )
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at line breaks where possible; Telegram refuses longer messages."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        split = text.rfind("\n", 0, limit)
-        split = split if split > limit // 2 else limit
-        chunks.append(text[:split])
-        text = text[split:].lstrip("\n")
-    return [*chunks, text] if text else chunks or ["…"]
 
 
 def _reply(key: MessageKey) -> ReplyParameters | None:
@@ -205,7 +191,7 @@ class TelegramChannel:
     ) -> list[MessageKey]:
         chat_id = int(reply_to.chat_id)
         markup = action_keyboard(actions)
-        caption = _cut(caption, MAX_CAPTION)
+        caption = cut(caption, MAX_CAPTION)
         if len(images) == 1:
             sent = await self._send_photo(chat_id, images[0], caption, _reply(reply_to), markup)
             return [key_of(sent)]
@@ -270,7 +256,7 @@ class TelegramChannel:
 
     async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
         chat_id = int(reply_to.chat_id)
-        parts = split_text(text)
+        parts = split_text(text, MAX_TEXT)
         sent: Message | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1

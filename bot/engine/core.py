@@ -152,14 +152,18 @@ class Engine:
         elif command is not None and command not in COMMANDS:
             await channel.send_text(inbound.key, render("unknown_command", inbound.locale, command=command))
         elif command in ("start", "help"):
-            await channel.send_text(inbound.key, render("help", inbound.locale))
+            # A platform may word its help its own way (Discord's slash commands).
+            platform_help = f"help_{inbound.key.platform}"
+            await channel.send_text(
+                inbound.key, render(platform_help if platform_help in MESSAGES else "help", inbound.locale)
+            )
         elif command == "new":
             await self.store.update_chat(*inbound.chat, clear_latest=True)
             await channel.send_text(inbound.key, render("new_conversation", inbound.locale))
         elif command == "usage":
             await channel.send_text(inbound.key, await self._usage_text(inbound))
         elif command == "history":
-            await channel.send_text(inbound.key, await self._history_text(inbound, replied))
+            await channel.send_text(inbound.key, await self._history_text(inbound, replied, chat))
         elif command == "cancel":
             await self._cancel_mine(inbound, channel)
         elif command == "settings" and not inbound.text.strip():
@@ -300,6 +304,7 @@ class Engine:
             return
         backend = self._backend_for(chat)
         try:
+            params = self._request_params(chat, backend, inbound.params)
             uploads = [await image.load() for image in inbound.images]
         except InputError as error:
             await channel.send_text(inbound.key, render_error(error, inbound.locale))
@@ -313,7 +318,7 @@ class Engine:
             prompt=inbound.text,
             backend=backend,
             model=self.options.models[backend],
-            params=self._params(chat),
+            params=params,
             parent_id=parent.id if parent else None,
             parent_image=parent_image,
             inbound=inbound.key,
@@ -351,6 +356,18 @@ class Engine:
             "quality": settings.get("quality", "auto"),
             "output_format": settings.get("format", "png"),
         }
+
+    def _request_params(self, chat: ChatState, backend: str, overrides: Mapping[str, str]) -> dict[str, Any]:
+        """The chat's settings with this request's own size and quality, checked before anything is stored."""
+        params = self._params(chat)
+        if "size" in overrides:
+            params["size"] = check_size(overrides["size"], image_model(self.options.models[backend]))
+        if "quality" in overrides:
+            quality = overrides["quality"].lower()
+            if quality not in QUALITIES:
+                raise InputError(f"quality_invalid: {quality!r}", key="quality_invalid", value=quality)
+            params["quality"] = quality
+        return params
 
     async def _repeat(
         self, turn: TurnRecord, press: ActionPress, channel: Channel, locale: str | None
@@ -635,10 +652,12 @@ class Engine:
             chat_cost=f"{chat[1]:.2f}",
         )
 
-    async def _history_text(self, inbound: Inbound, replied: SentMessage | None) -> str:
-        if replied is None:
+    async def _history_text(self, inbound: Inbound, replied: SentMessage | None, chat: ChatState) -> str:
+        """How the replied picture was made; without a reply, the chat's latest picture."""
+        turn_id = replied.turn_id if replied is not None else chat.latest_turn_id
+        if turn_id is None:
             return render("history_needs_reply", inbound.locale)
-        chain = await self.store.lineage(replied.turn_id)
+        chain = await self.store.lineage(turn_id)
         lines = [f"{step}. {_short(turn.prompt, 120)}" for step, turn in enumerate(chain, start=1)]
         return render("history", inbound.locale, count=len(chain), lines="\n".join(lines))
 

@@ -4,7 +4,7 @@ platform ids."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -45,6 +45,8 @@ class Inbound:
     # What the user sent instead of a picture ("sticker", "voice", "video", "audio", "animation",
     # "file", "other"): answered when addressed, never drawn.
     unsupported: str | None = None
+    # Per-request overrides of the chat's settings ("size", "quality"), e.g. /imagine's options.
+    params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def chat(self) -> tuple[str, str]:

@@ -6,7 +6,8 @@ import pytest
 from telegram import MessageEntity, User
 
 from adapters.buttons import ActionButton, SettingButton, action_id, parse, setting_id
-from adapters.telegram_adapter.channel import fits_photo, split_text
+from adapters.telegram_adapter.channel import MAX_TEXT, fits_photo
+from adapters.text import split_text
 from adapters.telegram_adapter.inbound import BotIdentity, parse_text
 from bot.engine.inbound import ActionKind, OutgoingImage
 from tests.fakes.telegram_server import find_entities
@@ -80,7 +81,7 @@ def test_photo_limits(size: int, width: int, height: int, fits: bool) -> None:
 
 def test_long_texts_are_split_at_line_breaks() -> None:
     text = "\n".join(f"{n}. " + "x" * 100 for n in range(100))
-    parts = split_text(text)
+    parts = split_text(text, MAX_TEXT)
     assert all(len(part) <= 4096 for part in parts) and len(parts) == 3
     assert "".join(parts).replace("\n", "") == text.replace("\n", "")
-    assert split_text("x" * 9000) == ["x" * 4096, "x" * 4096, "x" * 808]
+    assert split_text("x" * 9000, MAX_TEXT) == ["x" * 4096, "x" * 4096, "x" * 808]

@@ -1,0 +1,114 @@
+"""Buttons and select menus whose ``custom_id`` says everything (``a:r:42``: regenerate
+turn 42; ``s:size``: the size menu), handled by discord.py's dynamic items.
+
+Nothing is kept per message: a press is routed by its ``custom_id`` alone, so the
+buttons of any message ever sent keep working after a restart, on any instance.
+Views are stopped before they are sent, which keeps discord.py from storing one
+per message in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import discord
+from discord import ui
+
+from adapters.buttons import ActionButton, action_id, parse
+from bot.engine.inbound import Action, ActionKind, SettingsView
+
+SETTING_PREFIX = "s:"
+STYLES = {
+    ActionKind.CANCEL: discord.ButtonStyle.danger,
+    ActionKind.RETRY: discord.ButtonStyle.primary,
+}
+MAX_OPTIONS = 25
+MAX_LABEL = 80
+
+
+class ComponentHandler(Protocol):
+    async def on_action(self, interaction: discord.Interaction, button: ActionButton) -> None: ...
+
+    async def on_setting(self, interaction: discord.Interaction, name: str, value: str) -> None: ...
+
+
+def _handler(interaction: discord.Interaction) -> ComponentHandler:
+    handler = getattr(interaction.client, "redraw_handler", None)
+    assert handler is not None, "the client carries no Redraw handler"
+    return handler  # type: ignore[no-any-return]
+
+
+class ActionButtonItem(ui.DynamicItem[ui.Button[Any]], template=r"a:[a-z]:[0-9]+"):
+    def __init__(self, button: ActionButton, label: str = "") -> None:
+        super().__init__(
+            ui.Button(
+                label=label[:MAX_LABEL] or button.kind.value,
+                custom_id=action_id(button.kind, button.turn_id),
+                style=STYLES.get(button.kind, discord.ButtonStyle.secondary),
+            )
+        )
+        self.button = button
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
+    ) -> ActionButtonItem:
+        button = parse(match.string)
+        if not isinstance(button, ActionButton):
+            raise ValueError(f"not an action button: {match.string!r}")
+        return cls(button, getattr(item, "label", "") or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _handler(interaction).on_action(interaction, self.button)
+
+
+class SettingSelectItem(ui.DynamicItem[ui.Select[Any]], template=r"s:[a-z_]+"):
+    def __init__(self, name: str, select: ui.Select[Any] | None = None) -> None:
+        super().__init__(select or ui.Select(custom_id=f"{SETTING_PREFIX}{name}"))
+        self.name = name
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
+    ) -> SettingSelectItem:
+        assert isinstance(item, ui.Select)
+        return cls(match.string.removeprefix(SETTING_PREFIX), item)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        values = self.item.values
+        if values:
+            await _handler(interaction).on_setting(interaction, self.name, values[0])
+
+
+def _stopped(view: ui.View) -> ui.View:
+    view.stop()
+    return view
+
+
+def action_view(actions: Sequence[Action]) -> ui.View | None:
+    if not actions:
+        return None
+    view = ui.View(timeout=None)
+    for action in actions:
+        view.add_item(ActionButtonItem(ActionButton(action.kind, action.turn_id), action.label))
+    return _stopped(view)
+
+
+def settings_view(view: SettingsView) -> ui.View:
+    """One select menu per setting, the value in force marked as the default."""
+    menus = ui.View(timeout=None)
+    for group in view.groups[:5]:
+        select: ui.Select[Any] = ui.Select(
+            custom_id=f"{SETTING_PREFIX}{group.name}",
+            placeholder=group.title[:150],
+            min_values=1,
+            max_values=1,
+        )
+        for option in group.options[:MAX_OPTIONS]:
+            select.add_option(
+                label=option.label[:100], value=option.value[:100], default=option.value == group.current
+            )
+        menus.add_item(SettingSelectItem(group.name, select))
+    return _stopped(menus)

@@ -1,0 +1,185 @@
+"""Discord messages and interactions → the engine's neutral :class:`Inbound`.
+
+Everything Discord-shaped is decided here: what a mention of the bot looks like
+(``<@id>``, ``<@!id>``, or the bot's own managed role), which attachments are
+pictures, which replied-to picture becomes an input, and which locale answers
+(the user's client locale for interactions, the guild's for messages).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import discord
+
+from bot.engine.inbound import ChatKind, ImageInput, Inbound
+from bot.engine.records import MessageKey
+from bot.errors import InputError
+
+PLATFORM = "discord"
+# The largest picture we fetch: the image API takes up to 50 MB per input.
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+# Image attachments we don't read, though their type says image.
+NOT_PICTURES = {"image/svg+xml"}
+PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".heic", ".heif", ".avif")
+
+
+def message_key(channel_id: int, message_id: int) -> MessageKey:
+    return MessageKey(PLATFORM, str(channel_id), str(message_id))
+
+
+def key_of(message: discord.Message | discord.PartialMessage) -> MessageKey:
+    return message_key(message.channel.id, message.id)
+
+
+def chat_kind(channel: object) -> ChatKind:
+    return (
+        ChatKind.PRIVATE if isinstance(channel, discord.DMChannel | discord.GroupChannel) else ChatKind.GROUP
+    )
+
+
+def is_picture(attachment: discord.Attachment) -> bool:
+    mime = (attachment.content_type or "").split(";")[0].strip().lower()
+    if mime:
+        return mime.startswith("image/") and mime not in NOT_PICTURES
+    return attachment.filename.lower().endswith(PICTURE_EXTENSIONS)
+
+
+def unsupported_kind(message: discord.Message) -> str | None:
+    """What the message carries that is not a picture, as a message-catalog kind."""
+    if any(is_picture(attachment) for attachment in message.attachments):
+        return None
+    if message.stickers:
+        return "sticker"
+    return _attachment_kind(message.attachments[0]) if message.attachments else None
+
+
+def image_input(attachment: discord.Attachment, source: MessageKey | None) -> ImageInput:
+    mime = (attachment.content_type or "").split(";")[0].strip() or None
+    return ImageInput(_loader(attachment), mime, source)
+
+
+def _loader(attachment: discord.Attachment) -> Callable[[], Awaitable[bytes]]:
+    async def load() -> bytes:
+        if attachment.size > MAX_INPUT_BYTES:
+            raise InputError(
+                f"attachment of {attachment.size} bytes over {MAX_INPUT_BYTES}",
+                key="download_too_large",
+                size_mb=f"{attachment.size / 2**20:.1f}",
+                limit_mb=MAX_INPUT_BYTES // 2**20,
+            )
+        try:
+            return await attachment.read()
+        except discord.HTTPException as error:
+            raise InputError(f"download failed: {error}", key="download_failed") from error
+
+    return load
+
+
+class MessageReader:
+    """Builds the Inbound for a gateway message, knowing who the bot is."""
+
+    def __init__(self, bot_id: int) -> None:
+        self.bot_id = bot_id
+        self._mention = re.compile(rf"<@!?{bot_id}>")
+
+    def mentions_bot(self, message: discord.Message) -> bool:
+        if any(user.id == self.bot_id for user in message.mentions) and self._mention.search(message.content):
+            return True
+        role = message.guild.self_role if message.guild is not None else None
+        return role is not None and role in message.role_mentions
+
+    def clean_text(self, message: discord.Message) -> str:
+        text = self._mention.sub(" ", message.content)
+        role = message.guild.self_role if message.guild is not None else None
+        if role is not None:
+            text = text.replace(role.mention, " ")
+        return " ".join(text.split())
+
+    def build(self, message: discord.Message, replied: discord.Message | None) -> Inbound | None:
+        """``replied``: the message this one replies to, when it could be had. None: not for us."""
+        if message.author.bot or message.is_system():
+            return None
+        key = key_of(message)
+        images = [image_input(a, key) for a in message.attachments if is_picture(a)]
+        unsupported = None if images else unsupported_kind(message)
+        text = self.clean_text(message)
+        reply_to = None
+        replied_to_bot = False
+        if message.reference is not None and message.reference.message_id is not None:
+            reply_to = message_key(message.reference.channel_id, message.reference.message_id)
+            if replied is not None:
+                replied_to_bot = replied.author.id == self.bot_id
+                if not replied_to_bot:
+                    # Someone's picture being replied to is an input; the bot's own pictures are
+                    # the engine's business (it continues from the stored turn).
+                    source = key_of(replied)
+                    images[:0] = [image_input(a, source) for a in replied.attachments if is_picture(a)]
+                    if images:
+                        unsupported = None
+        if not text and not images and unsupported is None:
+            return None
+        guild = message.guild
+        return Inbound(
+            key=key,
+            user_id=str(message.author.id),
+            user_name=message.author.display_name,
+            chat_kind=chat_kind(message.channel),
+            text=text,
+            locale=str(guild.preferred_locale) if guild is not None else None,
+            images=tuple(images),
+            reply_to=reply_to,
+            addressed=self.mentions_bot(message) or replied_to_bot,
+            chat_admin=guild is None or _can_manage(message.channel, message.author),
+            unsupported=unsupported,
+        )
+
+
+def _can_manage(channel: object, member: discord.abc.User) -> bool:
+    if not isinstance(member, discord.Member) or not isinstance(channel, discord.abc.GuildChannel):
+        return False
+    return channel.permissions_for(member).manage_channels
+
+
+def interaction_locale(interaction: discord.Interaction) -> str:
+    """The user's client language, else the guild's."""
+    return str(interaction.locale or interaction.guild_locale or "en-US")
+
+
+def interaction_inbound(
+    interaction: discord.Interaction,
+    key: MessageKey,
+    command: str,
+    *,
+    text: str = "",
+    attachments: Sequence[discord.Attachment] = (),
+    params: Mapping[str, str] | None = None,
+    reply_to: MessageKey | None = None,
+) -> Inbound:
+    """The Inbound for an application command, answered in its (deferred) response ``key``."""
+    unsupported = next((_attachment_kind(a) for a in attachments if not is_picture(a)), None)
+    return Inbound(
+        key=key,
+        user_id=str(interaction.user.id),
+        user_name=interaction.user.display_name,
+        chat_kind=ChatKind.GROUP if interaction.guild_id else ChatKind.PRIVATE,
+        text=text,
+        locale=interaction_locale(interaction),
+        images=() if unsupported else tuple(image_input(a, None) for a in attachments),
+        reply_to=reply_to,
+        command=command,
+        addressed=True,
+        chat_admin=interaction.guild_id is None or interaction.permissions.manage_channels,
+        unsupported=unsupported,
+        params=dict(params or {}),
+    )
+
+
+def _attachment_kind(attachment: discord.Attachment) -> str:
+    mime = (attachment.content_type or "").lower()
+    if mime.startswith("video/"):
+        return "video"
+    if mime.startswith("audio/"):
+        return "voice" if attachment.is_voice_message() else "audio"
+    return "file"

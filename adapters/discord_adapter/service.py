@@ -1,0 +1,320 @@
+"""The Discord side of Redraw: a discord.py client whose slash commands, messages and
+component presses become engine calls.
+
+Lifecycle (driven by :mod:`adapters.runtime`): :meth:`DiscordAdapter.start` logs in
+over REST and registers the application commands, without connecting to the
+gateway yet, so crash recovery runs first; :meth:`start_receiving` connects and
+waits for READY (a refused privileged intent is a clear startup error);
+:meth:`stop_receiving` takes no more events, leaves the gateway and finishes the
+events already taken; :meth:`close` logs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.http import Route
+
+from adapters.buttons import ActionButton
+from adapters.discord_adapter.channel import DiscordChannel
+from adapters.discord_adapter.commands import CommandTranslator, build_commands
+from adapters.discord_adapter.components import ActionButtonItem, SettingSelectItem, settings_view
+from adapters.discord_adapter.inbound import (
+    MessageReader,
+    interaction_inbound,
+    interaction_locale,
+    key_of,
+    message_key,
+)
+from adapters.runtime import StartupError
+from bot.config import Settings
+from bot.engine.core import Engine
+from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound, SettingPick
+from bot.engine.records import MessageKey
+from bot.messages import render
+
+log = logging.getLogger(__name__)
+# Redraw has no voice: discord.py need not warn that its voice libraries are missing.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+API_VERSION_PATH = "/api/v10"
+READY_TIMEOUT_S = 60.0
+INTENT_HELP = (
+    "Discord refused the message-content intent. Enable it in the Developer Portal "
+    "(your application → Bot → Privileged Gateway Intents → Message Content Intent), "
+    "or set DISCORD_MESSAGE_CONTENT=false to run with slash commands only"
+)
+
+
+def api_base(url: str) -> str:
+    """``http://proxy:8080`` → ``http://proxy:8080/api/v10``; a URL naming its version is kept."""
+    url = url.rstrip("/")
+    return url if "/api/v" in url else url + API_VERSION_PATH
+
+
+class RedrawClient(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, intents: discord.Intents) -> None:
+        # No message cache: replies carry the message they answer, and memory stays flat.
+        super().__init__(
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            max_messages=None,
+            chunk_guilds_at_startup=False,
+        )
+        self.redraw_handler = adapter
+        self.tree: app_commands.CommandTree[RedrawClient] = app_commands.CommandTree(self)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.redraw_handler.on_message(message)
+
+
+class DiscordAdapter:
+    platform = "discord"
+
+    def __init__(self, settings: Settings, engine: Engine, *, progress_interval_s: float = 5.0) -> None:
+        if settings.discord_bot_token is None:
+            raise ValueError("DISCORD_BOT_TOKEN is not set")
+        self.settings = settings
+        self.engine = engine
+        if settings.discord_api_base_url:
+            Route.BASE = api_base(settings.discord_api_base_url)
+        if settings.discord_gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+        intents = discord.Intents.default()
+        intents.message_content = settings.discord_message_content
+        self.client = RedrawClient(self, intents)
+        self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem)
+        self.channel = DiscordChannel(self.client, progress_interval_s=progress_interval_s)
+        self._reader: MessageReader | None = None
+        self._gateway: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._handling: set[asyncio.Task[object]] = set()
+        tree = self.client.tree
+        for command in build_commands(self, engine.options.models[engine.options.default_backend]):
+            tree.add_command(command)
+        tree.on_error = self._on_command_error  # type: ignore[method-assign]
+
+    # --- lifecycle --------------------------------------------------------------
+
+    async def start(self) -> None:
+        assert self.settings.discord_bot_token is not None
+        try:
+            await self.client.login(self.settings.discord_bot_token.get_secret_value())
+        except discord.LoginFailure as error:
+            raise StartupError(
+                "Discord refused DISCORD_BOT_TOKEN; check it in the Developer Portal"
+            ) from error
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+            raise StartupError(f"could not reach Discord's API at {Route.BASE}: {error}") from error
+        user = self.client.user
+        assert user is not None
+        self._reader = MessageReader(user.id)
+        await self.client.tree.set_translator(CommandTranslator())
+        try:
+            await self.client.tree.sync()
+        except discord.HTTPException as error:
+            log.warning("discord: could not register the slash commands: %s", error)
+        log.info("discord: logged in as %s", user)
+
+    async def start_receiving(self) -> None:
+        self._accepting = True
+        self._gateway = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+        self._gateway.add_done_callback(self._gateway_ended)
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {ready, self._gateway}, timeout=READY_TIMEOUT_S, return_when="FIRST_COMPLETED"
+        )
+        if ready in done:
+            log.info("discord: connected to the gateway, in %d servers", len(self.client.guilds))
+            return
+        ready.cancel()
+        if self._gateway in done:
+            error = self._gateway.exception()
+            if isinstance(error, discord.PrivilegedIntentsRequired):
+                raise StartupError(INTENT_HELP) from error
+            raise StartupError(f"could not connect to Discord's gateway: {error}") from error
+        raise StartupError(f"Discord's gateway did not get ready in {READY_TIMEOUT_S:g} s")
+
+    def _gateway_ended(self, task: asyncio.Task[None]) -> None:
+        if self._accepting and not task.cancelled() and task.exception() is not None:
+            # discord.py reconnects by itself; this is what it could not survive.
+            log.error("discord: the gateway connection ended", exc_info=task.exception())
+
+    async def stop_receiving(self) -> None:
+        """Take no more events, leave the gateway, and finish the events already taken."""
+        self._accepting = False
+        if self._gateway is not None:
+            self._gateway.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._gateway
+            if self.client.ws is not None:
+                await self.client.ws.close(code=1000)
+        while self._handling:
+            await asyncio.gather(*self._handling, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    @contextlib.asynccontextmanager
+    async def _tracked(self) -> AsyncIterator[None]:
+        """Marks the event being handled, so stopping waits for it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handling.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._handling.discard(task)
+
+    # --- messages -----------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if not self._accepting or self._reader is None or message.author.bot:
+            return
+        async with self._tracked():
+            replied = await self._replied(message)
+            inbound = self._reader.build(message, replied)
+            if inbound is not None:
+                await self._handle(inbound)
+
+    async def _replied(self, message: discord.Message) -> discord.Message | None:
+        """The message this one replies to: carried by the gateway, else fetched when it matters."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        if isinstance(reference.resolved, discord.Message):
+            return reference.resolved
+        if reference.resolved is not None or self._reader is None or not self._reader.mentions_bot(message):
+            return None  # deleted, or not addressed to us
+        try:
+            return await message.channel.fetch_message(reference.message_id)
+        except discord.HTTPException as error:
+            log.info("discord: could not fetch replied message %s: %s", reference.message_id, error)
+            return None
+
+    async def _handle(self, inbound: Inbound) -> None:
+        try:
+            await self.engine.handle(inbound, self.channel)
+        except Exception:
+            # The engine explains every expected failure itself; this is the unexpected
+            # kind (the database gone, say). The user hears of it rather than waiting forever.
+            log.exception("discord: could not handle %s", inbound.key)
+            await self._apologize(inbound.key, inbound.locale)
+
+    async def _apologize(self, key: MessageKey, locale: str | None) -> None:
+        try:
+            await self.channel.send_text(key, render("internal_error", locale))
+        except discord.HTTPException as error:
+            log.warning("discord: could not apologize in channel %s: %s", key.chat_id, error)
+
+    # --- application commands --------------------------------------------------------
+
+    async def run_command(
+        self,
+        interaction: discord.Interaction,
+        command: str,
+        *,
+        text: str = "",
+        attachments: Sequence[discord.Attachment] = (),
+        params: dict[str, str] | None = None,
+        reply_to: MessageKey | None = None,
+        summary: str = "",
+        ephemeral: bool = False,
+    ) -> None:
+        """Defer (Discord wants an answer within 3 s), then let the engine answer on the card."""
+        if not self._accepting:
+            await interaction.response.send_message(
+                render("restarting", interaction_locale(interaction)), ephemeral=True
+            )
+            return
+        async with self._tracked():
+            callback = await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+            message_id = callback.message_id if callback is not None else None
+            if message_id is None:
+                message_id = (await interaction.original_response()).id
+            assert interaction.channel_id is not None
+            key = message_key(interaction.channel_id, message_id)
+            self.channel.adopt(key, interaction, summary)
+            inbound = interaction_inbound(
+                interaction,
+                key,
+                command,
+                text=text,
+                attachments=attachments,
+                params=params,
+                reply_to=reply_to,
+            )
+            await self._handle(inbound)
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error(
+            "discord: the /%s command failed",
+            interaction.command and interaction.command.name,
+            exc_info=error,
+        )
+        text = render("internal_error", interaction_locale(interaction))
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+
+    # --- buttons and menus --------------------------------------------------------------
+
+    async def on_action(self, interaction: discord.Interaction, button: ActionButton) -> None:
+        locale = interaction_locale(interaction)
+        message = interaction.message
+        if message is None:
+            return
+        async with self._tracked():
+            if button.kind is ActionKind.CANCEL:
+                await interaction.response.send_message(render("cancelling", locale), ephemeral=True)
+            else:
+                # Acknowledged at once: sending an original or starting a drawing may take a while.
+                await interaction.response.defer()
+            press = ActionPress(
+                button.kind, button.turn_id, key_of(message), str(interaction.user.id), locale
+            )
+            try:
+                await self.engine.press(press, self.channel)
+            except Exception:
+                log.exception(
+                    "discord: could not handle the %s button of turn %s", button.kind, button.turn_id
+                )
+                await self._apologize(press.message, locale)
+
+    async def on_setting(self, interaction: discord.Interaction, name: str, value: str) -> None:
+        message = interaction.message
+        if message is None:
+            return
+        async with self._tracked():
+            locale = interaction_locale(interaction)
+            private = interaction.guild_id is None
+            pick = SettingPick(
+                chat=key_of(message),
+                user_id=str(interaction.user.id),
+                chat_kind=ChatKind.PRIVATE if private else ChatKind.GROUP,
+                name=name,
+                value=value,
+                chat_admin=private or interaction.permissions.manage_channels,
+                locale=locale,
+            )
+            outcome = await self.engine.pick_setting(pick)
+            if outcome.view is not None:
+                await interaction.response.edit_message(
+                    content=outcome.view.text, view=settings_view(outcome.view)
+                )
+            else:
+                # Refused or unchanged: said to the picker alone.
+                await interaction.response.send_message(outcome.notice[:2000], ephemeral=True)

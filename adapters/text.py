@@ -1,0 +1,19 @@
+"""Fitting text into a platform's message limits."""
+
+from __future__ import annotations
+
+
+def cut(text: str, limit: int) -> str:
+    """``text``, ending in an ellipsis when it had to be shortened to ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` characters, split at line breaks where possible."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        split = text.rfind("\n", 0, limit)
+        split = split if split > limit // 2 else limit
+        chunks.append(text[:split])
+        text = text[split:].lstrip("\n")
+    return [*chunks, text] if text else chunks or ["…"]
