@@ -7,8 +7,8 @@ from telegram import MessageEntity, User
 
 from adapters.buttons import ActionButton, SettingButton, action_id, parse, setting_id
 from adapters.telegram_adapter.channel import MAX_TEXT, fits_photo
-from adapters.text import split_text
 from adapters.telegram_adapter.inbound import BotIdentity, parse_text
+from adapters.text import split_text
 from bot.engine.inbound import ActionKind, OutgoingImage
 from tests.fakes.telegram_server import find_entities
 
