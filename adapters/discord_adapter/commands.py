@@ -114,7 +114,7 @@ def build_commands(
             text=prompt,
             attachments=images,
             params=params,
-            summary=f"🎨 **{shown}**{extras}",
+            summary=f"**{shown}**{extras}",
         )
 
     @app_commands.command(

@@ -459,6 +459,22 @@ class FakeDiscord:
             data["resolved"] = resolved
         return await self._interact(user, guild, 2, data, locale=locale)
 
+    async def slash_message(
+        self, user: User, name: str, message_id: int, *, guild: Guild | None = None
+    ) -> InteractionRecord:
+        """A user picks ``name`` from a message's Apps menu (a message command)."""
+        command = next((c for c in self.commands if c["name"] == name and c.get("type") == 3), None)
+        assert command is not None, f"no message command {name!r}"
+        target = self._live(message_id)
+        data = {
+            "id": command["id"],
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): target}},
+        }
+        return await self._interact(user, guild, 2, data)
+
     async def press(
         self, message_id: int, label: str, user: User, *, guild: Guild | None = None
     ) -> InteractionRecord:
