@@ -220,6 +220,8 @@ class FakeDiscord:
         self._dms: dict[int, int] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # (method, path start, retry_after): the next matching REST call gets a 429.
+        self._rate_limits: list[tuple[str, str, float]] = []
 
     # --- server -----------------------------------------------------------------
 
@@ -323,6 +325,10 @@ class FakeDiscord:
     @property
     def connected(self) -> bool:
         return bool(self._sockets)
+
+    def rate_limit_next(self, method: str, path_start: str, retry_after: float) -> None:
+        """The next ``method`` call to a path starting with ``path_start`` is told to wait."""
+        self._rate_limits.append((method, path_start, retry_after))
 
     # --- users act --------------------------------------------------------------
 
@@ -642,6 +648,26 @@ class FakeDiscord:
         body, files = await _read_body(request)
         path = "/" + request.match_info["path"]
         self.calls.append(Call(request.method, path, body, files))
+        for limit in self._rate_limits:
+            method, start, retry_after = limit
+            if request.method == method and path.startswith(start):
+                self._rate_limits.remove(limit)
+                # "Via" marks it as Discord's own limit, not a Cloudflare ban (discord.py checks).
+                return web.Response(
+                    body=json.dumps(
+                        {
+                            "message": "You are being rate limited.",
+                            "retry_after": retry_after,
+                            "global": False,
+                        }
+                    ).encode(),
+                    status=429,
+                    headers={
+                        "Content-Type": "application/json",
+                        "Via": "1.1 google",
+                        "X-RateLimit-Scope": "user",
+                    },
+                )
         try:
             result = self._route(request.method, path.strip("/").split("/"), body, files)
         except ApiError as error:
