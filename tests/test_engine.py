@@ -464,8 +464,12 @@ async def test_history_of_a_replied_image(world: World) -> None:
     await world.say("make it red", reply_to=world.channel.last_image_key())
     await world.say(command="history", reply_to=world.channel.last_image_key())
     assert "2 steps" in world.channel.texts[-1] and "1. a blue boat" in world.channel.texts[-1]
+    # Without a reply: the chat's latest picture, until /new.
     await world.say(command="history")
-    assert "Reply to one of my images" in world.channel.texts[-1]
+    assert "2 steps" in world.channel.texts[-1]
+    await world.say(command="new")
+    await world.say(command="history")
+    assert "no picture here yet" in world.channel.texts[-1]
 
 
 async def test_a_blocked_user_is_refused(world: World) -> None:

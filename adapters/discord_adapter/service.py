@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 import discord
@@ -60,17 +61,27 @@ def api_base(url: str) -> str:
     return url if "/api/v" in url else url + API_VERSION_PATH
 
 
+class CommandTree(app_commands.CommandTree["RedrawClient"]):
+    async def interaction_check(self, interaction: discord.Interaction[RedrawClient], /) -> bool:
+        # The earliest point a command's task is ours: from here on, stopping waits for it.
+        interaction.client.redraw_handler._track()
+        return True
+
+
 class RedrawClient(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, intents: discord.Intents) -> None:
+    def __init__(
+        self, adapter: DiscordAdapter, intents: discord.Intents, guild_ready_timeout_s: float
+    ) -> None:
         # No message cache: replies carry the message they answer, and memory stays flat.
         super().__init__(
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             max_messages=None,
             chunk_guilds_at_startup=False,
+            guild_ready_timeout=guild_ready_timeout_s,
         )
         self.redraw_handler = adapter
-        self.tree: app_commands.CommandTree[RedrawClient] = app_commands.CommandTree(self)
+        self.tree = CommandTree(self)
 
     async def on_message(self, message: discord.Message) -> None:
         await self.redraw_handler.on_message(message)
@@ -79,7 +90,14 @@ class RedrawClient(discord.Client):
 class DiscordAdapter:
     platform = "discord"
 
-    def __init__(self, settings: Settings, engine: Engine, *, progress_interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        progress_interval_s: float = 5.0,
+        guild_ready_timeout_s: float = 2.0,
+    ) -> None:
         if settings.discord_bot_token is None:
             raise ValueError("DISCORD_BOT_TOKEN is not set")
         self.settings = settings
@@ -90,13 +108,14 @@ class DiscordAdapter:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
         intents = discord.Intents.default()
         intents.message_content = settings.discord_message_content
-        self.client = RedrawClient(self, intents)
+        # READY is followed by the guilds one by one; discord.py waits this long after the last.
+        self.client = RedrawClient(self, intents, guild_ready_timeout_s)
         self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem)
         self.channel = DiscordChannel(self.client, progress_interval_s=progress_interval_s)
         self._reader: MessageReader | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._accepting = False
-        self._handling: set[asyncio.Task[object]] = set()
+        self._handling: set[asyncio.Task[Any]] = set()
         tree = self.client.tree
         for command in build_commands(self, engine.options.models[engine.options.default_backend]):
             tree.add_command(command)
@@ -157,34 +176,32 @@ class DiscordAdapter:
                 await self._gateway
             if self.client.ws is not None:
                 await self.client.ws.close(code=1000)
+        # Events already read are handled in tasks of their own that may not have started yet.
+        for _ in range(5):
+            await asyncio.sleep(0)
         while self._handling:
             await asyncio.gather(*self._handling, return_exceptions=True)
 
     async def close(self) -> None:
         await self.client.close()
 
-    @contextlib.asynccontextmanager
-    async def _tracked(self) -> AsyncIterator[None]:
-        """Marks the event being handled, so stopping waits for it."""
+    def _track(self) -> None:
+        """Marks the event being handled, so stopping waits for it to finish."""
         task = asyncio.current_task()
-        if task is not None:
+        if task is not None and task not in self._handling:
             self._handling.add(task)
-        try:
-            yield
-        finally:
-            if task is not None:
-                self._handling.discard(task)
+            task.add_done_callback(self._handling.discard)
 
     # --- messages -----------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
         if not self._accepting or self._reader is None or message.author.bot:
             return
-        async with self._tracked():
-            replied = await self._replied(message)
-            inbound = self._reader.build(message, replied)
-            if inbound is not None:
-                await self._handle(inbound)
+        self._track()
+        replied = await self._replied(message)
+        inbound = self._reader.build(message, replied)
+        if inbound is not None:
+            await self._handle(inbound)
 
     async def _replied(self, message: discord.Message) -> discord.Message | None:
         """The message this one replies to: carried by the gateway, else fetched when it matters."""
@@ -231,29 +248,29 @@ class DiscordAdapter:
         ephemeral: bool = False,
     ) -> None:
         """Defer (Discord wants an answer within 3 s), then let the engine answer on the card."""
+        self._track()
         if not self._accepting:
             await interaction.response.send_message(
                 render("restarting", interaction_locale(interaction)), ephemeral=True
             )
             return
-        async with self._tracked():
-            callback = await interaction.response.defer(thinking=True, ephemeral=ephemeral)
-            message_id = callback.message_id if callback is not None else None
-            if message_id is None:
-                message_id = (await interaction.original_response()).id
-            assert interaction.channel_id is not None
-            key = message_key(interaction.channel_id, message_id)
-            self.channel.adopt(key, interaction, summary)
-            inbound = interaction_inbound(
-                interaction,
-                key,
-                command,
-                text=text,
-                attachments=attachments,
-                params=params,
-                reply_to=reply_to,
-            )
-            await self._handle(inbound)
+        callback = await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+        message_id = callback.message_id if callback is not None else None
+        if message_id is None:
+            message_id = (await interaction.original_response()).id
+        assert interaction.channel_id is not None
+        key = message_key(interaction.channel_id, message_id)
+        self.channel.adopt(key, interaction, summary)
+        inbound = interaction_inbound(
+            interaction,
+            key,
+            command,
+            text=text,
+            attachments=attachments,
+            params=params,
+            reply_to=reply_to,
+        )
+        await self._handle(inbound)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -277,44 +294,40 @@ class DiscordAdapter:
         message = interaction.message
         if message is None:
             return
-        async with self._tracked():
-            if button.kind is ActionKind.CANCEL:
-                await interaction.response.send_message(render("cancelling", locale), ephemeral=True)
-            else:
-                # Acknowledged at once: sending an original or starting a drawing may take a while.
-                await interaction.response.defer()
-            press = ActionPress(
-                button.kind, button.turn_id, key_of(message), str(interaction.user.id), locale
-            )
-            try:
-                await self.engine.press(press, self.channel)
-            except Exception:
-                log.exception(
-                    "discord: could not handle the %s button of turn %s", button.kind, button.turn_id
-                )
-                await self._apologize(press.message, locale)
+        self._track()
+        if button.kind is ActionKind.CANCEL:
+            await interaction.response.send_message(render("cancelling", locale), ephemeral=True)
+        else:
+            # Acknowledged at once: sending an original or starting a drawing may take a while.
+            await interaction.response.defer()
+        press = ActionPress(button.kind, button.turn_id, key_of(message), str(interaction.user.id), locale)
+        try:
+            await self.engine.press(press, self.channel)
+        except Exception:
+            log.exception("discord: could not handle the %s button of turn %s", button.kind, button.turn_id)
+            await self._apologize(press.message, locale)
 
     async def on_setting(self, interaction: discord.Interaction, name: str, value: str) -> None:
         message = interaction.message
         if message is None:
             return
-        async with self._tracked():
-            locale = interaction_locale(interaction)
-            private = interaction.guild_id is None
-            pick = SettingPick(
-                chat=key_of(message),
-                user_id=str(interaction.user.id),
-                chat_kind=ChatKind.PRIVATE if private else ChatKind.GROUP,
-                name=name,
-                value=value,
-                chat_admin=private or interaction.permissions.manage_channels,
-                locale=locale,
+        self._track()
+        locale = interaction_locale(interaction)
+        private = interaction.guild_id is None
+        pick = SettingPick(
+            chat=key_of(message),
+            user_id=str(interaction.user.id),
+            chat_kind=ChatKind.PRIVATE if private else ChatKind.GROUP,
+            name=name,
+            value=value,
+            chat_admin=private or interaction.permissions.manage_channels,
+            locale=locale,
+        )
+        outcome = await self.engine.pick_setting(pick)
+        if outcome.view is not None:
+            await interaction.response.edit_message(
+                content=outcome.view.text, view=settings_view(outcome.view)
             )
-            outcome = await self.engine.pick_setting(pick)
-            if outcome.view is not None:
-                await interaction.response.edit_message(
-                    content=outcome.view.text, view=settings_view(outcome.view)
-                )
-            else:
-                # Refused or unchanged: said to the picker alone.
-                await interaction.response.send_message(outcome.notice[:2000], ephemeral=True)
+        else:
+            # Refused or unchanged: said to the picker alone.
+            await interaction.response.send_message(outcome.notice[:2000], ephemeral=True)

@@ -24,7 +24,8 @@ ALICE = User(301, "Alice")
 BOB = User(302, "Bob")
 LI = User(303, "Li", locale="zh-CN")
 
-ADAPTER_OPTIONS = {"progress_interval_s": 0.2}
+# Short waits so tests run fast; the real defaults are 5 s and 2 s.
+ADAPTER_OPTIONS = {"progress_interval_s": 0.2, "guild_ready_timeout_s": 0.05}
 
 
 @dataclass

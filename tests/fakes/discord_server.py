@@ -596,7 +596,13 @@ class FakeDiscord:
             await asyncio.sleep(0.02)
 
     async def wait_message(
-        self, channel_id: int, probe: Callable[[dict[str, Any]], bool], *, after: int = 0, what: str = ""
+        self,
+        channel_id: int,
+        probe: Callable[[dict[str, Any]], bool],
+        *,
+        after: int = 0,
+        within: float = 15.0,
+        what: str = "",
     ) -> dict[str, Any]:
         """The first live bot message in the channel, newer than ``after``, that ``probe`` accepts."""
 
@@ -606,19 +612,26 @@ class FakeDiscord:
                     return message
             return None
 
-        return await self.wait_for(find, what=what)
+        return await self.wait_for(find, within=within, what=what)
 
-    async def wait_text(self, channel_id: int, contains: str, *, after: int = 0) -> dict[str, Any]:
+    async def wait_text(
+        self, channel_id: int, contains: str, *, after: int = 0, within: float = 15.0
+    ) -> dict[str, Any]:
         return await self.wait_message(
-            channel_id, lambda m: contains in m["content"], after=after, what=f"a message with {contains!r}"
+            channel_id,
+            lambda m: contains in m["content"],
+            after=after,
+            within=within,
+            what=f"a message with {contains!r}",
         )
 
-    async def wait_picture(self, channel_id: int, *, after: int = 0) -> dict[str, Any]:
+    async def wait_picture(self, channel_id: int, *, after: int = 0, within: float = 15.0) -> dict[str, Any]:
         """The next bot message carrying a picture (not a progress preview)."""
         return await self.wait_message(
             channel_id,
             lambda m: any(a["filename"].startswith("redraw-") for a in m["attachments"]),
             after=after,
+            within=within,
             what="a picture",
         )
 
