@@ -4,18 +4,16 @@ Discord (REST, gateway, CDN) and the fake provider, as `redraw run --platform di
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
-import yarl
 from discord.http import Route
 
-from adapters.runtime import Runtime
-from bot.app import engine_options
 from bot.config import Settings, load_settings
+from tests.bot_world import BotWorld
 from tests.conftest import TEST_API_KEY
 from tests.fakes.discord_server import TOKEN, FakeDiscord, Guild, User
 from tests.fakes.openai_server import FakeOpenAI
@@ -28,45 +26,14 @@ LI = User(303, "Li", locale="zh-CN")
 ADAPTER_OPTIONS = {"progress_interval_s": 0.2, "guild_ready_timeout_s": 0.05}
 
 
-@dataclass
-class DiscordWorld:
+@dataclass(kw_only=True)
+class DiscordWorld(BotWorld):
     dc: FakeDiscord
-    openai: FakeOpenAI
-    settings: Settings
     guild: Guild
-    runtimes: list[Runtime] = field(default_factory=list)
 
     @property
     def channel(self) -> int:
         return self.guild.channel_id
-
-    async def start(
-        self,
-        progress_every_s: float = 0.2,
-        platforms: tuple[str, ...] = ("discord",),
-        adapter: dict[str, Any] | None = None,
-        **settings: Any,
-    ) -> Runtime:
-        unknown = set(settings) - set(Settings.model_fields)
-        assert not unknown, f"not settings: {unknown}"
-        current = self.settings.model_copy(update=settings)
-        options = replace(engine_options(current), progress_every_s=progress_every_s)
-        adapter_options = {"discord": {**ADAPTER_OPTIONS, **(adapter or {})}}
-        runtime = Runtime(current, list(platforms), options=options, adapter_options=adapter_options)
-        try:
-            await runtime.start()
-        except BaseException:
-            await runtime.stop(0)
-            raise
-        self.runtimes.append(runtime)
-        return runtime
-
-    async def stop(self, runtime: Runtime, grace_s: float = 5.0) -> None:
-        await runtime.stop(grace_s)
-        self.runtimes.remove(runtime)
-
-    def provider_calls(self) -> list[Any]:
-        return [request for request in self.openai.requests if request.path.startswith("/v1/")]
 
 
 def settings_for(dc: FakeDiscord, openai: FakeOpenAI, data_dir: Path, **overrides: Any) -> Settings:
@@ -98,10 +65,16 @@ async def dc() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def idle_world(dc: FakeDiscord, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[DiscordWorld]:
     guild = dc.add_guild(owner=ALICE)
-    built = DiscordWorld(dc, fake, settings_for(dc, fake, tmp_path / "data"), guild)
+    built = DiscordWorld(
+        dc=dc,
+        guild=guild,
+        openai=fake,
+        settings=settings_for(dc, fake, tmp_path / "data"),
+        platforms=("discord",),
+        adapter_options={"discord": ADAPTER_OPTIONS},
+    )
     yield built
-    for runtime in list(built.runtimes):
-        await built.stop(runtime, grace_s=0)
+    await built.stop_all()
 
 
 @pytest.fixture
@@ -109,6 +82,3 @@ async def world(idle_world: DiscordWorld) -> DiscordWorld:
     """The bot, started and connected to the gateway."""
     await idle_world.start()
     return idle_world
-
-
-__all__ = ["ALICE", "BOB", "LI", "DiscordWorld", "yarl"]

@@ -143,6 +143,7 @@ async def test_both_platforms_run_in_one_process_on_one_engine(
     telegram = FakeTelegram()
     await telegram.start()
     try:
+        idle_world.adapter_options = {**idle_world.adapter_options, "telegram": {"poll_timeout_s": 1.0}}
         runtime = await idle_world.start(
             platforms=("telegram", "discord"),
             telegram_bot_token=SecretStr(TELEGRAM_TOKEN),

@@ -4,15 +4,14 @@ Bot API server and the fake provider, as `redraw run --platform telegram` would.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters.runtime import Runtime
-from bot.app import engine_options
 from bot.config import Settings, load_settings
+from tests.bot_world import BotWorld
 from tests.conftest import TEST_API_KEY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import TOKEN, Chat, FakeTelegram, User
@@ -27,33 +26,9 @@ GROUP = Chat(-1001234, "supergroup", "Artists")
 ADAPTER_OPTIONS = {"album_window_s": 0.3, "progress_interval_s": 0.2, "poll_timeout_s": 1.0}
 
 
-@dataclass
-class TelegramWorld:
+@dataclass(kw_only=True)
+class TelegramWorld(BotWorld):
     tg: FakeTelegram
-    openai: FakeOpenAI
-    settings: Settings
-    runtimes: list[Runtime] = field(default_factory=list)
-
-    async def start(
-        self, progress_every_s: float = 0.2, adapter: dict[str, Any] | None = None, **settings: Any
-    ) -> Runtime:
-        """Start a bot process; ``settings`` override the world's (e.g. ``redraw_webhook_url``)."""
-        unknown = set(settings) - set(Settings.model_fields)
-        assert not unknown, f"not settings: {unknown}"
-        current = self.settings.model_copy(update=settings)
-        options = replace(engine_options(current), progress_every_s=progress_every_s)
-        adapter_options = {"telegram": {**ADAPTER_OPTIONS, **(adapter or {})}}
-        runtime = Runtime(current, ["telegram"], options=options, adapter_options=adapter_options)
-        await runtime.start()
-        self.runtimes.append(runtime)
-        return runtime
-
-    async def stop(self, runtime: Runtime, grace_s: float = 5.0) -> None:
-        await runtime.stop(grace_s)
-        self.runtimes.remove(runtime)
-
-    def provider_calls(self) -> list[Any]:
-        return [request for request in self.openai.requests if request.path.startswith("/v1/")]
 
 
 def settings_for(tg: FakeTelegram, openai: FakeOpenAI, data_dir: Path, **overrides: Any) -> Settings:
@@ -85,10 +60,15 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 @pytest.fixture
 async def idle_world(tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[TelegramWorld]:
     """Everything the bot needs, for a test to start (and restart) itself."""
-    built = TelegramWorld(tg, fake, settings_for(tg, fake, tmp_path / "data"))
+    built = TelegramWorld(
+        tg=tg,
+        openai=fake,
+        settings=settings_for(tg, fake, tmp_path / "data"),
+        platforms=("telegram",),
+        adapter_options={"telegram": ADAPTER_OPTIONS},
+    )
     yield built
-    for runtime in list(built.runtimes):
-        await built.stop(runtime, grace_s=0)
+    await built.stop_all()
 
 
 @pytest.fixture
