@@ -110,7 +110,9 @@ class NullChannel:
     async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
         return MessageKey(reply_to.platform, reply_to.chat_id, f"t{reply_to.message_id}")
 
-    async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey:
+    async def send_file(
+        self, reply_to: MessageKey, data: bytes, filename: str, mime: str, locale: str | None = None
+    ) -> MessageKey:
         return MessageKey(reply_to.platform, reply_to.chat_id, f"f{reply_to.message_id}")
 
     async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:

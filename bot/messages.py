@@ -237,12 +237,16 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "zh": "找不到那张图片了，请重新发送请求。",
     },
     "settings_admin_only": {
-        "en": "Only this chat's admins can change its settings (on Discord: members who can manage the channel).",
-        "zh": "只有本群管理员可以修改设置（在 Discord 上：有“管理频道”权限的成员）。",
+        "en": "Only this chat's admins can change its settings.",
+        "zh": "只有本群管理员可以修改设置。",
+    },
+    "settings_admin_only_discord": {
+        "en": "Only members who can manage this channel can change its settings.",
+        "zh": "只有拥有“管理频道”权限的成员可以修改本频道的设置。",
     },
     "original_too_large": {
-        "en": "The original is {size_mb} MB, over the {limit_mb} MB upload limit here: this is a full-size JPEG.",
-        "zh": "原图有 {size_mb} MB，超过这里 {limit_mb} MB 的上传上限：这是全尺寸的 JPEG。",
+        "en": "📎 The original is {size_mb} MB, over the {limit_mb} MB upload limit here: this is the best JPEG that fits.",
+        "zh": "📎 原图有 {size_mb} MB，超过这里 {limit_mb} MB 的上传上限：这是能上传的最佳 JPEG。",
     },
     "settings_unknown": {
         "en": "I don't know the setting “{name}”. You can set: {names}.",

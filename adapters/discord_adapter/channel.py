@@ -33,6 +33,7 @@ from adapters.text import cut, split_text
 from bot import imaging
 from bot.engine.inbound import Action, OutgoingImage, SettingsView
 from bot.engine.records import MessageKey
+from bot.messages import render
 from bot.offload import run_cpu
 from bot.types import MIME_EXTENSIONS
 
@@ -223,22 +224,22 @@ class DiscordChannel:
         assert sent is not None
         return key_of(sent)
 
-    async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey:
+    async def send_file(
+        self, reply_to: MessageKey, data: bytes, filename: str, mime: str, locale: str | None = None
+    ) -> MessageKey:
         limit = self.upload_limit(reply_to.chat_id)
         content = ""
         if len(data) > limit:
             log.info(
-                "original %s is %d bytes, over the %d-byte upload limit; sending JPEG",
-                filename,
-                len(data),
-                limit,
+                "original %s is %d bytes, over the %d-byte upload limit: JPEG", filename, len(data), limit
             )
-            content = f"📎 {len(data) / 2**20:.1f} MB > {limit // 2**20} MB → JPEG"
+            content = render(
+                "original_too_large", locale, size_mb=f"{len(data) / 2**20:.1f}", limit_mb=limit // 2**20
+            )
             data = await fitting_jpeg(data, limit)
             filename = f"{filename.rsplit('.', 1)[0]}.jpg"
-        sent = await self._send(
-            reply_to, content=content, files=[discord.File(io.BytesIO(data), filename=filename)]
-        )
+        upload = discord.File(io.BytesIO(data), filename=filename)
+        sent = await self._send(reply_to, content=content, files=[upload])
         return key_of(sent)
 
     async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:

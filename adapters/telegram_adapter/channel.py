@@ -30,6 +30,7 @@ from adapters.text import cut, split_text
 from bot import imaging
 from bot.engine.inbound import Action, OutgoingImage, SettingsView
 from bot.engine.records import MessageKey
+from bot.messages import render
 from bot.offload import run_cpu
 from bot.types import MIME_EXTENSIONS
 
@@ -269,17 +270,27 @@ class TelegramChannel:
         assert sent is not None
         return key_of(sent)
 
-    async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey:
+    async def send_file(
+        self, reply_to: MessageKey, data: bytes, filename: str, mime: str, locale: str | None = None
+    ) -> MessageKey:
+        caption = None
         if len(data) > MAX_DOCUMENT_BYTES:
-            # Beyond what a bot may upload: the best JPEG that fits instead.
+            # Beyond what a bot may upload: the best JPEG that fits instead, saying so.
             log.warning(
                 "original %s is %d bytes, over Telegram's 50 MB; sending it as JPEG", filename, len(data)
+            )
+            caption = render(
+                "original_too_large",
+                locale,
+                size_mb=f"{len(data) / 2**20:.1f}",
+                limit_mb=MAX_DOCUMENT_BYTES // 2**20,
             )
             data = await run_cpu(imaging.jpeg_preview, data, None, 95)
             filename = f"{filename.rsplit('.', 1)[0]}.jpg"
         sent = await self.bot.send_document(
             int(reply_to.chat_id),
             InputFile(data, filename=filename),
+            caption=caption,
             reply_parameters=_reply(reply_to),
             disable_content_type_detection=True,
         )

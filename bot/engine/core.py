@@ -73,6 +73,12 @@ def _actions(kinds: Sequence[ActionKind], turn_id: int, locale: str | None) -> l
     return [Action(kind, turn_id, render(f"button_{kind.value}", locale)) for kind in kinds]
 
 
+def _render_for(platform: str, key: str, locale: str | None, **params: Any) -> str:
+    """``key``'s text, or the platform's own wording of it (``help_discord``: slash commands)."""
+    own = f"{key}_{platform}"
+    return render(own if own in MESSAGES else key, locale, **params)
+
+
 def _short(text: str, limit: int = CAPTION_PROMPT_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -152,11 +158,7 @@ class Engine:
         elif command is not None and command not in COMMANDS:
             await channel.send_text(inbound.key, render("unknown_command", inbound.locale, command=command))
         elif command in ("start", "help"):
-            # A platform may word its help its own way (Discord's slash commands).
-            platform_help = f"help_{inbound.key.platform}"
-            await channel.send_text(
-                inbound.key, render(platform_help if platform_help in MESSAGES else "help", inbound.locale)
-            )
+            await channel.send_text(inbound.key, _render_for(inbound.key.platform, "help", inbound.locale))
         elif command == "new":
             await self.store.update_chat(*inbound.chat, clear_latest=True)
             await channel.send_text(inbound.key, render("new_conversation", inbound.locale))
@@ -696,7 +698,7 @@ class Engine:
         if not await self._allowed(platform, pick.user_id, chat_id):
             return SettingOutcome(render("not_allowed", pick.locale), refused=True)
         if not await self._may_change_settings(platform, pick.user_id, pick.chat_kind, pick.chat_admin):
-            return SettingOutcome(render("settings_admin_only", pick.locale), refused=True)
+            return SettingOutcome(_render_for(platform, "settings_admin_only", pick.locale), refused=True)
         chat = await self.store.chat_state(platform, chat_id)
         if self._current_settings(chat).get(pick.name) == pick.value:
             return SettingOutcome(render("settings_unchanged", pick.locale))
@@ -728,7 +730,7 @@ class Engine:
         if not await self._may_change_settings(
             inbound.key.platform, inbound.user_id, inbound.chat_kind, inbound.chat_admin
         ):
-            return render("settings_admin_only", inbound.locale)
+            return _render_for(inbound.key.platform, "settings_admin_only", inbound.locale)
         words = inbound.text.split()
         name, value = words[0].lower(), " ".join(words[1:]).strip().lower()
         chat = await self.store.chat_state(*inbound.chat)
@@ -780,7 +782,7 @@ class Engine:
             # From the bytes: a proxy's result need not be the format that was asked for.
             mime = imaging.sniff_mime(data) or "image/png"
             filename = f"redraw-{turn.id}-{index + 1}.{MIME_EXTENSIONS.get(mime, 'png')}"
-            key = await channel.send_file(reply_to, data, filename, mime)
+            key = await channel.send_file(reply_to, data, filename, mime, locale=turn.locale)
             await self.store.record_messages([SentMessage(key, turn.id, "file", index)])
 
     async def _undo(

@@ -166,7 +166,12 @@ class Channel(Protocol):
         self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()
     ) -> MessageKey: ...
 
-    async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey: ...
+    async def send_file(
+        self, reply_to: MessageKey, data: bytes, filename: str, mime: str, locale: str | None = None
+    ) -> MessageKey:
+        """A file as it is; where it can't be (over an upload limit), the best that fits, saying so
+        in ``locale``."""
+        ...
 
     async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:
         """The chat's settings, with a way to pick each one."""

@@ -116,7 +116,7 @@ async def test_settings_are_for_members_who_can_manage_the_channel(
     await dc.wait_for(lambda: refused.callbacks, what="the answer to the pick")
     answer = refused.callbacks[0]
     assert answer["type"] == 4 and answer["data"]["flags"] & 64  # said to Bob alone
-    assert "manage the channel" in answer["data"]["content"]
+    assert "Only members who can manage this channel" in answer["data"]["content"]
     assert "quality auto" in dc.messages[menu_id]["content"]
 
     world.guild.managers.add(BOB.id)

@@ -56,7 +56,9 @@ class CollectingChannel:
         self.said.append(Said("text", reply_to, key, text, actions=list(actions)))
         return key
 
-    async def send_file(self, reply_to: MessageKey, data: bytes, filename: str, mime: str) -> MessageKey:
+    async def send_file(
+        self, reply_to: MessageKey, data: bytes, filename: str, mime: str, locale: str | None = None
+    ) -> MessageKey:
         key = self._key(reply_to.chat_id)
         self.said.append(Said("file", reply_to, key, filename, data=data))
         return key
