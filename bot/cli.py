@@ -27,8 +27,6 @@ from bot.validation import prepare_request
 EXIT_INPUT = 2
 EXIT_UPSTREAM = 1
 PLATFORMS = ("telegram", "discord")
-# Platforms `redraw run` can start today.
-AVAILABLE_PLATFORMS = ("telegram", "discord")
 TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
 
 
@@ -111,9 +109,6 @@ def run_bot(settings: Settings, platform: str | None) -> int:
     for name in platforms:
         if name not in settings.platforms:
             print(f"redraw: --platform {name} needs {TOKEN_VARIABLES[name]}", file=sys.stderr)
-            return EXIT_INPUT
-        if name not in AVAILABLE_PLATFORMS:
-            print(f"redraw: the {name} adapter is not available in this version", file=sys.stderr)
             return EXIT_INPUT
     if not _provider_configured(settings):
         return EXIT_INPUT

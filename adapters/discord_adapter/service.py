@@ -163,8 +163,9 @@ class DiscordAdapter:
         raise StartupError(f"Discord's gateway did not get ready in {READY_TIMEOUT_S:g} s")
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
-        if self._accepting and not task.cancelled() and task.exception() is not None:
-            # discord.py reconnects by itself; this is what it could not survive.
+        if self.client.is_ready() and not task.cancelled() and task.exception() is not None:
+            # discord.py reconnects by itself; this is what it could not survive. (Before READY,
+            # start_receiving reports it.)
             log.error("discord: the gateway connection ended", exc_info=task.exception())
 
     async def stop_receiving(self) -> None:
