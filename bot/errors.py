@@ -26,6 +26,16 @@ class InputError(RedrawError):
     key = "invalid_input"
 
 
+def download_too_large(size: int | None, limit: int) -> InputError:
+    """A user's file over what the bot may fetch (a platform's limit, or the image API's)."""
+    return InputError(
+        f"file of {size} bytes over the {limit}-byte download limit",
+        key="download_too_large",
+        size_mb=f"{size / 2**20:.1f}" if size else "?",
+        limit_mb=limit // 2**20,
+    )
+
+
 class UpstreamError(RedrawError):
     """The image provider failed or refused. ``retryable`` drives the retry policy."""
 

@@ -15,11 +15,10 @@ import discord
 
 from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
-from bot.errors import InputError
+from bot.errors import InputError, download_too_large
+from bot.imaging import MAX_INPUT_BYTES
 
 PLATFORM = "discord"
-# The largest picture we fetch: the image API takes up to 50 MB per input.
-MAX_INPUT_BYTES = 50 * 1024 * 1024
 # Image attachments we don't read, though their type says image.
 NOT_PICTURES = {"image/svg+xml"}
 PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".heic", ".heif", ".avif")
@@ -39,8 +38,13 @@ def chat_kind(channel: object) -> ChatKind:
     )
 
 
+def _mime(attachment: discord.Attachment) -> str:
+    """The attachment's media type without parameters (``image/png; charset=…``), lower case."""
+    return (attachment.content_type or "").split(";")[0].strip().lower()
+
+
 def is_picture(attachment: discord.Attachment) -> bool:
-    mime = (attachment.content_type or "").split(";")[0].strip().lower()
+    mime = _mime(attachment)
     if mime:
         return mime.startswith("image/") and mime not in NOT_PICTURES
     return attachment.filename.lower().endswith(PICTURE_EXTENSIONS)
@@ -56,19 +60,14 @@ def unsupported_kind(message: discord.Message) -> str | None:
 
 
 def image_input(attachment: discord.Attachment, source: MessageKey | None) -> ImageInput:
-    mime = (attachment.content_type or "").split(";")[0].strip() or None
-    return ImageInput(_loader(attachment), mime, source)
+    return ImageInput(_loader(attachment), _mime(attachment) or None, source)
 
 
 def _loader(attachment: discord.Attachment) -> Callable[[], Awaitable[bytes]]:
     async def load() -> bytes:
+        # No need to fetch what the image API would refuse.
         if attachment.size > MAX_INPUT_BYTES:
-            raise InputError(
-                f"attachment of {attachment.size} bytes over {MAX_INPUT_BYTES}",
-                key="download_too_large",
-                size_mb=f"{attachment.size / 2**20:.1f}",
-                limit_mb=MAX_INPUT_BYTES // 2**20,
-            )
+            raise download_too_large(attachment.size, MAX_INPUT_BYTES)
         try:
             return await attachment.read()
         except discord.HTTPException as error:
@@ -177,7 +176,7 @@ def interaction_inbound(
 
 
 def _attachment_kind(attachment: discord.Attachment) -> str:
-    mime = (attachment.content_type or "").lower()
+    mime = _mime(attachment)
     if mime.startswith("video/"):
         return "video"
     if mime.startswith("audio/"):

@@ -16,7 +16,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
-from bot.errors import InputError
+from bot.errors import InputError, download_too_large
 
 PLATFORM = "telegram"
 # Bots may download files up to 20 MB from Telegram's own Bot API server.
@@ -185,28 +185,18 @@ class InboundBuilder:
     def _loader(self, ref: ImageRef) -> Callable[[], Awaitable[bytes]]:
         async def load() -> bytes:
             if self.download_limit and ref.file_size and ref.file_size > self.download_limit:
-                raise _too_large(ref.file_size, self.download_limit)
+                raise download_too_large(ref.file_size, self.download_limit)
             try:
                 file = await self.bot.get_file(ref.file_id)
                 return bytes(await file.download_as_bytearray())
             except BadRequest as error:
                 if "too big" in error.message.lower():
-                    raise _too_large(ref.file_size, TELEGRAM_DOWNLOAD_LIMIT) from error
+                    raise download_too_large(ref.file_size, TELEGRAM_DOWNLOAD_LIMIT) from error
                 raise InputError(f"download failed: {error.message}", key="download_failed") from error
             except TelegramError as error:
                 raise InputError(f"download failed: {error.message}", key="download_failed") from error
 
         return load
-
-
-def _too_large(size: int | None, limit: int) -> InputError:
-    size_mb = f"{size / 2**20:.1f}" if size else "?"
-    return InputError(
-        f"file of {size} bytes over the {limit}-byte download limit",
-        key="download_too_large",
-        size_mb=size_mb,
-        limit_mb=limit // 2**20,
-    )
 
 
 def _opens_topic(message: Message) -> bool:
