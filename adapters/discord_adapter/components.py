@@ -16,10 +16,9 @@ from typing import Any, Protocol
 import discord
 from discord import ui
 
-from adapters.buttons import ActionButton, action_id, parse
+from adapters.buttons import ActionButton, SettingMenu, action_id, parse, setting_menu_id
 from bot.engine.inbound import Action, ActionKind, SettingsView
 
-SETTING_PREFIX = "s:"
 STYLES = {
     ActionKind.CANCEL: discord.ButtonStyle.danger,
     ActionKind.RETRY: discord.ButtonStyle.primary,
@@ -66,15 +65,17 @@ class ActionButtonItem(ui.DynamicItem[ui.Button[Any]], template=r"a:[a-z]:[0-9]+
 
 class SettingSelectItem(ui.DynamicItem[ui.Select[Any]], template=r"s:[a-z_]+"):
     def __init__(self, name: str, select: ui.Select[Any] | None = None) -> None:
-        super().__init__(select or ui.Select(custom_id=f"{SETTING_PREFIX}{name}"))
+        super().__init__(select or ui.Select(custom_id=setting_menu_id(name)))
         self.name = name
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
     ) -> SettingSelectItem:
-        assert isinstance(item, ui.Select)
-        return cls(match.string.removeprefix(SETTING_PREFIX), item)
+        menu = parse(match.string)
+        if not isinstance(menu, SettingMenu) or not isinstance(item, ui.Select):
+            raise ValueError(f"not a settings menu: {match.string!r}")
+        return cls(menu.name, item)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         values = self.item.values
@@ -101,7 +102,7 @@ def settings_view(view: SettingsView) -> ui.View:
     menus = ui.View(timeout=None)
     for group in view.groups[:5]:
         select: ui.Select[Any] = ui.Select(
-            custom_id=f"{SETTING_PREFIX}{group.name}",
+            custom_id=setting_menu_id(group.name),
             placeholder=group.title[:150],
             min_values=1,
             max_values=1,

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from telegram import MessageEntity, User
 
-from adapters.buttons import ActionButton, SettingButton, action_id, parse, setting_id
+from adapters.buttons import (
+    ActionButton,
+    SettingButton,
+    SettingMenu,
+    action_id,
+    parse,
+    setting_id,
+    setting_menu_id,
+)
 from adapters.telegram_adapter.channel import MAX_TEXT, fits_photo
 from adapters.telegram_adapter.inbound import BotIdentity, parse_text
 from adapters.text import split_text
@@ -61,6 +69,7 @@ def test_button_data_round_trips_within_telegrams_64_bytes() -> None:
         assert parse(data) == ActionButton(kind, 2**62)
     data = setting_id("size", "3840x2160")
     assert parse(data) == SettingButton("size", "3840x2160") and len(data) <= 64
+    assert parse(setting_menu_id("size")) == SettingMenu("size")
     for junk in (None, "", "a:x:1", "a:r:", "a:r:1x", "s:size:", "zzz"):
         assert parse(junk) is None
 
