@@ -216,10 +216,7 @@ class DiscordChannel:
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             sent = await self._send(
-                reply_to if index == 0 else None,
-                content=part,
-                view=action_view(actions) if last else None,
-                channel_id=int(reply_to.chat_id),
+                reply_to, content=part, view=action_view(actions) if last else None, reply=index == 0
             )
         assert sent is not None
         return key_of(sent)
@@ -257,23 +254,21 @@ class DiscordChannel:
 
     async def _send(
         self,
-        reply_to: MessageKey | None,
+        reply_to: MessageKey,
         *,
         content: str = "",
         files: Sequence[discord.File] = (),
         view: discord.ui.View | None = None,
         ping: bool = True,
-        channel_id: int | None = None,
+        reply: bool = True,
     ) -> discord.Message:
-        """A message in the channel of ``reply_to``, replying to it when it names a message."""
-        assert reply_to is not None or channel_id is not None
-        target = int(reply_to.chat_id) if reply_to is not None else channel_id
-        assert target is not None
+        """A message in the channel of ``reply_to``, replying to it (``reply``) when it names a message."""
+        channel_id = int(reply_to.chat_id)
         reference = None
-        if reply_to is not None and reply_to.message_id:
+        if reply and reply_to.message_id:
             # If the user deleted their message meanwhile, the answer still arrives.
             reference = discord.MessageReference(
-                message_id=int(reply_to.message_id), channel_id=target, fail_if_not_exists=False
+                message_id=int(reply_to.message_id), channel_id=channel_id, fail_if_not_exists=False
             )
         kwargs: dict[str, Any] = {
             "content": content or None,
@@ -284,5 +279,4 @@ class DiscordChannel:
             kwargs["files"] = list(files)
         if view is not None:
             kwargs["view"] = view
-        messageable = self.client.get_partial_messageable(target)
-        return await messageable.send(**kwargs)
+        return await self.client.get_partial_messageable(channel_id).send(**kwargs)
