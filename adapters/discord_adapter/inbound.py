@@ -97,9 +97,7 @@ class MessageReader:
         return " ".join(text.split())
 
     def build(self, message: discord.Message, replied: discord.Message | None) -> Inbound | None:
-        """``replied``: the message this one replies to, when it could be had. None: not for us."""
-        if message.author.bot or message.is_system():
-            return None
+        """A user's message; ``replied``: the one it replies to, when it could be had. None: not for us."""
         key = key_of(message)
         images = [image_input(a, key) for a in message.attachments if is_picture(a)]
         unsupported = None if images else unsupported_kind(message)

@@ -196,7 +196,8 @@ class DiscordAdapter:
     # --- messages -----------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
-        if not self._accepting or self._reader is None or message.author.bot:
+        # Other bots (and our own messages) and system messages (joins, pins) are not for us.
+        if not self._accepting or self._reader is None or message.author.bot or message.is_system():
             return
         self._track()
         replied = await self._replied(message)
