@@ -198,7 +198,6 @@ class InteractionRecord:
     # The message id of the original response, once there is one.
     original_id: int | None = None
     ephemeral: bool = False
-    followups: list[int] = field(default_factory=list)
 
 
 class FakeDiscord:
@@ -729,9 +728,7 @@ class FakeDiscord:
                 return None
             case "POST", ["webhooks", _, token]:
                 record = self._by_token(token)
-                message = self._create(record.channel_id, body, files, interaction=record)
-                record.followups.append(int(message["id"]))
-                return message
+                return self._create(record.channel_id, body, files, interaction=record)
             case "PATCH", ["webhooks", _, _token, "messages", message_id]:
                 return self._edit(int(message_id), body, files)
         raise ApiError(404, 0, f"404: Not Found ({method} /{'/'.join(parts)})")
@@ -783,11 +780,7 @@ class FakeDiscord:
                     raise ApiError(400, 50035, "options: Must be 25 or fewer in length.")
 
     def _stored_files(self, files: list[Upload]) -> list[dict[str, Any]]:
-        stored = []
-        for upload in files:
-            attachment = self.upload(upload.filename, upload.data, upload.content_type)
-            stored.append(attachment)
-        return stored
+        return [self.upload(upload.filename, upload.data, upload.content_type) for upload in files]
 
     def _create(
         self,
@@ -837,7 +830,6 @@ class FakeDiscord:
         if int(message["author"]["id"]) != BOT_ID:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         self._check(int(message["channel_id"]), body, files)
-        message["loading"] = False
         if "content" in body:
             message["content"] = body["content"] or ""
         if "components" in body:
@@ -847,8 +839,6 @@ class FakeDiscord:
             message["attachments"] = [a for a in message["attachments"] if a["id"] in keep]
         message["attachments"] = message["attachments"] + self._stored_files(files)
         message["edited_timestamp"] = "2026-11-22T12:00:01+00:00"
-        message.setdefault("edits", 0)
-        message["edits"] += 1
         return message
 
     def _callback(self, interaction_id: int, token: str, body: dict[str, Any], files: list[Upload]) -> Any:
@@ -867,7 +857,6 @@ class FakeDiscord:
             content = data.get("content") or ("" if kind == 4 else "Redraw is thinking…")
             message = self._create(record.channel_id, {**data, "content": content}, files, interaction=record)
             record.original_id = int(message["id"])
-            message["loading"] = kind == 5
         elif kind == 7:
             assert record.original_id is not None, "type 7 answers a component on a message"
             message = self._edit(record.original_id, data, files)
