@@ -86,6 +86,11 @@ def check_size(size: str, model: ImageModel) -> str:
     return size
 
 
+def check_quality(quality: str) -> str:
+    _one_of(quality, QUALITIES, "quality_invalid")
+    return quality
+
+
 def _round16(value: int) -> int:
     return max(SIZE_STEP, math.floor(value / SIZE_STEP + 0.5) * SIZE_STEP)
 
@@ -93,7 +98,7 @@ def _round16(value: int) -> int:
 def check_params(params: ImageParams, model_name: str, backend: str = "images") -> ImageParams:
     """Check every parameter for ``model_name``; return them normalized."""
     model = image_model(model_name)
-    _one_of(params.quality, QUALITIES, "quality_invalid")
+    check_quality(params.quality)
     _one_of(params.output_format, OUTPUT_FORMATS, "output_format_invalid")
     _one_of(params.moderation, MODERATIONS, "moderation_invalid")
     if params.output_compression is not None:

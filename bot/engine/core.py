@@ -49,7 +49,14 @@ from bot.messages import MESSAGES, render, render_error
 from bot.models import image_model, size_label
 from bot.pricing import PriceTable
 from bot.types import MIME_EXTENSIONS, ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
-from bot.validation import OUTPUT_FORMATS, QUALITIES, SINGLE_IMAGE_BACKENDS, check_size, prepare_request
+from bot.validation import (
+    OUTPUT_FORMATS,
+    QUALITIES,
+    SINGLE_IMAGE_BACKENDS,
+    check_quality,
+    check_size,
+    prepare_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -365,10 +372,7 @@ class Engine:
         if "size" in overrides:
             params["size"] = check_size(overrides["size"], image_model(self.options.models[backend]))
         if "quality" in overrides:
-            quality = overrides["quality"].lower()
-            if quality not in QUALITIES:
-                raise InputError(f"quality_invalid: {quality!r}", key="quality_invalid", value=quality)
-            params["quality"] = quality
+            params["quality"] = check_quality(overrides["quality"].lower())
         return params
 
     async def _repeat(
