@@ -54,6 +54,8 @@ def engine_options(settings: Settings) -> EngineOptions:
             admins=set(settings.redraw_admins),
         ),
         prices=PriceTable.from_json(settings.redraw_prices),
+        lease_s=settings.redraw_instance_lease_s,
+        heartbeat_s=settings.redraw_instance_lease_s / 6,
     )
 
 

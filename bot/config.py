@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     redraw_webhook_port: int = Field(default=8080, ge=1, le=65535)
     # On SIGTERM, turns in flight get this long to finish before they are interrupted (with Retry).
     redraw_shutdown_grace_s: float = Field(default=30.0, ge=0)
+    # Several instances on one database: one silent this long is taken for dead, and
+    # its unfinished turns are interrupted (with Retry) by another. It beats 6 times a lease.
+    redraw_instance_lease_s: float = Field(default=90.0, gt=0)
 
     # Not settings: notes for the operator gathered while validating.
     warnings: list[str] = Field(default_factory=list, exclude=True)

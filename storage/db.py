@@ -80,3 +80,21 @@ async def scratch_schema(url: str, prefix: str = "redraw_scratch") -> AsyncItera
         async with admin.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@asynccontextmanager
+async def scratch_database(url: str, prefix: str = "redraw_scratch") -> AsyncIterator[str]:
+    """A migrated PostgreSQL database of its own, dropped afterwards: its URL, for
+    whole bot processes (several instances) that take only a URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade(database_url)
+        yield database_url
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()

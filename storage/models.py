@@ -53,6 +53,10 @@ class Turn(Base):
     input_blobs: Mapped[list[str]] = mapped_column(default=list)
     output_blobs: Mapped[list[str]] = mapped_column(default=list)
     inbound_message_id: Mapped[str | None] = mapped_column(String(64))
+    # The process working on it: crash recovery leaves a live instance's turns alone.
+    instance_id: Mapped[str | None] = mapped_column(String(96))
+    # The estimated cost held against the budgets while the turn runs.
+    reserved_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -122,3 +126,23 @@ class UsageEntry(Base):
         Index("ix_usage_user", "platform", "user_id", "created_at"),
         Index("ix_usage_chat", "platform", "chat_id", "created_at"),
     )
+
+
+class Instance(Base):
+    """A running process. Its heartbeat is the lease on its unfinished turns."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """A platform update already taken by some instance: a redelivery is dropped."""
+
+    __tablename__ = "deliveries"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

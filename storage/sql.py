@@ -20,7 +20,22 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,7 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
-from bot.engine.store import NewTurn, Outcome
+from bot.engine.store import NewTurn, Outcome, SlotOutcome, SlotRequest, SlotStatus, Stats
 from storage import models
 from storage.db import create_engine, sqlite_pragmas
 
@@ -40,6 +55,8 @@ message_keys: Table = models.MessageKey.__table__  # type: ignore[assignment]
 chat_settings: Table = models.ChatSettings.__table__  # type: ignore[assignment]
 users: Table = models.User.__table__  # type: ignore[assignment]
 ledger: Table = models.UsageEntry.__table__  # type: ignore[assignment]
+instances: Table = models.Instance.__table__  # type: ignore[assignment]
+deliveries: Table = models.Delivery.__table__  # type: ignore[assignment]
 
 
 def now() -> datetime:
@@ -93,10 +110,29 @@ def _insert(connection: Connection, table: Any) -> Any:
 # object costs more CPU than running it on a warm connection.
 _TURN_BY_ID = select(turns).where(turns.c.id == bindparam("turn_id"))
 _INSERT_TURN = insert(turns).returning(turns)
-_MARK_RUNNING = (
+# Slot claims from every instance take this lock first, so two can't both count
+# a limit as not yet full and both take its last place.
+_SLOT_LOCK = text("SELECT pg_advisory_xact_lock(5391648327)")
+_TURN_SCOPE = select(turns.c.platform, turns.c.user_id, turns.c.chat_id, turns.c.status).where(
+    turns.c.id == bindparam("turn_id")
+)
+_RUNNING = turns.c.status == TurnStatus.RUNNING.value
+_RUNNING_COUNTS = select(
+    func.count(),
+    func.count().filter(turns.c.platform == bindparam("platform"), turns.c.user_id == bindparam("user_id")),
+    func.count().filter(turns.c.platform == bindparam("platform"), turns.c.chat_id == bindparam("chat_id")),
+).where(_RUNNING)
+_QUEUED_AHEAD = select(func.count()).where(
+    turns.c.status == TurnStatus.QUEUED.value, turns.c.id < bindparam("turn_id")
+)
+_CLAIM = (
     update(turns)
     .where(turns.c.id == bindparam("turn_id"), turns.c.status == TurnStatus.QUEUED.value)
-    .values(status=TurnStatus.RUNNING.value, started_at=bindparam("started_at"))
+    .values(
+        status=TurnStatus.RUNNING.value,
+        started_at=bindparam("started_at"),
+        reserved_usd=bindparam("reserved_usd"),
+    )
 )
 _FINISH_TURN = (
     update(turns)
@@ -201,6 +237,8 @@ def _create_turn(connection: Connection, new: NewTurn) -> TurnRecord | None:
         "input_blobs": list(new.input_blobs),
         "output_blobs": [],
         "inbound_message_id": new.inbound.message_id if new.inbound else None,
+        "instance_id": new.instance_id,
+        "reserved_usd": 0.0,
         "created_at": now(),
     }
     row = connection.execute(_INSERT_TURN, values).one()
@@ -240,9 +278,46 @@ def _lineage(connection: Connection, turn_id: int) -> list[TurnRecord]:
     return list(reversed(chain))
 
 
-def _mark_running(connection: Connection, turn_id: int) -> bool:
-    result = connection.execute(_MARK_RUNNING, {"turn_id": turn_id, "started_at": now()})
-    return bool(result.rowcount)
+def _held_usd(connection: Connection, platform: str, since: datetime, column: str, value: str) -> float:
+    """Spent in the ledger since ``since``, plus what running turns hold, for one user or chat."""
+    charged = connection.execute(
+        select(func.coalesce(func.sum(ledger.c.cost_usd), 0.0)).where(
+            ledger.c.platform == platform, ledger.c[column] == value, ledger.c.created_at >= since
+        )
+    ).scalar_one()
+    held = connection.execute(
+        select(func.coalesce(func.sum(turns.c.reserved_usd), 0.0)).where(
+            _RUNNING, turns.c.platform == platform, turns.c[column] == value
+        )
+    ).scalar_one()
+    return float(charged) + float(held)
+
+
+def _claim_slot(connection: Connection, turn_id: int, request: SlotRequest) -> SlotOutcome:
+    if connection.dialect.name == "postgresql":
+        connection.execute(_SLOT_LOCK)
+    turn = connection.execute(_TURN_SCOPE, {"turn_id": turn_id}).one_or_none()
+    if turn is None or turn.status != TurnStatus.QUEUED.value:
+        return SlotOutcome(SlotStatus.GONE)
+    scope = {"platform": turn.platform, "user_id": turn.user_id, "chat_id": turn.chat_id}
+    overall, of_user, of_chat = connection.execute(_RUNNING_COUNTS, scope).one()
+    if overall >= request.overall or of_user >= request.per_user or of_chat >= request.per_chat:
+        ahead = connection.execute(_QUEUED_AHEAD, {"turn_id": turn_id}).scalar_one()
+        return SlotOutcome(SlotStatus.BUSY, ahead=int(ahead))
+    budgets = (
+        (request.user_budget_usd, request.user_since, "user_id", SlotStatus.USER_BUDGET),
+        (request.chat_budget_usd, request.chat_since, "chat_id", SlotStatus.CHAT_BUDGET),
+    )
+    for limit, since, column, refusal in budgets:
+        if limit is None or since is None:
+            continue
+        spent = _held_usd(connection, turn.platform, since, column, scope[column])
+        if spent + request.estimate_usd > limit:
+            return SlotOutcome(refusal, spent_usd=spent)
+    connection.execute(
+        _CLAIM, {"turn_id": turn_id, "started_at": now(), "reserved_usd": request.estimate_usd}
+    )
+    return SlotOutcome(SlotStatus.CLAIMED)
 
 
 def _record_messages(connection: Connection, messages: Sequence[SentMessage]) -> None:
@@ -300,14 +375,71 @@ def _finish_turn(
     return _turn(row)
 
 
-def _interrupt_unfinished(connection: Connection) -> list[TurnRecord]:
+def _interrupt_unfinished(connection: Connection, live_since: datetime | None) -> list[TurnRecord]:
+    unfinished: ColumnElement[bool] = turns.c.status.in_((TurnStatus.QUEUED.value, TurnStatus.RUNNING.value))
+    if live_since is not None:
+        live = select(instances.c.id).where(instances.c.heartbeat_at >= live_since)
+        unfinished = and_(unfinished, or_(turns.c.instance_id.is_(None), turns.c.instance_id.not_in(live)))
+    # One UPDATE … RETURNING: when two instances sweep at once, each turn goes to one of them.
     rows = connection.execute(
         update(turns)
-        .where(turns.c.status.in_((TurnStatus.QUEUED.value, TurnStatus.RUNNING.value)))
+        .where(unfinished)
         .values(status=TurnStatus.INTERRUPTED.value, error_kind="interrupted", finished_at=now())
         .returning(turns)
     ).all()
     return sorted((_turn(row) for row in rows), key=lambda turn: turn.id)
+
+
+def _beat(connection: Connection, instance_id: str) -> None:
+    moment = now()
+    connection.execute(
+        _insert(connection, instances)
+        .values(id=instance_id, started_at=moment, heartbeat_at=moment)
+        .on_conflict_do_update(index_elements=["id"], set_={"heartbeat_at": moment})
+    )
+
+
+def _retire(connection: Connection, instance_id: str) -> None:
+    connection.execute(delete(instances).where(instances.c.id == instance_id))
+
+
+def _claim_delivery(connection: Connection, platform: str, delivery_id: str) -> bool:
+    claimed = connection.execute(
+        _insert(connection, deliveries)
+        .values(platform=platform, delivery_id=delivery_id, seen_at=now())
+        .on_conflict_do_nothing()
+    )
+    return bool(claimed.rowcount)
+
+
+def _prune(connection: Connection, deliveries_before: datetime, instances_before: datetime) -> None:
+    connection.execute(delete(deliveries).where(deliveries.c.seen_at < deliveries_before))
+    connection.execute(delete(instances).where(instances.c.heartbeat_at < instances_before))
+
+
+def _stats(connection: Connection, since: datetime) -> Stats:
+    by_status = connection.execute(
+        select(turns.c.status, func.count()).where(turns.c.created_at >= since).group_by(turns.c.status)
+    ).all()
+    failed = (TurnStatus.FAILED.value, TurnStatus.INTERRUPTED.value)
+    by_kind = connection.execute(
+        select(turns.c.error_kind, func.count())
+        .where(turns.c.created_at >= since, turns.c.status.in_(failed))
+        .group_by(turns.c.error_kind)
+    ).all()
+    by_platform = connection.execute(
+        select(ledger.c.platform, func.sum(ledger.c.images), func.sum(ledger.c.cost_usd))
+        .where(ledger.c.created_at >= since)
+        .group_by(ledger.c.platform)
+    ).all()
+    platforms = {row[0]: (int(row[1]), float(row[2])) for row in by_platform}
+    return Stats(
+        turns_by_status={row[0]: int(row[1]) for row in by_status},
+        errors_by_kind={row[0] or "unknown": int(row[1]) for row in by_kind},
+        images=sum(images for images, _ in platforms.values()),
+        cost_usd=sum(cost for _, cost in platforms.values()),
+        by_platform=platforms,
+    )
 
 
 def _sent_message(connection: Connection, key: MessageKey) -> SentMessage | None:
@@ -419,11 +551,13 @@ class GroupCommit:
         # A turn awaits each of its writes before the next, so its own order holds.
         self._max_writers = writers
         self._writers: set[asyncio.Task[None]] = set()
-        self._pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any], bool]] = []
 
-    async def submit(self, work: Callable[[Connection], Any]) -> Any:
+    async def submit(self, work: Callable[[Connection], Any], *, first: bool = False) -> Any:
+        """``first``: run before the batch's other writes (a slot claim takes its lock
+        before the transaction holds any row lock, so it can't deadlock with them)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
+        self._pending.append((work, future, first))
         # A writer that has just finished may still be in the set until its done
         # callback runs: count only the live ones, or this write could wait forever.
         if sum(not writer.done() for writer in self._writers) < self._max_writers:
@@ -436,14 +570,15 @@ class GroupCommit:
         while self._pending:
             batch = self._pending[:GROUP_COMMIT_MAX]
             del self._pending[:GROUP_COMMIT_MAX]
+            batch.sort(key=lambda item: not item[2])
             try:
-                works = [work for work, _ in batch]
+                works = [work for work, _, _ in batch]
                 results = await self._run(functools.partial(_run_all, works))
             except Exception:
-                for work, future in batch:
+                for work, future, _ in batch:
                     await self._settle(future, work)
                 continue
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, future, _), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
@@ -543,16 +678,37 @@ class SqlStore:
     async def lineage(self, turn_id: int) -> list[TurnRecord]:
         return await self._single(_lineage, turn_id)
 
-    async def mark_running(self, turn_id: int) -> bool:
-        return await self._write(_mark_running, turn_id)
+    async def claim_slot(self, turn_id: int, request: SlotRequest) -> SlotOutcome:
+        result: SlotOutcome = await self._writes.submit(
+            lambda connection: _claim_slot(connection, turn_id, request), first=True
+        )
+        return result
 
     async def finish_turn(
         self, turn_id: int, outcome: Outcome, messages: Sequence[SentMessage] = ()
     ) -> TurnRecord:
         return await self._write(_finish_turn, turn_id, outcome, messages)
 
-    async def interrupt_unfinished(self) -> list[TurnRecord]:
-        return await self._call(_interrupt_unfinished)
+    async def interrupt_unfinished(self, live_since: datetime | None = None) -> list[TurnRecord]:
+        return await self._call(_interrupt_unfinished, live_since)
+
+    async def register_instance(self, instance_id: str) -> None:
+        await self._single(_beat, instance_id)
+
+    async def heartbeat(self, instance_id: str) -> None:
+        await self._single(_beat, instance_id)
+
+    async def retire_instance(self, instance_id: str) -> None:
+        await self._single(_retire, instance_id)
+
+    async def claim_delivery(self, platform: str, delivery_id: str) -> bool:
+        return await self._single(_claim_delivery, platform, delivery_id)
+
+    async def prune(self, deliveries_before: datetime, instances_before: datetime) -> None:
+        await self._call(_prune, deliveries_before, instances_before)
+
+    async def stats(self, since: datetime) -> Stats:
+        return await self._single(_stats, since)
 
     async def record_messages(self, messages: Sequence[SentMessage]) -> None:
         if messages:

@@ -51,6 +51,12 @@ class BotWorld:
         await runtime.stop(grace_s)
         self.runtimes.remove(runtime)
 
+    async def crash(self, runtime: Runtime) -> None:
+        """The process dies: no more updates, no more heartbeat, its turns never finish."""
+        for adapter in runtime.adapters:
+            await adapter.stop_receiving()
+        runtime.engine.stop_heartbeat()
+
     async def stop_all(self) -> None:
         for runtime in list(self.runtimes):
             await self.stop(runtime, grace_s=0)

@@ -9,7 +9,7 @@ import pytest
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
 from storage.blobs import FileBlobStore
-from storage.db import in_schema, scratch_schema, upgrade
+from storage.db import in_schema, scratch_database, scratch_schema, upgrade
 from storage.sql import SqlStore
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.spec import SpecValidator, spec_path
@@ -96,3 +96,17 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 @pytest.fixture
 def file_blobs(tmp_path: Path) -> FileBlobStore:
     return FileBlobStore(tmp_path / "blobs")
+
+
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A scratch PostgreSQL schema that several stores (several instances) can open."""
+    async with scratch_schema(POSTGRES_URL, "redraw_test") as schema:
+        yield schema
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[str]:
+    """The URL of a scratch PostgreSQL database, for bot processes that take only a URL."""
+    async with scratch_database(POSTGRES_URL, "redraw_test") as url:
+        yield url

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bot.blobs import BlobNotFound
 from bot.engine.records import MessageKey, SentMessage, TurnStatus, UserRecord
-from bot.engine.store import NewTurn, Outcome
+from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, upgrade
 from storage.sql import GroupCommit, SqlStore
@@ -56,6 +56,8 @@ async def test_sqlite_uses_wal(tmp_path: Path) -> None:
         "chat_settings",
         "users",
         "usage_ledger",
+        "instances",
+        "deliveries",
         "alembic_version",
     } <= tables
     await upgrade(url)  # idempotent
@@ -89,7 +91,9 @@ async def test_records_round_trip(store: SqlStore) -> None:
     )
     assert await store.sent_message(MessageKey("tg", "other", "8")) is None
 
-    assert await store.mark_running(turn.id) and not await store.mark_running(turn.id)
+    roomy = SlotRequest(per_user=1, per_chat=1, overall=1, estimate_usd=0.1)
+    assert (await store.claim_slot(turn.id, roomy)).status is SlotStatus.CLAIMED
+    assert (await store.claim_slot(turn.id, roomy)).status is SlotStatus.GONE
     done = await store.finish_turn(turn.id, Outcome(TurnStatus.DONE, {"images": ["b"]}, ["b"], cost_usd=0.2))
     assert done.output_blobs == ["b"] and done.finished_at is not None
     since = datetime.now(UTC) - timedelta(hours=1)

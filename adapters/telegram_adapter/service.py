@@ -22,9 +22,11 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -115,6 +117,8 @@ class TelegramAdapter:
         if settings.telegram_api_file_url:
             builder = builder.base_file_url(settings.telegram_api_file_url)
         self.application = builder.build()
+        # Before every other handler: an update some instance already took is dropped.
+        self.application.add_handler(TypeHandler(Update, self._first_delivery), group=-1)
         self.application.add_handler(
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, self._on_message)
         )
@@ -197,6 +201,14 @@ class TelegramAdapter:
             log.warning("telegram: could not set the command menu: %s", error)
 
     # --- updates -------------------------------------------------------------------
+
+    async def _first_delivery(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Telegram retries a webhook it is unsure of, and a load balancer may send the
+        retry to another instance: the update id, claimed in the shared database, lets
+        exactly one of them handle it."""
+        if not await self.engine.first_delivery(self.platform, f"update:{update.update_id}"):
+            log.info("telegram: update %s was already taken; dropping the redelivery", update.update_id)
+            raise ApplicationHandlerStop
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message

@@ -13,9 +13,12 @@ written with the turn's outcome in one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 import time
-from collections import defaultdict
+import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -43,7 +46,7 @@ from bot.engine.inbound import (
 )
 from bot.engine.limits import Limiter
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
-from bot.engine.store import NewTurn, Outcome, Store
+from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus, Store
 from bot.errors import InputError, RedrawError, UpstreamError
 from bot.messages import MESSAGES, render, render_error
 from bot.models import image_model, size_label
@@ -69,6 +72,11 @@ CAPTION_PROMPT_CHARS = 200
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_instance_id() -> str:
+    """Unique per process, readable in the database: host, pid and a random tail."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _elapsed(seconds: float) -> str:
@@ -102,6 +110,15 @@ class EngineOptions:
     prices: PriceTable = field(default_factory=PriceTable)
     progress_every_s: float = 5.0
     variations: int = 3
+    # This process among the instances sharing the database.
+    instance_id: str = field(default_factory=new_instance_id)
+    # An instance silent this long is gone: its unfinished turns are interrupted (with Retry).
+    lease_s: float = 90.0
+    heartbeat_s: float = 15.0
+    # A turn waiting for a slot another instance holds looks again this often.
+    slot_poll_s: float = 1.0
+    # Updates already taken are remembered this long (Telegram redelivers for up to a day).
+    deliveries_kept_s: float = 2 * 24 * 3600.0
 
 
 @dataclass
@@ -141,9 +158,11 @@ class Engine:
         self._jobs: dict[int, _Job] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._retried: set[int] = set()
-        # Estimated cost of turns in flight, so parallel requests can't jointly overrun a budget.
-        self._reserved_users: defaultdict[tuple[str, str], float] = defaultdict(float)
-        self._reserved_chats: defaultdict[tuple[str, str], float] = defaultdict(float)
+        # Set (and replaced) whenever a turn of this process ends: its waiters look again.
+        self._slot_freed = asyncio.Event()
+        # Where each platform's chats are told about turns recovered from dead instances.
+        self._channels: dict[str, Channel] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # --- entry points ---------------------------------------------------------
 
@@ -217,10 +236,42 @@ class Engine:
             await self._repeat(turn, press, channel, locale)
 
     async def recover(self, channels: Mapping[str, Channel]) -> list[TurnRecord]:
-        """On start: unfinished turns become interrupted, and each chat is told, with Retry."""
-        interrupted = await self.store.interrupt_unfinished()
+        """On start: this instance joins the others on the database, the turns of
+        instances that are gone (no heartbeat within the lease) become interrupted and
+        their chats are told, with Retry. A live instance's turns are left to it. From
+        then on a heartbeat renews the lease and sweeps up after instances that die."""
+        self._channels = dict(channels)
+        await self.store.register_instance(self.options.instance_id)
+        interrupted = await self._sweep()
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._beat(), name="redraw-heartbeat")
+        return interrupted
+
+    async def first_delivery(self, platform: str, delivery_id: str) -> bool:
+        """False when any instance already took this update (a webhook retried, a load
+        balancer's second try): the adapter drops it. ``delivery_id`` is the adapter's own."""
+        return await self.store.claim_delivery(platform, delivery_id)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_s)
+            try:
+                await self.store.heartbeat(self.options.instance_id)
+                await self._sweep()
+                now = self.clock()
+                await self.store.prune(
+                    now - timedelta(seconds=self.options.deliveries_kept_s), now - timedelta(days=1)
+                )
+            except Exception:
+                # The database may be back at the next beat; the lease outlives a few misses.
+                log.exception("heartbeat of instance %s failed", self.options.instance_id)
+
+    async def _sweep(self) -> list[TurnRecord]:
+        """Interrupt the turns of instances without a heartbeat within the lease, and tell their chats."""
+        live_since = self.clock() - timedelta(seconds=self.options.lease_s)
+        interrupted = await self.store.interrupt_unfinished(live_since)
         for turn in interrupted:
-            channel = channels.get(turn.platform)
+            channel = self._channels.get(turn.platform)
             if channel is None:
                 continue
             reply_to = turn.inbound or MessageKey(turn.platform, turn.chat_id, "")
@@ -261,6 +312,19 @@ class Engine:
                 job.interrupted = True
                 job.task.cancel()
         await self.drain()
+        if self._heartbeat is not None:
+            self.stop_heartbeat()
+            # Every turn of ours is finished or interrupted: nothing is left under our lease.
+            try:
+                await self.store.retire_instance(self.options.instance_id)
+            except Exception:
+                log.exception("could not retire instance %s", self.options.instance_id)
+
+    def stop_heartbeat(self) -> None:
+        """No more lease renewals or sweeps (a shutdown; a test's simulated crash)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
 
     async def drain(self) -> None:
         """Wait for every turn in flight (tests, and a clean shutdown)."""
@@ -333,6 +397,7 @@ class Engine:
             inbound=inbound.key,
             locale=inbound.locale,
             input_blobs=input_blobs,
+            instance_id=self.options.instance_id,
         )
         turn = await self.store.create_turn(new)
         if turn is None:
@@ -393,6 +458,7 @@ class Engine:
             parent_image=turn.parent_image,
             locale=locale,
             input_blobs=list(turn.input_blobs),
+            instance_id=self.options.instance_id,
         )
         try:
             uploads = [await self.blobs.get(blob) for blob in turn.input_blobs]
@@ -409,7 +475,13 @@ class Engine:
         turn_id = job.turn.id
         self._jobs[turn_id] = job
         job.task = asyncio.create_task(self._run(job), name=f"turn-{turn_id}")
-        job.task.add_done_callback(lambda _task: self._jobs.pop(turn_id, None))
+        job.task.add_done_callback(lambda _task: self._ended(turn_id))
+
+    def _ended(self, turn_id: int) -> None:
+        self._jobs.pop(turn_id, None)
+        # Its slot is free: turns of this process waiting on the database look again now.
+        freed, self._slot_freed = self._slot_freed, asyncio.Event()
+        freed.set()
 
     # --- running a turn ---------------------------------------------------------
 
@@ -425,6 +497,8 @@ class Engine:
             await job.channel.send_text(job.reply_to, render("cancelled", turn.locale))
         except RedrawError as error:
             await self._fail(job, error)
+        except _TurnTaken:
+            log.warning("turn %s was interrupted by another instance's recovery", turn.id)
         except Exception as exc:
             if job.delivering:
                 # Paid for and stored: it must not be marked failed (its Retry would redraw).
@@ -460,31 +534,30 @@ class Engine:
             user_id=f"{turn.platform}:{turn.user_id}",
         )
         estimate = self.options.prices.estimate(turn.model, request.params, request.params.n * copies)
-        if (refusal := await self._budget_refusal(turn, estimate)) is not None:
+        # A quick refusal from the ledger alone; the claim below checks again with every
+        # instance's running turns counted.
+        if (refusal := await self._early_budget_refusal(turn, estimate)) is not None:
             raise refusal
+        told = False
+
+        async def tell_place(position: int) -> None:
+            nonlocal told
+            told = True
+            await channel.send_text(reply_to, render("queued", turn.locale, position=position))
+
         user_key, chat_key = (turn.platform, turn.user_id), (turn.platform, turn.chat_id)
-        self._reserved_users[user_key] += estimate
-        self._reserved_chats[chat_key] += estimate
-        try:
-
-            async def tell_place(position: int) -> None:
-                await channel.send_text(reply_to, render("queued", turn.locale, position=position))
-
-            async with self.limiter.slot(user_key, chat_key, tell_place):
-                # Not awaited: the call need not wait for it. Landing late is harmless (it
-                # only moves a queued turn), and recovery treats queued and running alike.
-                self._in_background(self.store.mark_running(turn.id), f"mark turn {turn.id} running")
-                progress, results = await self._call(
-                    job,
-                    backend=backend,
-                    request=request,
-                    parent=parent_turn,
-                    copies=copies,
-                )
-                job.delivering = True
-        finally:
-            self._reserved_users[user_key] -= estimate
-            self._reserved_chats[chat_key] -= estimate
+        # This process's own line first (fair, and it wakes at once); then the database,
+        # where the limits and budgets hold across every instance.
+        async with self.limiter.slot(user_key, chat_key, tell_place):
+            await self._claim_slot(turn, estimate, tell_place, lambda: told)
+            progress, results = await self._call(
+                job,
+                backend=backend,
+                request=request,
+                parent=parent_turn,
+                copies=copies,
+            )
+            job.delivering = True
         await self._deliver(job, params=request.params, results=results, progress=progress)
 
     async def _call(
@@ -599,45 +672,74 @@ class Engine:
 
     # --- budgets ------------------------------------------------------------------
 
-    async def _budget_refusal(self, turn: TurnRecord, estimate: float) -> InputError | None:
-        """A refusal when this turn would overrun the user's day or the chat's month."""
+    async def _claim_slot(
+        self,
+        turn: TurnRecord,
+        estimate: float,
+        tell_place: Callable[[int], Coroutine[Any, Any, None]],
+        told: Callable[[], bool],
+    ) -> None:
+        """Wait until the turn fits every instance's limits and budgets, then hold its place."""
+        request = self._slot_request(turn, estimate)
+        while (outcome := await self.store.claim_slot(turn.id, request)).status is SlotStatus.BUSY:
+            if not told():
+                await tell_place(outcome.ahead + 1)
+            # Another instance's turn gives no signal here: look again after a while.
+            freed = self._slot_freed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(freed.wait(), self.options.slot_poll_s)
+        if outcome.status is SlotStatus.GONE:
+            raise _TurnTaken()
+        if outcome.status is not SlotStatus.CLAIMED:
+            raise self._budget_refusal(turn, outcome.status, outcome.spent_usd, estimate)
+
+    def _slot_request(self, turn: TurnRecord, estimate: float) -> SlotRequest:
+        limits, budgets = self.options.limits, self.options.budgets
+        day, month = _day_and_month(self.clock())
+        return SlotRequest(
+            per_user=limits.per_user,
+            per_chat=limits.per_chat,
+            overall=limits.global_,
+            estimate_usd=estimate,
+            user_budget_usd=budgets.user_daily,
+            user_since=day,
+            chat_budget_usd=budgets.chat_monthly,
+            chat_since=month,
+        )
+
+    async def _early_budget_refusal(self, turn: TurnRecord, estimate: float) -> InputError | None:
+        """A refusal when the ledger alone leaves no room for this turn in a budget."""
         budgets = self.options.budgets
         day, month = _day_and_month(self.clock())
-        checks = (
-            # budget, message key, window start, reset, how the reset is shown, whose spending
-            (
-                budgets.user_daily,
-                "budget_user",
-                day,
-                day + timedelta(days=1),
-                "%H:%M",
-                {"user_id": turn.user_id},
-                self._reserved_users[(turn.platform, turn.user_id)],
-            ),
-            (
-                budgets.chat_monthly,
-                "budget_chat",
-                month,
-                (month + timedelta(days=32)).replace(day=1),
-                "%Y-%m-%d",
-                {"chat_id": turn.chat_id},
-                self._reserved_chats[(turn.platform, turn.chat_id)],
-            ),
-        )
-        for limit, key, since, reset, shown, scope, reserved in checks:
-            if limit is None:
-                continue
-            spent = await self.store.spent_usd(turn.platform, since, **scope) + reserved
-            if spent + estimate > limit:
-                return InputError(
-                    key,
-                    key=key,
-                    spent=f"{spent:.2f}",
-                    limit=f"{limit:.2f}",
-                    cost=f"{estimate:.2f}",
-                    reset=reset.strftime(shown),
-                )
+        if budgets.user_daily is not None:
+            spent = await self.store.spent_usd(turn.platform, day, user_id=turn.user_id)
+            if spent + estimate > budgets.user_daily:
+                return self._budget_refusal(turn, SlotStatus.USER_BUDGET, spent, estimate)
+        if budgets.chat_monthly is not None:
+            spent = await self.store.spent_usd(turn.platform, month, chat_id=turn.chat_id)
+            if spent + estimate > budgets.chat_monthly:
+                return self._budget_refusal(turn, SlotStatus.CHAT_BUDGET, spent, estimate)
         return None
+
+    def _budget_refusal(
+        self, turn: TurnRecord, which: SlotStatus, spent: float, estimate: float
+    ) -> InputError:
+        """Why the turn can't run: the user's day or the chat's month is spent, and when it resets."""
+        day, month = _day_and_month(self.clock())
+        if which is SlotStatus.USER_BUDGET:
+            key, limit, reset = "budget_user", self.options.budgets.user_daily, (day + timedelta(days=1))
+            shown = reset.strftime("%H:%M")
+        else:
+            key, limit = "budget_chat", self.options.budgets.chat_monthly
+            shown = (month + timedelta(days=32)).replace(day=1).strftime("%Y-%m-%d")
+        return InputError(
+            key,
+            key=key,
+            spent=f"{spent:.2f}",
+            limit=f"{limit or 0:.2f}",
+            cost=f"{estimate:.2f}",
+            reset=shown,
+        )
 
     # --- commands and actions ---------------------------------------------------
 
@@ -813,6 +915,10 @@ class Engine:
         keys = await channel.send_images(reply_to, images, caption, _actions(RESULT_ACTIONS, turn.id, locale))
         shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
         await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
+
+
+class _TurnTaken(Exception):
+    """Another instance's recovery interrupted this turn (and told its chat) while it waited."""
 
 
 def _day_and_month(now: datetime) -> tuple[datetime, datetime]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
@@ -25,6 +26,54 @@ class NewTurn:
     inbound: MessageKey | None = None
     locale: str | None = None
     input_blobs: list[str] = field(default_factory=list)
+    # The instance that will run it (its heartbeat keeps other instances' recovery away).
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """What a turn must fit before it may call the provider, checked across every
+    instance at once: turns running per user, per chat and overall, and the budgets
+    (spent in the ledger plus the estimates of running turns)."""
+
+    per_user: int
+    per_chat: int
+    overall: int
+    estimate_usd: float
+    user_budget_usd: float | None = None
+    user_since: datetime | None = None
+    chat_budget_usd: float | None = None
+    chat_since: datetime | None = None
+
+
+class SlotStatus(StrEnum):
+    CLAIMED = "claimed"
+    # A limit is full; try again when a turn ends.
+    BUSY = "busy"
+    # The turn is no longer queued (cancelled, or taken by another instance's recovery).
+    GONE = "gone"
+    USER_BUDGET = "user_budget"
+    CHAT_BUDGET = "chat_budget"
+
+
+@dataclass(frozen=True)
+class SlotOutcome:
+    status: SlotStatus
+    # BUSY: queued turns ahead of this one, on every instance.
+    ahead: int = 0
+    # Over a budget: what is spent and held in that budget's window.
+    spent_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What happened since a moment (``redraw stats``)."""
+
+    turns_by_status: dict[str, int]
+    errors_by_kind: dict[str, int]
+    images: int
+    cost_usd: float
+    by_platform: dict[str, tuple[int, float]]
 
 
 @dataclass(frozen=True)
@@ -54,8 +103,9 @@ class Store(Protocol):
         """The turn and its ancestors, root first."""
         ...
 
-    async def mark_running(self, turn_id: int) -> bool:
-        """queued → running; False when the turn is no longer queued (cancelled)."""
+    async def claim_slot(self, turn_id: int, request: SlotRequest) -> SlotOutcome:
+        """queued → running when the turn fits every limit and budget, counted over all
+        instances; atomic, so two instances can't both take the last slot."""
         ...
 
     async def finish_turn(
@@ -64,9 +114,31 @@ class Store(Protocol):
         """Write the outcome, its charge, and ``messages`` (e.g. the progress message) at once."""
         ...
 
-    async def interrupt_unfinished(self) -> list[TurnRecord]:
-        """On start: every queued or running turn becomes interrupted; returns them."""
+    async def interrupt_unfinished(self, live_since: datetime | None = None) -> list[TurnRecord]:
+        """Queued or running turns whose instance is gone (no heartbeat since
+        ``live_since``, or none at all) become interrupted; returns them. With no
+        ``live_since``, every unfinished turn."""
         ...
+
+    async def register_instance(self, instance_id: str) -> None: ...
+
+    async def heartbeat(self, instance_id: str) -> None:
+        """Renew the instance's lease on its turns."""
+        ...
+
+    async def retire_instance(self, instance_id: str) -> None:
+        """A clean stop: the instance and its lease are gone."""
+        ...
+
+    async def claim_delivery(self, platform: str, delivery_id: str) -> bool:
+        """True the first time an update is seen by any instance, False for a redelivery."""
+        ...
+
+    async def prune(self, deliveries_before: datetime, instances_before: datetime) -> None:
+        """Forget deliveries and dead instances older than these."""
+        ...
+
+    async def stats(self, since: datetime) -> Stats: ...
 
     async def record_messages(self, messages: Sequence[SentMessage]) -> None: ...
 

@@ -36,9 +36,10 @@ async def test_a_crash_mid_job_is_told_on_restart_with_a_working_retry(
     await dc.wait_text(idle_world.channel, "Drawing")
     await dc.wait_for(idle_world.provider_calls, what="the provider call")
     # The process dies: it takes no more events and never finishes the turn.
-    await first.adapters[0].stop_receiving()
+    await idle_world.crash(first)
 
-    await idle_world.start()
+    # The next start takes the turn over once the dead process's lease has run out.
+    await idle_world.start(redraw_instance_lease_s=0.5)
     notice = await dc.wait_text(idle_world.channel, "The bot restarted while drawing “a red lighthouse”")
     assert notice["message_reference"]["message_id"] == str(prompt)
     assert dc.buttons(int(notice["id"])) == ["🔄 Retry"]

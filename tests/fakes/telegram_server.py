@@ -293,18 +293,21 @@ class FakeTelegram:
 
     def press(self, message: dict[str, Any], label_prefix: str, user: User) -> str:
         """A user taps the button whose label starts with ``label_prefix``; returns the query id."""
+        query = self.button_press(message, label_prefix, user)
+        self.deliver({"callback_query": query})
+        return str(query["id"])
+
+    def button_press(self, message: dict[str, Any], label_prefix: str, user: User) -> dict[str, Any]:
+        """The callback query of a tap, not delivered (for a test to post to webhooks)."""
         data = self.button_data(message, label_prefix)
-        query_id = f"q{next(self._query_ids)}"
         current = self.messages.get((message["chat"]["id"], message["message_id"]), message)
-        query = {
-            "id": query_id,
+        return {
+            "id": f"q{next(self._query_ids)}",
             "from": user.json(),
             "chat_instance": f"ci{message['chat']['id']}",
             "message": self._without_reply(current),
             "data": data,
         }
-        self.deliver({"callback_query": query})
-        return query_id
 
     def button_data(self, message: dict[str, Any], label_prefix: str) -> str:
         current = self.messages.get((message["chat"]["id"], message["message_id"]), message)
@@ -326,14 +329,17 @@ class FakeTelegram:
         self._arrived.set()
         return update
 
-    async def post_to_webhook(self, update: dict[str, Any], secret: str | None = None) -> int:
-        """Telegram's side of webhook mode: POST the update, with the secret header."""
+    async def post_to_webhook(
+        self, update: dict[str, Any], secret: str | None = None, url: str | None = None
+    ) -> int:
+        """Telegram's side of webhook mode: POST the update, with the secret header, to the
+        webhook set (or to ``url``: one instance behind a load balancer)."""
         assert self.webhook is not None, "no webhook set"
         if self._session is None:
             self._session = aiohttp.ClientSession()
         token = self.webhook.get("secret_token") if secret is None else secret
         headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
-        async with self._session.post(self.webhook["url"], json=update, headers=headers) as response:
+        async with self._session.post(url or self.webhook["url"], json=update, headers=headers) as response:
             return response.status
 
     def fetched(self, update_id: int) -> bool:

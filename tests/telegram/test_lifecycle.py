@@ -29,9 +29,10 @@ async def test_a_crash_mid_job_is_told_on_restart_with_a_working_retry(
     await tg.wait_text(PRIVATE, "Drawing")
     await tg.wait_for(idle_world.provider_calls, what="the provider call")
     # The process dies: it takes no more updates and never finishes the turn.
-    await first.adapters[0].stop_receiving()
+    await idle_world.crash(first)
 
-    await idle_world.start()
+    # The next start takes the turn over once the dead process's lease has run out.
+    await idle_world.start(redraw_instance_lease_s=0.5)
     notice = await tg.wait_text(PRIVATE, "The bot restarted while drawing “a red lighthouse”")
     assert tg.buttons(notice) == ["🔄 Retry"]
     tg.press(notice, "🔄", ALICE)
