@@ -16,6 +16,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from adapters.monitor import Monitor
 from bot.app import build_backends, engine_options
 from bot.backends import UpstreamClient
 from bot.config import Settings
@@ -33,6 +34,8 @@ class StartupError(Exception):
 
 class PlatformAdapter(Protocol):
     platform: str
+    # Set when taking updates has ended for good: the process exits so a supervisor restarts it.
+    lost: asyncio.Event
 
     @property
     def channel(self) -> Channel: ...
@@ -44,6 +47,8 @@ class PlatformAdapter(Protocol):
     async def stop_receiving(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def health(self) -> str | None: ...
 
 
 class Runtime:
@@ -63,6 +68,8 @@ class Runtime:
         self._store: SqlStore | None = None
         self._client: UpstreamClient | None = None
         self._engine: Engine | None = None
+        self._monitor: Monitor | None = None
+        self._receiving = False
 
     @property
     def engine(self) -> Engine:
@@ -75,6 +82,12 @@ class Runtime:
         return self._store
 
     async def start(self) -> None:
+        if self.settings.redraw_metrics_port is not None:
+            # First, so a health check sees a starting instance as unhealthy rather than absent.
+            self._monitor = Monitor(
+                self.problems, self.settings.redraw_metrics_listen, self.settings.redraw_metrics_port
+            )
+            await self._monitor.start()
         self._store, blobs = await open_storage(self.settings)
         self._client = UpstreamClient.from_settings(self.settings)
         backends = build_backends(self.settings, self._client, blobs)
@@ -97,6 +110,14 @@ class Runtime:
             )
         for adapter in self.adapters:
             await adapter.start_receiving()
+        self._receiving = True
+
+    def problems(self) -> list[str]:
+        """What keeps this instance from serving (empty: healthy)."""
+        if self._engine is None or not self._receiving:
+            return ["starting"]
+        found = [self._engine.health()] + [adapter.health() for adapter in self.adapters]
+        return [problem for problem in found if problem is not None]
 
     def _adapter(self, platform: str, engine: Engine) -> PlatformAdapter:
         options = self.adapter_options.get(platform, {})
@@ -113,6 +134,7 @@ class Runtime:
 
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.settings.redraw_shutdown_grace_s if grace_s is None else grace_s
+        self._receiving = False
         for adapter in self.adapters:
             await _quietly(adapter.stop_receiving(), f"stop receiving on {adapter.platform}")
         if self._engine is not None:
@@ -126,6 +148,8 @@ class Runtime:
             await self._client.aclose()
         if self._store is not None:
             await self._store.close()
+        if self._monitor is not None:
+            await self._monitor.close()
 
 
 async def _quietly(work: Any, what: str) -> None:
@@ -135,9 +159,10 @@ async def _quietly(work: Any, what: str) -> None:
         log.exception("could not %s", what)
 
 
-async def serve(settings: Settings, platforms: Sequence[str]) -> None:
-    """Run until SIGTERM or SIGINT, then stop cleanly. Raises StartupError when a
-    platform can't be started."""
+async def serve(settings: Settings, platforms: Sequence[str]) -> bool:
+    """Run until SIGTERM or SIGINT, then stop cleanly; True then. False when a platform
+    stopped taking updates for good (the caller exits non-zero, for a restart). Raises
+    StartupError when a platform can't be started."""
     runtime = Runtime(settings, platforms)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,7 +171,16 @@ async def serve(settings: Settings, platforms: Sequence[str]) -> None:
     try:
         await runtime.start()
         log.info("redraw is running on %s; stop with Ctrl-C or SIGTERM", ", ".join(platforms))
-        await stop.wait()
+        waits = [asyncio.create_task(stop.wait())]
+        waits += [asyncio.create_task(adapter.lost.wait()) for adapter in runtime.adapters]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+        lost = [adapter.platform for adapter in runtime.adapters if adapter.lost.is_set()]
+        if lost:
+            log.error("stopping: %s stopped taking updates for good", ", ".join(lost))
+            return False
         log.info("stopping: finishing what is in flight")
+        return True
     finally:
         await runtime.stop()

@@ -116,11 +116,11 @@ def run_bot(settings: Settings, platform: str | None) -> int:
     from adapters.runtime import StartupError, serve  # noqa: PLC0415
 
     try:
-        asyncio.run(serve(settings, platforms))
+        clean = asyncio.run(serve(settings, platforms))
     except StartupError as exc:
         print(f"redraw: {exc}", file=sys.stderr)
         return EXIT_UPSTREAM
-    return 0
+    return 0 if clean else EXIT_UPSTREAM
 
 
 def show_config(settings: Settings) -> int:

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     # its unfinished turns are interrupted (with Retry) by another. It beats 6 times a lease.
     redraw_instance_lease_s: float = Field(default=90.0, gt=0)
 
+    # Log lines as text, or one JSON object per line for a log collector.
+    redraw_log_format: Literal["text", "json"] = "text"
+    # The Prometheus endpoint (/metrics) and health check (/healthz); unset: none.
+    redraw_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    redraw_metrics_listen: str = "0.0.0.0"
+
     # Not settings: notes for the operator gathered while validating.
     warnings: list[str] = Field(default_factory=list, exclude=True)
 
@@ -127,6 +133,7 @@ class Settings(BaseSettings):
         "redraw_budget_chat_monthly_usd",
         "redraw_webhook_url",
         "redraw_webhook_secret",
+        "redraw_metrics_port",
         mode="before",
     )
     @classmethod

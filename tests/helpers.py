@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import io
+import socket
+import time
 from typing import Any
 
+import aiohttp
 from PIL import Image
 
 from bot.types import ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
@@ -61,3 +65,24 @@ class PartialCollector:
 
     async def __call__(self, partial: PartialImage) -> None:
         self.partials.append(partial)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def until_healthy(url: str, within: float = 20.0) -> str:
+    """Poll a /healthz until it answers 200; its body."""
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return await response.text()
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} never answered 200")

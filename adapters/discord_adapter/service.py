@@ -116,6 +116,8 @@ class DiscordAdapter:
         self._gateway: asyncio.Task[None] | None = None
         self._accepting = False
         self._handling: set[asyncio.Task[Any]] = set()
+        # Set when the gateway connection ends for good: the process should exit and be restarted.
+        self.lost = asyncio.Event()
         tree = self.client.tree
         for command in build_commands(self, engine.options.models[engine.options.default_backend]):
             tree.add_command(command)
@@ -163,10 +165,19 @@ class DiscordAdapter:
         raise StartupError(f"Discord's gateway did not get ready in {READY_TIMEOUT_S:g} s")
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
-        if self.client.is_ready() and not task.cancelled() and task.exception() is not None:
-            # discord.py reconnects by itself; this is what it could not survive. (Before READY,
-            # start_receiving reports it.)
+        # Not stopped by us: discord.py reconnects by itself, so this is what it could not
+        # survive (a revoked token, say). discord.py has closed the client by then.
+        if self._accepting and not task.cancelled() and task.exception() is not None:
             log.error("discord: the gateway connection ended", exc_info=task.exception())
+            self.lost.set()
+
+    def health(self) -> str | None:
+        """None when events flow; otherwise what is wrong."""
+        if self._gateway is None or self._gateway.done():
+            return "discord: not connected to the gateway"
+        if self.client.is_closed() or not self.client.is_ready():
+            return "discord: not ready"
+        return None
 
     async def stop_receiving(self) -> None:
         """Take no more events, leave the gateway, and finish the events already taken."""

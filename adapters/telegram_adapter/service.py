@@ -10,6 +10,7 @@ finishes the ones already taken (albums included); :meth:`close` logs out.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -131,6 +132,8 @@ class TelegramAdapter:
         )
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
+        # PTB retries polling and keeps its webhook server up by itself: never set.
+        self.lost = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -176,6 +179,13 @@ class TelegramAdapter:
             self.settings.redraw_webhook_listen,
             self.settings.redraw_webhook_port,
         )
+
+    def health(self) -> str | None:
+        """None when updates flow; otherwise what is wrong."""
+        updater = self.application.updater
+        if not self.application.running or updater is None or not updater.running:
+            return "telegram: not receiving updates"
+        return None
 
     async def stop_receiving(self) -> None:
         """Take no more updates; finish the ones taken, and the albums being collected."""

@@ -44,6 +44,7 @@ from bot.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from bot.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from bot.offload import cooperative, run_cpu
 
 log = logging.getLogger(__name__)
@@ -285,13 +286,26 @@ class UpstreamClient:
 
     async def _open_stream(self, path: str, options: dict[str, Any]) -> httpx.Response:
         """Send the request; return the open response once its status says success."""
-        request = self._http.build_request("POST", path.lstrip("/"), **options)
+        endpoint = path.lstrip("/")
+        request = self._http.build_request("POST", endpoint, **options)
+        started = time.perf_counter()
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise self._timeout(exc) from None
         except httpx.TransportError as exc:
             raise UpstreamUnavailable(f"cannot reach the provider: {type(exc).__name__}") from None
+        elapsed = time.perf_counter() - started
+        UPSTREAM_SECONDS.labels(endpoint, str(response.status_code)).observe(elapsed)
+        request_id = request_id_of(response.headers)
+        log.info(
+            "provider %s: HTTP %d in %.1f s (request id %s)",
+            endpoint,
+            response.status_code,
+            elapsed,
+            request_id,
+            extra={"request_id": request_id, "upstream_status": response.status_code},
+        )
         if response.status_code >= 400:
             content = await response.aread()
             await response.aclose()
@@ -340,7 +354,11 @@ class UpstreamClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await call()
+                try:
+                    return await call()
+                except UpstreamError as error:
+                    UPSTREAM_ERRORS.labels(error.kind).inc()
+                    raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     _backoff = wait_exponential_jitter(initial=1.0, max=30.0, jitter=1.0)
@@ -361,6 +379,7 @@ class UpstreamClient:
             request_id,
             state.attempt_number,
             wait,
+            extra={"request_id": request_id},
         )
 
     # --- errors --------------------------------------------------------------
@@ -387,9 +406,11 @@ class UpstreamClient:
         code, kind = str(error.get("code") or ""), str(error.get("type") or "")
         status = 500 if kind == "server_error" or code == "server_error" else 400
         message = str(error.get("message") or "")
-        return self.classify(
+        failure = self.classify(
             status, message=message, code=code, kind=kind, request_id=request_id, retry_after=None
         )
+        UPSTREAM_ERRORS.labels(failure.kind).inc()
+        return failure
 
     def classify(
         self,

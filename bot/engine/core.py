@@ -19,12 +19,12 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import imaging
+from bot import imaging, metrics
 from bot.backends.base import ImageBackend
 from bot.blobs import BlobNotFound, BlobStore
 from bot.engine.inbound import (
@@ -48,6 +48,7 @@ from bot.engine.limits import Limiter
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus, Store
 from bot.errors import InputError, RedrawError, UpstreamError
+from bot.logs import current_turn
 from bot.messages import MESSAGES, render, render_error
 from bot.models import image_model, size_label
 from bot.pricing import PriceTable
@@ -136,6 +137,8 @@ class _Job:
     delivering: bool = False
     # Cancelled by a shutdown rather than by the user: the turn is interrupted, with Retry.
     interrupted: bool = False
+    # How it ended, once written.
+    outcome: Outcome | None = None
 
 
 class Engine:
@@ -163,6 +166,7 @@ class Engine:
         # Where each platform's chats are told about turns recovered from dead instances.
         self._channels: dict[str, Channel] = {}
         self._heartbeat: asyncio.Task[None] | None = None
+        self._last_beat: float | None = None
 
     # --- entry points ---------------------------------------------------------
 
@@ -242,6 +246,7 @@ class Engine:
         then on a heartbeat renews the lease and sweeps up after instances that die."""
         self._channels = dict(channels)
         await self.store.register_instance(self.options.instance_id)
+        self._last_beat = time.monotonic()
         interrupted = await self._sweep()
         if self._heartbeat is None:
             self._heartbeat = asyncio.create_task(self._beat(), name="redraw-heartbeat")
@@ -257,6 +262,7 @@ class Engine:
             await asyncio.sleep(self.options.heartbeat_s)
             try:
                 await self.store.heartbeat(self.options.instance_id)
+                self._last_beat = time.monotonic()
                 await self._sweep()
                 now = self.clock()
                 await self.store.prune(
@@ -319,6 +325,15 @@ class Engine:
                 await self.store.retire_instance(self.options.instance_id)
             except Exception:
                 log.exception("could not retire instance %s", self.options.instance_id)
+
+    def health(self) -> str | None:
+        """None while the lease is being renewed; otherwise what is wrong (the database, mostly)."""
+        if self._last_beat is None:
+            return "engine: not started"
+        silent = time.monotonic() - self._last_beat
+        if silent > self.options.heartbeat_s * 3:
+            return f"database: no heartbeat for {silent:.0f} s"
+        return None
 
     def stop_heartbeat(self) -> None:
         """No more lease renewals or sweeps (a shutdown; a test's simulated crash)."""
@@ -485,7 +500,55 @@ class Engine:
 
     # --- running a turn ---------------------------------------------------------
 
+    async def _finish(self, job: _Job, outcome: Outcome, messages: Sequence[SentMessage] = ()) -> TurnRecord:
+        finished = await self.store.finish_turn(job.turn.id, outcome, messages)
+        job.outcome = outcome
+        return finished
+
+    def _account(self, job: _Job, seconds: float) -> None:
+        """The turn's one summary line, and its metrics."""
+        turn, outcome = job.turn, job.outcome
+        status = outcome.status.value if outcome is not None else "abandoned"
+        metrics.TURNS.labels(turn.platform, turn.backend, status).inc()
+        metrics.TURN_SECONDS.labels(turn.backend, status).observe(seconds)
+        cost = outcome.cost_usd if outcome is not None else 0.0
+        if cost:
+            metrics.COST.labels(
+                turn.platform, outcome.model if outcome and outcome.model else turn.model
+            ).inc(cost)
+        log.info(
+            "turn %s %s in %.1f s (%s, %s, $%.3f)",
+            turn.id,
+            status,
+            seconds,
+            turn.backend,
+            turn.model,
+            cost,
+            extra={
+                "status": status,
+                "seconds": round(seconds, 3),
+                "platform": turn.platform,
+                "chat_id": turn.chat_id,
+                "backend": turn.backend,
+                "model": turn.model,
+                "cost_usd": cost,
+                "request_id": outcome.request_id if outcome else None,
+                "error_kind": outcome.error_kind if outcome else None,
+            },
+        )
+
     async def _run(self, job: _Job) -> None:
+        # This task's own context: every record logged for the turn carries its id.
+        current_turn.set(job.turn.id)
+        started = time.monotonic()
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self._run_job(job)
+        finally:
+            metrics.IN_FLIGHT.dec()
+            self._account(job, time.monotonic() - started)
+
+    async def _run_job(self, job: _Job) -> None:
         turn = job.turn
         try:
             await self._run_checked(job)
@@ -493,7 +556,7 @@ class Engine:
             if job.interrupted:
                 await self._interrupted_by_shutdown(job)
                 return
-            await self.store.finish_turn(turn.id, Outcome(TurnStatus.CANCELLED, error_kind="cancelled"))
+            await self._finish(job, Outcome(TurnStatus.CANCELLED, error_kind="cancelled"))
             await job.channel.send_text(job.reply_to, render("cancelled", turn.locale))
         except RedrawError as error:
             await self._fail(job, error)
@@ -509,7 +572,7 @@ class Engine:
 
     async def _interrupted_by_shutdown(self, job: _Job) -> None:
         turn = job.turn
-        await self.store.finish_turn(turn.id, Outcome(TurnStatus.INTERRUPTED, error_kind="interrupted"))
+        await self._finish(job, Outcome(TurnStatus.INTERRUPTED, error_kind="interrupted"))
         text = render("shutting_down", turn.locale, prompt=_short(turn.prompt, 80))
         try:
             await self._tell(turn, job.channel, job.reply_to, text, retry=True)
@@ -538,18 +601,7 @@ class Engine:
         # instance's running turns counted.
         if (refusal := await self._early_budget_refusal(turn, estimate)) is not None:
             raise refusal
-        told = False
-
-        async def tell_place(position: int) -> None:
-            nonlocal told
-            told = True
-            await channel.send_text(reply_to, render("queued", turn.locale, position=position))
-
-        user_key, chat_key = (turn.platform, turn.user_id), (turn.platform, turn.chat_id)
-        # This process's own line first (fair, and it wakes at once); then the database,
-        # where the limits and budgets hold across every instance.
-        async with self.limiter.slot(user_key, chat_key, tell_place):
-            await self._claim_slot(turn, estimate, tell_place, lambda: told)
+        async with self._slot(turn, estimate, channel, reply_to):
             progress, results = await self._call(
                 job,
                 backend=backend,
@@ -623,7 +675,7 @@ class Engine:
         )
         # The turn and its charge are written before anything is sent: a crash
         # after this point never charges twice and never loses the images.
-        done = await self.store.finish_turn(turn.id, outcome, [SentMessage(progress, turn.id, "progress")])
+        done = await self._finish(job, outcome, [SentMessage(progress, turn.id, "progress")])
         try:
             keys = await job.channel.send_images(
                 job.reply_to,
@@ -647,8 +699,8 @@ class Engine:
     async def _fail(self, job: _Job, error: RedrawError) -> None:
         turn = job.turn
         request_id = getattr(error, "request_id", None)
-        await self.store.finish_turn(
-            turn.id,
+        await self._finish(
+            job,
             Outcome(
                 TurnStatus.FAILED,
                 error_kind=error.message_key,
@@ -660,7 +712,13 @@ class Engine:
         retry = not isinstance(error, InputError)
         await self._tell(turn, job.channel, job.reply_to, render_error(error, turn.locale), retry=retry)
         if isinstance(error, UpstreamError):
-            log.warning("turn %s failed upstream: %s (request id %s)", turn.id, error.kind, request_id)
+            log.warning(
+                "turn %s failed upstream: %s (request id %s)",
+                turn.id,
+                error.kind,
+                request_id,
+                extra={"request_id": request_id},
+            )
 
     async def _tell(
         self, turn: TurnRecord, channel: Channel, reply_to: MessageKey, text: str, *, retry: bool
@@ -671,6 +729,35 @@ class Engine:
         await self.store.record_messages([SentMessage(key, turn.id, "text")])
 
     # --- budgets ------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _slot(
+        self, turn: TurnRecord, estimate: float, channel: Channel, reply_to: MessageKey
+    ) -> AsyncIterator[None]:
+        """Hold a place under the limits while the provider is called. This process's own
+        line first (fair, and it wakes at once); then the database, where the limits and
+        budgets hold across every instance. A turn that must wait is told its place."""
+        told = False
+
+        async def tell_place(position: int) -> None:
+            nonlocal told
+            told = True
+            await channel.send_text(reply_to, render("queued", turn.locale, position=position))
+
+        user_key, chat_key = (turn.platform, turn.user_id), (turn.platform, turn.chat_id)
+        waiting_since = time.monotonic()
+        metrics.WAITING.inc()
+        waiting = True
+        try:
+            async with self.limiter.slot(user_key, chat_key, tell_place):
+                await self._claim_slot(turn, estimate, tell_place, lambda: told)
+                metrics.WAITING.dec()
+                waiting = False
+                metrics.QUEUE_SECONDS.observe(time.monotonic() - waiting_since)
+                yield
+        finally:
+            if waiting:
+                metrics.WAITING.dec()
 
     async def _claim_slot(
         self,

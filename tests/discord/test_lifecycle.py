@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 from pydantic import SecretStr
 
-from adapters.runtime import StartupError
-from tests.discord.conftest import ALICE, DiscordWorld
+from adapters.runtime import StartupError, serve
+from tests.discord.conftest import ALICE, DiscordWorld, settings_for
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_server import Chat, FakeTelegram
 from tests.fakes.telegram_server import User as TelegramUser
-from tests.helpers import colour_name
+from tests.helpers import colour_name, free_port, until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 2**20
@@ -224,3 +224,18 @@ async def test_redraw_run_on_discord_stops_cleanly_and_logs_no_secret(
     log = (await process.stderr.read()).decode()
     assert "logged in as" in log
     assert TOKEN not in log and "sk-test-key-0123456789" not in log
+
+
+async def test_a_gateway_lost_for_good_ends_the_process_with_a_failure(
+    dc: FakeDiscord, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = settings_for(
+        dc, fake, tmp_path / "data", redraw_metrics_port=port, redraw_metrics_listen="127.0.0.1"
+    )
+    dc.add_guild(owner=ALICE)
+    running = asyncio.create_task(serve(settings, ["discord"]))
+    assert await until_healthy(f"http://127.0.0.1:{port}/healthz") == "ok\n"
+    # The token was revoked: discord.py can't reconnect, so the process must not run on deaf.
+    await dc.close_gateway(4004, "Authentication failed.")
+    assert await asyncio.wait_for(running, 10) is False

@@ -321,6 +321,11 @@ class FakeDiscord:
         for socket in list(self._sockets):
             await self._send(socket, event, data)
 
+    async def close_gateway(self, code: int, reason: str) -> None:
+        """Discord ends every gateway session with ``code`` (4004: the token was revoked)."""
+        for socket in list(self._sockets):
+            await socket.close(code=code, message=reason.encode())
+
     @property
     def connected(self) -> bool:
         return bool(self._sockets)

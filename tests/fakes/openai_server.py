@@ -276,7 +276,7 @@ class FakeOpenAI:
         body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
         return web.json_response(body, status=status, headers={"x-request-id": self._request_id(), **headers})
 
-    async def _fault_response(self, fault: Fault | None) -> web.Response | None:
+    async def _fault_response(self, fault: Fault | None, key: str = "") -> web.Response | None:
         if fault is None:
             return None
         if fault.delay:
@@ -309,7 +309,8 @@ class FakeOpenAI:
                 "image_generation_user_error",
             )
         if fault.kind == "auth":
-            return self._error(401, "Incorrect API key provided.", "invalid_api_key")
+            # As careless proxies do: the key sent, echoed whole in the message.
+            return self._error(401, f"Incorrect API key provided: {key}.", "invalid_api_key")
         if fault.kind == "malformed_json":
             return web.Response(
                 status=200,
@@ -367,7 +368,8 @@ class FakeOpenAI:
         if (rejection := self._spec_rejection(record)) is not None:
             return None, rejection
         fault = self._take_fault(request.path)
-        if (failure := await self._fault_response(fault)) is not None:
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if (failure := await self._fault_response(fault, key)) is not None:
             record.status = failure.status
             return fault, failure
         rejection = self._model_rejection(model())

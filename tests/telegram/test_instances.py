@@ -4,24 +4,18 @@ database: each update is handled once, whichever instances it reaches."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.runtime import Runtime
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
+from tests.helpers import free_port
 from tests.telegram.conftest import ADAPTER_OPTIONS, ALICE, PRIVATE, TelegramWorld, settings_for
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _instance(world: TelegramWorld) -> tuple[Runtime, str]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/hook"
     runtime = await world.start(
         redraw_webhook_url=url, redraw_webhook_listen="127.0.0.1", redraw_webhook_port=port

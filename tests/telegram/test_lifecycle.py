@@ -6,7 +6,6 @@ import asyncio
 import io
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from PIL import Image
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
-from tests.helpers import colour_name, png
+from tests.helpers import colour_name, free_port, png
 from tests.telegram.conftest import ALICE, PRIVATE, TelegramWorld
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,14 +130,8 @@ async def test_telegram_flood_limits_are_waited_out(world: TelegramWorld, tg: Fa
     assert len(tg.sent("sendPhoto", PRIVATE)) == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_webhook_mode(idle_world: TelegramWorld, tg: FakeTelegram) -> None:
-    port = _free_port()
+    port = free_port()
     await idle_world.start(
         redraw_webhook_url=f"http://127.0.0.1:{port}/telegram/hook",
         redraw_webhook_listen="127.0.0.1",
