@@ -2,16 +2,21 @@
 
 ``redraw run`` runs the bot on every platform whose token is set (or the one
 named by ``--platform``); ``redraw config`` shows the effective settings;
+``redraw check`` reaches the database, the provider and each platform;
 ``redraw draw`` makes one image through the configured backend: a quick
-end-to-end check of a key or a proxy; ``redraw db upgrade`` migrates the database.
+end-to-end check of a key or a proxy; ``redraw db upgrade`` migrates the database;
+``redraw stats`` sums up turns, cost and errors over a period.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot import __version__, logs
@@ -44,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--platform", choices=PLATFORMS, help="run only this platform")
 
     commands.add_parser("config", help="validate the settings and print them (secrets hidden)")
+    commands.add_parser(
+        "check", help="validate the settings and reach the database, the provider and each platform"
+    )
+
+    stats = commands.add_parser("stats", help="turns, images, cost and errors over a period")
+    period = stats.add_mutually_exclusive_group()
+    period.add_argument("--days", type=float, default=30, help="the last N days (default 30)")
+    period.add_argument("--since", type=date.fromisoformat, help="from this UTC date on (YYYY-MM-DD)")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
 
     database = commands.add_parser("db", help="database maintenance")
     database_commands = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -86,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_bot(settings, args.platform)
     if args.command == "config":
         return show_config(settings)
+    if args.command == "check":
+        return asyncio.run(check(settings))
+    if args.command == "stats":
+        return asyncio.run(show_stats(settings, args))
     if args.command == "db":
         return asyncio.run(upgrade_database(settings))
     return asyncio.run(draw(settings, args))
@@ -149,6 +167,50 @@ def show_config(settings: Settings) -> int:
     width = max(map(len, rows))
     for name, value in rows.items():
         print(f"{name:<{width}}  {value}")
+    return 0
+
+
+async def check(settings: Settings) -> int:
+    """One line for the configuration and one for each part; non-zero when any fails."""
+    # Imported here: the checks load the platform libraries.
+    from adapters.checks import CheckResult, run_checks  # noqa: PLC0415
+
+    results = [CheckResult("config", True, f"{settings.redraw_backend} backend, {settings.image_model}")]
+    results += await run_checks(settings)
+    width = max(len(result.name) for result in results)
+    for result in results:
+        print(result.line(width))
+    return 0 if all(result.ok for result in results) else EXIT_UPSTREAM
+
+
+async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.sql import SqlStore  # noqa: PLC0415
+
+    if args.since is not None:
+        since = datetime(args.since.year, args.since.month, args.since.day, tzinfo=UTC)
+    else:
+        since = datetime.now(UTC) - timedelta(days=args.days)
+    store = SqlStore.from_url(settings.database_url)
+    try:
+        stats = await store.stats(since)
+    except Exception as error:
+        print(f"redraw: cannot read the database: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_UPSTREAM
+    finally:
+        await store.close()
+    if args.json:
+        print(json.dumps({"since": since.isoformat(), **asdict(stats)}))
+        return 0
+    turns = sum(stats.turns_by_status.values())
+    statuses = ", ".join(f"{name} {count}" for name, count in sorted(stats.turns_by_status.items()))
+    print(f"since   {since:%Y-%m-%d %H:%M} UTC")
+    print(f"turns   {turns}" + (f" ({statuses})" if statuses else ""))
+    print(f"images  {stats.images}")
+    print(f"cost    ${stats.cost_usd:.2f}")
+    for platform, (images, cost) in sorted(stats.by_platform.items()):
+        print(f"  {platform:<10} {images} images, ${cost:.2f}")
+    errors = sorted(stats.errors_by_kind.items(), key=lambda item: -item[1])
+    print("errors  " + (", ".join(f"{kind} {count}" for kind, count in errors) or "none"))
     return 0
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -59,6 +61,20 @@ async def upgrade(url: str, schema: str | None = None) -> None:
 
     Alembic's env.py runs its own event loop, so it goes to a thread."""
     await asyncio.to_thread(command.upgrade, alembic_config(url, schema), "head")
+
+
+async def revision_status(url: str) -> tuple[str | None, str]:
+    """(the database's migration revision, the newest one); None when it has none yet."""
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head() or ""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+    return current, head
 
 
 def in_schema(schema: str) -> dict[str, Any]:

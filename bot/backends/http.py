@@ -255,6 +255,23 @@ class UpstreamClient:
         finally:
             await response.aclose()
 
+    async def models(self) -> list[str]:
+        """The provider's model list (``GET /models``): a call that costs nothing, for
+        ``redraw check``. One attempt: a check reports, it does not insist."""
+        try:
+            response = await self._http.get("models")
+        except httpx.TimeoutException as exc:
+            raise self._timeout(exc) from None
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"cannot reach the provider: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise self.error_from(response.status_code, response.headers, response.content)
+        try:
+            listed = response.json().get("data", [])
+            return [str(model["id"]) for model in listed if isinstance(model, dict) and "id" in model]
+        except (ValueError, AttributeError):
+            raise MalformedResponse("GET /models did not answer a model list") from None
+
     async def download(self, url: str) -> tuple[bytes, str | None]:
         """Fetch an image link (size-capped). Returns the bytes and the content type."""
         if not url.startswith(("http://", "https://")):

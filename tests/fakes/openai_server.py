@@ -102,6 +102,10 @@ class RecordedFile:
     data: bytes = field(repr=False)
 
 
+# What GET /v1/models lists (less any model a test made unavailable).
+LISTED_MODELS = ("gpt-5", "gpt-image-1", "gpt-image-2", "gpt-image-2-all")
+
+
 @dataclass
 class RecordedRequest:
     path: str
@@ -212,6 +216,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_get("/v1/models", self._models)
         # A closing fake drops handlers still sleeping in a "slow" fault.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
@@ -506,6 +511,19 @@ class FakeOpenAI:
     @staticmethod
     async def _send_event(stream: web.StreamResponse, event: dict[str, Any]) -> None:
         await stream.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+
+    async def _models(self, request: web.Request) -> web.Response:
+        self.requests.append(RecordedRequest(request.path, dict(request.headers)))
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if (failure := await self._fault_response(self._take_fault(request.path), key)) is not None:
+            return failure
+        models = [name for name in LISTED_MODELS if name not in self.unavailable_models]
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [{"id": name, "object": "model", "owned_by": "fake"} for name in models],
+            }
+        )
 
     async def _file(self, request: web.Request) -> web.Response:
         png = self.files.get(request.match_info["name"])
