@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import json
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
@@ -51,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("config", help="validate the settings and print them (secrets hidden)")
     commands.add_parser(
         "check", help="validate the settings and reach the database, the provider and each platform"
+    )
+
+    commands.add_parser(
+        "health", help="ask the running bot's /healthz (REDRAW_METRICS_PORT); Docker's health check"
     )
 
     stats = commands.add_parser("stats", help="turns, images, cost and errors over a period")
@@ -100,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_bot(settings, args.platform)
     if args.command == "config":
         return show_config(settings)
+    if args.command == "health":
+        return health(settings)
     if args.command == "check":
         return asyncio.run(check(settings))
     if args.command == "stats":
@@ -168,6 +176,23 @@ def show_config(settings: Settings) -> int:
     for name, value in rows.items():
         print(f"{name:<{width}}  {value}")
     return 0
+
+
+def health(settings: Settings) -> int:
+    """0 when the bot on this machine says it is healthy; its problems otherwise."""
+    if settings.redraw_metrics_port is None:
+        print("redraw: health needs REDRAW_METRICS_PORT (the bot serves /healthz there)", file=sys.stderr)
+        return EXIT_INPUT
+    url = f"http://127.0.0.1:{settings.redraw_metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as response:
+            print(response.read().decode().strip())
+            return 0
+    except urllib.error.HTTPError as error:
+        print(f"unhealthy: {error.read().decode().strip()}", file=sys.stderr)
+    except OSError as error:
+        print(f"unhealthy: nothing answers at {url} ({error})", file=sys.stderr)
+    return EXIT_UPSTREAM
 
 
 async def check(settings: Settings) -> int:
