@@ -159,7 +159,6 @@ class Engine:
         limits = self.options.limits
         self.limiter = Limiter(limits.per_user, limits.per_chat, limits.global_)
         self._jobs: dict[int, _Job] = {}
-        self._background: set[asyncio.Task[Any]] = set()
         self._retried: set[int] = set()
         # Set (and replaced) whenever a turn of this process ends: its waiters look again.
         self._slot_freed = asyncio.Event()
@@ -288,17 +287,6 @@ class Engine:
                 log.exception("could not tell chat %s about interrupted turn %s", turn.chat_id, turn.id)
         return interrupted
 
-    def _in_background(self, work: Coroutine[Any, Any, Any], what: str) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._background.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                log.error("could not %s: %s", what, finished.exception())
-
-        task.add_done_callback(done)
-
     def cancel(self, turn_id: int) -> bool:
         job = self._jobs.get(turn_id)
         if job is None or job.task is None or job.task.done() or job.delivering:
@@ -343,9 +331,7 @@ class Engine:
 
     async def drain(self) -> None:
         """Wait for every turn in flight (tests, and a clean shutdown)."""
-        while tasks := [job.task for job in self._jobs.values() if job.task is not None] + list(
-            self._background
-        ):
+        while tasks := [job.task for job in self._jobs.values() if job.task is not None]:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
