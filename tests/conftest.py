@@ -4,15 +4,19 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import discord
 import pytest
+from discord.http import Route
 
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
 from storage.blobs import FileBlobStore
 from storage.db import in_schema, scratch_database, scratch_schema, upgrade
 from storage.sql import SqlStore
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.spec import SpecValidator, spec_path
+from tests.fakes.telegram_server import FakeTelegram
 
 TEST_API_KEY = "sk-test-0123456789abcdef-SECRET"
 
@@ -110,3 +114,24 @@ async def pg_database() -> AsyncIterator[str]:
     """The URL of a scratch PostgreSQL database, for bot processes that take only a URL."""
     async with scratch_database(POSTGRES_URL, "redraw_test") as url:
         yield url
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API server."""
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def dc() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord (REST, gateway, CDN)."""
+    server = FakeDiscord()
+    await server.start()
+    # The adapter points discord.py's class-wide URLs at the fake; put them back afterwards.
+    base, gateway = Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield server
+    Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+    await server.close()

@@ -10,10 +10,8 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.conftest import TEST_API_KEY
@@ -109,14 +107,6 @@ def test_compose_migrates_once_then_starts_the_bot_on_postgres() -> None:
     assert bot["volumes"] == ["data:/data"]
     # Long enough for the shutdown grace (30 s) before Docker's SIGKILL.
     assert bot["stop_grace_period"] == "45s"
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def test_the_images_start_command_and_health_check_outside_docker(

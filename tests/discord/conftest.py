@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import discord
 import pytest
-from discord.http import Route
 
 from bot.config import Settings, load_settings
 from tests.bot_world import BotWorld
@@ -49,17 +47,6 @@ def settings_for(dc: FakeDiscord, openai: FakeOpenAI, data_dir: Path, **override
         **overrides,
     }
     return load_settings(**values)
-
-
-@pytest.fixture
-async def dc() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord()
-    await server.start()
-    # The adapter points discord.py's class-wide URLs at the fake; put them back afterwards.
-    base, gateway = Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield server
-    Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-    await server.close()
 
 
 @pytest.fixture

@@ -50,14 +50,6 @@ MakeWorld = Callable[..., TelegramWorld]
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def idle_world(tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[TelegramWorld]:
     """Everything the bot needs, for a test to start (and restart) itself."""
     built = TelegramWorld(
