@@ -280,17 +280,13 @@ def _lineage(connection: Connection, turn_id: int) -> list[TurnRecord]:
 
 def _held_usd(connection: Connection, platform: str, since: datetime, column: str, value: str) -> float:
     """Spent in the ledger since ``since``, plus what running turns hold, for one user or chat."""
-    charged = connection.execute(
-        select(func.coalesce(func.sum(ledger.c.cost_usd), 0.0)).where(
-            ledger.c.platform == platform, ledger.c[column] == value, ledger.c.created_at >= since
-        )
-    ).scalar_one()
+    _, charged = _usage(connection, platform, since, **{column: value})
     held = connection.execute(
         select(func.coalesce(func.sum(turns.c.reserved_usd), 0.0)).where(
             _RUNNING, turns.c.platform == platform, turns.c[column] == value
         )
     ).scalar_one()
-    return float(charged) + float(held)
+    return charged + float(held)
 
 
 def _claim_slot(connection: Connection, turn_id: int, request: SlotRequest) -> SlotOutcome:
@@ -450,7 +446,11 @@ def _sent_message(connection: Connection, key: MessageKey) -> SentMessage | None
 
 
 def _usage(
-    connection: Connection, platform: str, since: datetime, user_id: str | None, chat_id: str | None
+    connection: Connection,
+    platform: str,
+    since: datetime,
+    user_id: str | None = None,
+    chat_id: str | None = None,
 ) -> tuple[int, float]:
     conditions = [ledger.c.platform == platform, ledger.c.created_at >= since]
     if user_id is not None:
