@@ -692,9 +692,6 @@ class SqlStore:
     async def interrupt_unfinished(self, live_since: datetime | None = None) -> list[TurnRecord]:
         return await self._call(_interrupt_unfinished, live_since)
 
-    async def register_instance(self, instance_id: str) -> None:
-        await self._single(_beat, instance_id)
-
     async def heartbeat(self, instance_id: str) -> None:
         await self._single(_beat, instance_id)
 

@@ -108,8 +108,8 @@ async def test_two_instances_never_overrun_a_budget_together(
 
 
 async def test_recovery_leaves_a_live_instances_turns_alone(store: SqlStore) -> None:
-    await store.register_instance("live")
-    await store.register_instance("dead")
+    await store.heartbeat("live")
+    await store.heartbeat("dead")
     [live] = await queued(store, 1, instance="live")
     [dead] = await queued(store, 1, instance="dead")
     [unknown] = await queued(store, 1, instance="never-registered")
@@ -130,7 +130,7 @@ async def test_recovery_leaves_a_live_instances_turns_alone(store: SqlStore) -> 
 
 
 async def test_a_retired_instance_is_gone_at_once(store: SqlStore) -> None:
-    await store.register_instance("a")
+    await store.heartbeat("a")
     [turn_id] = await queued(store, 1, instance="a")
     await store.retire_instance("a")
     assert [turn.id for turn in await store.interrupt_unfinished(datetime.now(UTC) - timedelta(hours=1))] == [

@@ -244,7 +244,7 @@ class Engine:
         their chats are told, with Retry. A live instance's turns are left to it. From
         then on a heartbeat renews the lease and sweeps up after instances that die."""
         self._channels = dict(channels)
-        await self.store.register_instance(self.options.instance_id)
+        await self.store.heartbeat(self.options.instance_id)
         self._last_beat = time.monotonic()
         interrupted = await self._sweep()
         if self._heartbeat is None:

@@ -120,10 +120,8 @@ class Store(Protocol):
         ``live_since``, every unfinished turn."""
         ...
 
-    async def register_instance(self, instance_id: str) -> None: ...
-
     async def heartbeat(self, instance_id: str) -> None:
-        """Renew the instance's lease on its turns."""
+        """Register the instance, or renew its lease on its turns."""
         ...
 
     async def retire_instance(self, instance_id: str) -> None:
