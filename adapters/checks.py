@@ -15,7 +15,7 @@ from telegram.error import InvalidToken, TelegramError
 
 from adapters.discord_adapter.service import api_base
 from bot.backends import UpstreamClient
-from bot.config import DEFAULT_OPENAI_BASE_URL, Settings
+from bot.config import Settings
 from bot.errors import UpstreamError
 from storage.db import revision_status
 
@@ -54,8 +54,8 @@ async def check_database(settings: Settings) -> str:
 
 
 async def check_provider(settings: Settings) -> str:
-    if settings.openai_api_key is None and settings.openai_base_url == DEFAULT_OPENAI_BASE_URL:
-        raise CheckFailed("OPENAI_API_KEY is not set")
+    if (missing := settings.provider_missing) is not None:
+        raise CheckFailed(missing)
     started = time.perf_counter()
     async with UpstreamClient.from_settings(settings) as client:
         try:

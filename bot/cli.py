@@ -25,7 +25,7 @@ from bot import __version__, logs
 from bot.app import build_backends
 from bot.backends import UpstreamClient
 from bot.blobs import MemoryBlobStore
-from bot.config import DEFAULT_OPENAI_BASE_URL, ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.errors import InputError, UpstreamError
 from bot.messages import render_error
 from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
@@ -118,11 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _provider_configured(settings: Settings) -> bool:
-    """A key, or a proxy of the operator's own (which may need none); says what is missing."""
-    if settings.openai_api_key is None and settings.openai_base_url == DEFAULT_OPENAI_BASE_URL:
-        print(
-            "redraw: set OPENAI_API_KEY (or OPENAI_BASE_URL for a proxy that needs no key)", file=sys.stderr
-        )
+    """Says what is missing when no provider is configured."""
+    if (missing := settings.provider_missing) is not None:
+        print(f"redraw: {missing}", file=sys.stderr)
         return False
     return True
 

@@ -225,6 +225,14 @@ class Settings(BaseSettings):
         return chain
 
     @property
+    def provider_missing(self) -> str | None:
+        """What to set when no provider is configured: a key, or a proxy of the operator's own
+        (which may need none)."""
+        if self.openai_api_key is None and self.openai_base_url == DEFAULT_OPENAI_BASE_URL:
+            return "set OPENAI_API_KEY (or OPENAI_BASE_URL for a proxy that needs no key)"
+        return None
+
+    @property
     def platforms(self) -> list[str]:
         enabled = []
         if self.telegram_bot_token:
