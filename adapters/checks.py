@@ -11,9 +11,10 @@ import discord
 from discord.http import Route
 from sqlalchemy.engine import make_url
 from telegram import Bot
-from telegram.error import InvalidToken, TelegramError
 
-from adapters.discord_adapter.service import api_base
+from adapters.discord_adapter.service import api_base, log_in
+from adapters.runtime import StartupError
+from adapters.telegram_adapter.service import logged_in
 from bot.backends import UpstreamClient
 from bot.config import Settings
 from bot.errors import UpstreamError
@@ -79,13 +80,10 @@ async def check_telegram(settings: Settings) -> str:
         base_file_url=settings.telegram_api_file_url or "https://api.telegram.org/file/bot",
     )
     try:
-        async with bot:  # initialize() calls getMe
-            me = bot.bot
-    except InvalidToken:
-        raise CheckFailed("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather") from None
-    except TelegramError as error:
-        where = settings.telegram_api_base_url or "api.telegram.org"
-        raise CheckFailed(f"cannot reach Telegram's Bot API at {where}: {error}") from None
+        await logged_in(bot.initialize(), settings)
+        me = bot.bot
+    finally:
+        await bot.shutdown()
     mode = f"webhook {settings.redraw_webhook_url}" if settings.redraw_webhook_url else "long polling"
     return f"@{me.username} (id {me.id}), {mode}"
 
@@ -96,12 +94,8 @@ async def check_discord(settings: Settings) -> str:
         Route.BASE = api_base(settings.discord_api_base_url)
     client = discord.Client(intents=discord.Intents.none())
     try:
-        await client.login(settings.discord_bot_token.get_secret_value())
+        await log_in(client, settings.discord_bot_token.get_secret_value())
         user = client.user
-    except discord.LoginFailure:
-        raise CheckFailed("Discord refused DISCORD_BOT_TOKEN; check it in the Developer Portal") from None
-    except (discord.HTTPException, OSError) as error:
-        raise CheckFailed(f"cannot reach Discord's API at {Route.BASE}: {error}") from None
     finally:
         await client.close()
     return f"logged in as {user} (id {user.id if user else '?'})"
@@ -125,7 +119,7 @@ async def run_checks(settings: Settings) -> list[CheckResult]:
             continue
         try:
             results.append(CheckResult(name, True, await check(settings)))
-        except CheckFailed as failure:
+        except (CheckFailed, StartupError) as failure:
             results.append(CheckResult(name, False, str(failure)))
     if not settings.platforms:
         results.append(CheckResult("platforms", False, "set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN"))

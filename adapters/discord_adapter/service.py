@@ -61,6 +61,17 @@ def api_base(url: str) -> str:
     return url if "/api/v" in url else url + API_VERSION_PATH
 
 
+async def log_in(client: discord.Client, token: str) -> None:
+    """Log in over REST: a refused token or an unreachable API becomes a one-line
+    StartupError (``redraw run``, ``redraw check``)."""
+    try:
+        await client.login(token)
+    except discord.LoginFailure as error:
+        raise StartupError("Discord refused DISCORD_BOT_TOKEN; check it in the Developer Portal") from error
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        raise StartupError(f"could not reach Discord's API at {Route.BASE}: {error}") from error
+
+
 class CommandTree(app_commands.CommandTree["RedrawClient"]):
     async def interaction_check(self, interaction: discord.Interaction[RedrawClient], /) -> bool:
         # The earliest point a command's task is ours: from here on, stopping waits for it.
@@ -127,14 +138,7 @@ class DiscordAdapter:
 
     async def start(self) -> None:
         assert self.settings.discord_bot_token is not None
-        try:
-            await self.client.login(self.settings.discord_bot_token.get_secret_value())
-        except discord.LoginFailure as error:
-            raise StartupError(
-                "Discord refused DISCORD_BOT_TOKEN; check it in the Developer Portal"
-            ) from error
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
-            raise StartupError(f"could not reach Discord's API at {Route.BASE}: {error}") from error
+        await log_in(self.client, self.settings.discord_bot_token.get_secret_value())
         user = self.client.user
         assert user is not None
         self._reader = MessageReader(user.id)

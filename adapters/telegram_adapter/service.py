@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, CallbackQuery, Message, Update
@@ -84,6 +85,18 @@ def webhook_secret(settings: Settings) -> str:
     return hashlib.sha256(f"redraw-webhook:{token}".encode()).hexdigest()
 
 
+async def logged_in(initialize: Awaitable[None], settings: Settings) -> None:
+    """Await a bot's initialize() (it calls getMe): a refused token or an unreachable
+    Bot API becomes a one-line StartupError (``redraw run``, ``redraw check``)."""
+    try:
+        await initialize
+    except InvalidToken as error:
+        raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather") from error
+    except TelegramError as error:
+        where = settings.telegram_api_base_url or "api.telegram.org"
+        raise StartupError(f"could not reach Telegram's Bot API at {where}: {error}") from error
+
+
 class TelegramAdapter:
     platform = "telegram"
 
@@ -138,13 +151,7 @@ class TelegramAdapter:
     # --- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
-        try:
-            await self.application.initialize()
-        except InvalidToken as error:
-            raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather") from error
-        except TelegramError as error:
-            where = self.settings.telegram_api_base_url or "api.telegram.org"
-            raise StartupError(f"could not reach Telegram's Bot API at {where}: {error}") from error
+        await logged_in(self.application.initialize(), self.settings)
         me = self.application.bot
         identity = BotIdentity(me.id, me.username)
         # Telegram's own server caps downloads at 20 MB; a local Bot API server does not.
