@@ -18,6 +18,7 @@ from tests.conftest import TEST_API_KEY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import TOKEN, Chat, FakeTelegram, User
 from tests.helpers import colour_name, free_port
+from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -56,31 +57,21 @@ def compose() -> dict[str, object]:
     return loaded
 
 
-async def run(*command: str, env: dict[str, str]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode()
-
-
 def executable(command: list[str]) -> list[str]:
     """The image's command, with `redraw` from this environment (the image's is on its PATH)."""
     return [str(BIN / command[0]), *command[1:]]
 
 
 async def test_the_files_pass_their_linters() -> None:
-    code, out = await run(str(BIN / "hadolint"), str(ROOT / "Dockerfile"), env=dict(os.environ))
-    assert code == 0, out
-    code, out = await run(
+    code, out, err = await run(str(BIN / "hadolint"), str(ROOT / "Dockerfile"))
+    assert code == 0, out + err
+    code, out, err = await run(
         str(BIN / "check-jsonschema"),
         "--builtin-schema",
         "vendor.compose-spec",
         str(ROOT / "docker-compose.yml"),
-        env=dict(os.environ),
     )
-    assert code == 0, out
+    assert code == 0, out + err
 
 
 def test_the_image_is_slim_non_root_with_a_data_volume_and_a_health_check() -> None:
@@ -113,9 +104,8 @@ async def test_the_images_start_command_and_health_check_outside_docker(
     tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path, pg_database: str
 ) -> None:
     port = free_port()
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDRAW_", "TELEGRAM_"))}
+    # Added to this environment, which the tests' own fixture keeps free of real settings.
     env = {
-        **inherited,
         **image_environment(),
         # What the volume and compose provide; another port, so tests can run side by side.
         "REDRAW_DATA_DIR": str(tmp_path / "data"),
@@ -129,16 +119,16 @@ async def test_the_images_start_command_and_health_check_outside_docker(
         "REDRAW_PARTIAL_IMAGES": "0",
     }
     health = executable(json.loads(instruction("HEALTHCHECK").split("CMD", 1)[1]))
-    code, out = await run(*health, env=env)
-    assert code != 0 and "unhealthy" in out
+    code, _, err = await run(*health, env=env)
+    assert code != 0 and "unhealthy" in err
 
     migrate = compose()["services"]["migrate"]["command"]  # type: ignore[index]
-    code, out = await run(*executable(migrate), env=env)
-    assert code == 0, out
+    code, out, err = await run(*executable(migrate), env=env)
+    assert code == 0, out + err
 
     bot = await asyncio.create_subprocess_exec(
         *executable(json.loads(instruction("CMD"))),
-        env=env,
+        env={**os.environ, **env},
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
@@ -164,5 +154,5 @@ async def test_the_images_start_command_and_health_check_outside_docker(
         json.loads(line) for line in (await bot.stderr.read()).decode().splitlines() if line.startswith("{")
     ]
     assert any(line.get("status") == "done" and line.get("turn_id") for line in lines)
-    code, _ = await run(*health, env=env)
+    code, _, _ = await run(*health, env=env)
     assert code != 0
