@@ -17,7 +17,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -371,9 +371,11 @@ def _finish_turn(
     return _turn(row)
 
 
-def _interrupt_unfinished(connection: Connection, live_since: datetime | None) -> list[TurnRecord]:
+def _interrupt_unfinished(connection: Connection, lease_s: float | None) -> list[TurnRecord]:
     unfinished: ColumnElement[bool] = turns.c.status.in_((TurnStatus.QUEUED.value, TurnStatus.RUNNING.value))
-    if live_since is not None:
+    if lease_s is not None:
+        # The same clock as _beat's heartbeat_at.
+        live_since = now() - timedelta(seconds=lease_s)
         live = select(instances.c.id).where(instances.c.heartbeat_at >= live_since)
         unfinished = and_(unfinished, or_(turns.c.instance_id.is_(None), turns.c.instance_id.not_in(live)))
     # One UPDATE … RETURNING: when two instances sweep at once, each turn goes to one of them.
@@ -408,9 +410,14 @@ def _claim_delivery(connection: Connection, platform: str, delivery_id: str) -> 
     return bool(claimed.rowcount)
 
 
-def _prune(connection: Connection, deliveries_before: datetime, instances_before: datetime) -> None:
-    connection.execute(delete(deliveries).where(deliveries.c.seen_at < deliveries_before))
-    connection.execute(delete(instances).where(instances.c.heartbeat_at < instances_before))
+def _prune(connection: Connection, deliveries_kept_s: float, instances_kept_s: float) -> None:
+    moment = now()
+    connection.execute(
+        delete(deliveries).where(deliveries.c.seen_at < moment - timedelta(seconds=deliveries_kept_s))
+    )
+    connection.execute(
+        delete(instances).where(instances.c.heartbeat_at < moment - timedelta(seconds=instances_kept_s))
+    )
 
 
 def _stats(connection: Connection, since: datetime) -> Stats:
@@ -689,8 +696,8 @@ class SqlStore:
     ) -> TurnRecord:
         return await self._write(_finish_turn, turn_id, outcome, messages)
 
-    async def interrupt_unfinished(self, live_since: datetime | None = None) -> list[TurnRecord]:
-        return await self._call(_interrupt_unfinished, live_since)
+    async def interrupt_unfinished(self, lease_s: float | None = None) -> list[TurnRecord]:
+        return await self._call(_interrupt_unfinished, lease_s)
 
     async def heartbeat(self, instance_id: str) -> None:
         await self._single(_beat, instance_id)
@@ -701,8 +708,8 @@ class SqlStore:
     async def claim_delivery(self, platform: str, delivery_id: str) -> bool:
         return await self._single(_claim_delivery, platform, delivery_id)
 
-    async def prune(self, deliveries_before: datetime, instances_before: datetime) -> None:
-        await self._call(_prune, deliveries_before, instances_before)
+    async def prune(self, deliveries_kept_s: float, instances_kept_s: float) -> None:
+        await self._call(_prune, deliveries_kept_s, instances_kept_s)
 
     async def stats(self, since: datetime) -> Stats:
         return await self._single(_stats, since)

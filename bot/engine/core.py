@@ -69,6 +69,8 @@ SETTING_NAMES = ("backend", "size", "quality", "format")
 # Commands the engine answers; anything else gets a pointer to /help. "imagine" is Discord's /draw.
 COMMANDS = ("start", "help", "draw", "imagine", "new", "usage", "history", "cancel", "settings")
 CAPTION_PROMPT_CHARS = 200
+# Rows of instances that stopped without retiring are kept a day, for a look at what died.
+DEAD_INSTANCES_KEPT_S = 24 * 3600.0
 
 
 def utcnow() -> datetime:
@@ -263,18 +265,14 @@ class Engine:
                 await self.store.heartbeat(self.options.instance_id)
                 self._last_beat = time.monotonic()
                 await self._sweep()
-                now = self.clock()
-                await self.store.prune(
-                    now - timedelta(seconds=self.options.deliveries_kept_s), now - timedelta(days=1)
-                )
+                await self.store.prune(self.options.deliveries_kept_s, DEAD_INSTANCES_KEPT_S)
             except Exception:
                 # The database may be back at the next beat; the lease outlives a few misses.
                 log.exception("heartbeat of instance %s failed", self.options.instance_id)
 
     async def _sweep(self) -> list[TurnRecord]:
         """Interrupt the turns of instances without a heartbeat within the lease, and tell their chats."""
-        live_since = self.clock() - timedelta(seconds=self.options.lease_s)
-        interrupted = await self.store.interrupt_unfinished(live_since)
+        interrupted = await self.store.interrupt_unfinished(self.options.lease_s)
         for turn in interrupted:
             channel = self._channels.get(turn.platform)
             if channel is None:

@@ -114,10 +114,11 @@ class Store(Protocol):
         """Write the outcome, its charge, and ``messages`` (e.g. the progress message) at once."""
         ...
 
-    async def interrupt_unfinished(self, live_since: datetime | None = None) -> list[TurnRecord]:
-        """Queued or running turns whose instance is gone (no heartbeat since
-        ``live_since``, or none at all) become interrupted; returns them. With no
-        ``live_since``, every unfinished turn."""
+    async def interrupt_unfinished(self, lease_s: float | None = None) -> list[TurnRecord]:
+        """Queued or running turns whose instance is gone (no heartbeat within the last
+        ``lease_s`` seconds, or none at all) become interrupted; returns them. With no
+        ``lease_s``, every unfinished turn. The lease is measured on the clock the
+        heartbeats are written with."""
         ...
 
     async def heartbeat(self, instance_id: str) -> None:
@@ -132,8 +133,9 @@ class Store(Protocol):
         """True the first time an update is seen by any instance, False for a redelivery."""
         ...
 
-    async def prune(self, deliveries_before: datetime, instances_before: datetime) -> None:
-        """Forget deliveries and dead instances older than these."""
+    async def prune(self, deliveries_kept_s: float, instances_kept_s: float) -> None:
+        """Forget deliveries, and instances silent, for longer than these (on the clock they
+        were written with)."""
         ...
 
     async def stats(self, since: datetime) -> Stats: ...
