@@ -18,7 +18,7 @@ from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, CallbackQuery, Message, Update
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatMemberStatus
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -308,10 +308,7 @@ class TelegramAdapter:
         message = query.message
         assert message is not None
         kind = chat_kind(message.chat)
-        admin = kind is ChatKind.PRIVATE or (
-            message.chat.type != ChatType.PRIVATE
-            and await self._member_is_admin(message.chat.id, query.from_user.id)
-        )
+        admin = kind is ChatKind.PRIVATE or await self._member_is_admin(message.chat.id, query.from_user.id)
         pick = SettingPick(
             chat=message_key(message.chat.id, message.message_id),
             user_id=str(query.from_user.id),
