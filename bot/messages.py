@@ -208,6 +208,46 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "That request can't be retried any more. Send it again, please.",
         "zh": "该请求已无法重试，请重新发送。",
     },
+    "already_drawing": {
+        "en": "⏳ I'm already drawing that for you: one press is enough.",
+        "zh": "⏳ 已经在为你绘制了，按一次就够。",
+    },
+    "button_other_chat": {
+        "en": "That button belongs to a picture in another chat. Send your request here instead.",
+        "zh": "这个按钮属于另一个聊天中的图片。请在这里重新发送你的请求。",
+    },
+    "reply_picture_unknown": {
+        "en": "I can't find the picture you replied to. Reply to its newest copy, or send your request again.",
+        "zh": "找不到你回复的那张图片。请回复它最新的一份，或者重新发送请求。",
+    },
+    "reception_lost": {
+        "en": "⚠️ The bot restarted before it could read your message. Please send it again.",
+        "zh": "⚠️ 机器人在读取你的消息之前重启了。请重新发送。",
+    },
+    "variations_partial": {
+        "en": "⚠️ {failed} of {total} could not be drawn: {reason} Only the ones shown were charged.",
+        "zh": "⚠️ {total} 张中有 {failed} 张没能画出：{reason} 只对显示出来的收费。",
+    },
+    "help_admin": {
+        "en": "\n\nFor bot admins: /block <user id> (or reply to their message with /block) stops someone using the bot; /unblock <user id> lets them back.",
+        "zh": "\n\n机器人管理员：/block <用户 id>（或回复其消息并发送 /block）禁止某人使用机器人；/unblock <用户 id> 解除禁止。",
+    },
+    "block_usage": {
+        "en": "Say whom: /{command} <user id>, or reply to their message with /{command}.",
+        "zh": "请指明对象：/{command} <用户 id>，或回复其消息并发送 /{command}。",
+    },
+    "blocked_user": {
+        "en": "🚫 User {user} can no longer use the bot. /unblock {user} lets them back.",
+        "zh": "🚫 用户 {user} 已被禁止使用机器人。/unblock {user} 可解除。",
+    },
+    "unblocked_user": {
+        "en": "✅ User {user} can use the bot again.",
+        "zh": "✅ 用户 {user} 可以再次使用机器人。",
+    },
+    "admins_only": {
+        "en": "Only the bot's admins can do that.",
+        "zh": "只有机器人管理员可以这样做。",
+    },
     "new_conversation": {
         "en": "🆕 New conversation: your next message starts a fresh picture.",
         "zh": "🆕 新对话：你的下一条消息将开始一张新图片。",

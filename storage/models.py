@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -24,6 +26,7 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
 
 
+UNFINISHED = "status IN ('queued', 'running')"
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -57,11 +60,29 @@ class Turn(Base):
     instance_id: Mapped[str | None] = mapped_column(String(96))
     # The estimated cost held against the budgets while the turn runs.
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # The turn whose button made this one (regenerate, variations, retry): one press at a time.
+    source_turn_id: Mapped[int | None] = mapped_column(Id)
+    # Set once its pictures are shown (their message keys stored): a done turn without it was
+    # drawn and charged but never sent, and recovery sends it.
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_turns_chat", "platform", "chat_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_turns_chat", "platform", "chat_id", "created_at"),
+        # The same user pressing the same button on the same turn while that drawing is still
+        # queued or running is one press.
+        Index(
+            "uq_turns_one_press",
+            "source_turn_id",
+            "action",
+            "user_id",
+            unique=True,
+            postgresql_where=text(UNFINISHED),
+            sqlite_where=text(UNFINISHED),
+        ),
+    )
 
 
 class InboundKey(Base):
@@ -139,10 +160,17 @@ class Instance(Base):
 
 
 class Delivery(Base):
-    """A platform update already taken by some instance: a redelivery is dropped."""
+    """A platform update already taken by some instance: a redelivery is dropped. A message
+    is kept here (``payload``) from the moment it is taken until it is handled, so a crash
+    in between (a download, an album's wait) loses nothing: recovery handles it again."""
 
     __tablename__ = "deliveries"
 
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    chat_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    instance_id: Mapped[str | None] = mapped_column(String(96))
+    handled: Mapped[bool] = mapped_column(default=True, server_default=true())

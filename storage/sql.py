@@ -18,10 +18,10 @@ import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     Row,
@@ -37,15 +37,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import (
+    true as sa_true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
-from bot.engine.store import NewTurn, Outcome, SlotOutcome, SlotRequest, SlotStatus, Stats
+from bot.engine.store import NewTurn, Outcome, Reception, SlotOutcome, SlotRequest, SlotStatus, Stats
 from storage import models
 from storage.db import create_engine, sqlite_pragmas
+from storage.liveness import AdvisoryLocks, FileLocks, Liveness, NoLocks
 
 T = TypeVar("T")
 
@@ -61,6 +65,16 @@ deliveries: Table = models.Delivery.__table__  # type: ignore[assignment]
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _clock(connection: Connection) -> Any:
+    """What leases and retention are measured on: the database server's own clock on
+    PostgreSQL, so hosts whose clocks differ still agree; SQLite has one host anyway."""
+    return func.now() if connection.dialect.name == "postgresql" else now()
+
+
+def _ago(connection: Connection, seconds: float) -> Any:
+    return _clock(connection) - timedelta(seconds=seconds)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -109,7 +123,6 @@ def _insert(connection: Connection, table: Any) -> Any:
 # The hot path's statements, built once with bind parameters: building a statement
 # object costs more CPU than running it on a warm connection.
 _TURN_BY_ID = select(turns).where(turns.c.id == bindparam("turn_id"))
-_INSERT_TURN = insert(turns).returning(turns)
 # Slot claims from every instance take this lock first, so two can't both count
 # a limit as not yet full and both take its last place.
 _SLOT_LOCK = text("SELECT pg_advisory_xact_lock(5391648327)")
@@ -152,6 +165,11 @@ _FINISH_TURN = (
     .returning(turns)
 )
 _INSERT_CHARGE = insert(ledger)
+_DELIVERED = (
+    update(turns)
+    .where(turns.c.id == bindparam("turn_id"), turns.c.delivered_at.is_(None))
+    .values(delivered_at=bindparam("delivered_at"))
+)
 _SENT_MESSAGE = select(message_keys.c.turn_id, message_keys.c.kind, message_keys.c.image_index).where(
     message_keys.c.platform == bindparam("platform"),
     message_keys.c.chat_id == bindparam("chat_id"),
@@ -186,6 +204,10 @@ def _per_dialect(connection: Connection, name: str) -> Any:
     if key not in _BY_DIALECT:
         if name == "claim_inbound":
             statement = _insert(connection, inbound_keys).on_conflict_do_nothing()
+        elif name == "insert_turn":
+            # Nothing inserted when the same user's press of the same button on the same turn
+            # is still queued or running (uq_turns_one_press): a double tap is one press.
+            statement = _insert(connection, turns).on_conflict_do_nothing().returning(turns)
         elif name == "upsert_messages":
             base = _insert(connection, message_keys)
             statement = base.on_conflict_do_update(
@@ -238,24 +260,22 @@ def _create_turn(connection: Connection, new: NewTurn) -> TurnRecord | None:
         "output_blobs": [],
         "inbound_message_id": new.inbound.message_id if new.inbound else None,
         "instance_id": new.instance_id,
+        "source_turn_id": new.source_turn_id,
         "reserved_usd": 0.0,
         "created_at": now(),
     }
-    row = connection.execute(_INSERT_TURN, values).one()
-    if new.inbound is not None:
-        key = new.inbound
+    row = connection.execute(_per_dialect(connection, "insert_turn"), values).one_or_none()
+    if row is None:
+        return None
+    claim = new.claim or (new.inbound.message_id if new.inbound is not None else None)
+    if claim is not None:
         claimed = connection.execute(
             _per_dialect(connection, "claim_inbound"),
-            {
-                "platform": key.platform,
-                "chat_id": key.chat_id,
-                "message_id": key.message_id,
-                "turn_id": row.id,
-            },
+            {"platform": new.platform, "chat_id": new.chat_id, "message_id": claim, "turn_id": row.id},
         )
         if not claimed.rowcount:
-            # This inbound message already has its turn: take the new row back. (A delete,
-            # not a rollback, so the statement can share a group commit with others.)
+            # This inbound message (or press) already has its turn: take the new row back. (A
+            # delete, not a rollback, so the statement can share a group commit with others.)
             connection.execute(delete(turns).where(turns.c.id == row.id))
             return None
     return _turn(row)
@@ -371,13 +391,35 @@ def _finish_turn(
     return _turn(row)
 
 
-def _interrupt_unfinished(connection: Connection, lease_s: float | None) -> list[TurnRecord]:
-    unfinished: ColumnElement[bool] = turns.c.status.in_((TurnStatus.QUEUED.value, TurnStatus.RUNNING.value))
-    if lease_s is not None:
-        # The same clock as _beat's heartbeat_at.
-        live_since = now() - timedelta(seconds=lease_s)
-        live = select(instances.c.id).where(instances.c.heartbeat_at >= live_since)
-        unfinished = and_(unfinished, or_(turns.c.instance_id.is_(None), turns.c.instance_id.not_in(live)))
+def _live_instances(
+    connection: Connection, lease_s: float, liveness: Liveness, instance_id: str | None
+) -> list[str]:
+    """Instances that are alive: a heartbeat within the lease and their lock still held
+    (a crashed one lets its lock go at once). The caller itself is alive."""
+    fresh = connection.execute(
+        select(instances.c.id).where(instances.c.heartbeat_at >= _ago(connection, lease_s))
+    ).scalars()
+    others = {found for found in fresh if found != instance_id}
+    alive = liveness.alive(connection, others)
+    return sorted(alive | ({instance_id} if instance_id else set()))
+
+
+def _orphaned(
+    connection: Connection, owner: Any, lease_s: float | None, liveness: Liveness, me: str | None
+) -> Any:
+    """Rows whose instance is gone (or unknown)."""
+    if lease_s is None:
+        return sa_true()
+    return or_(owner.is_(None), owner.not_in(_live_instances(connection, lease_s, liveness, me)))
+
+
+def _interrupt_unfinished(
+    connection: Connection, lease_s: float | None, liveness: Liveness, instance_id: str | None
+) -> list[TurnRecord]:
+    unfinished = and_(
+        turns.c.status.in_((TurnStatus.QUEUED.value, TurnStatus.RUNNING.value)),
+        _orphaned(connection, turns.c.instance_id, lease_s, liveness, instance_id),
+    )
     # One UPDATE … RETURNING: when two instances sweep at once, each turn goes to one of them.
     rows = connection.execute(
         update(turns)
@@ -388,8 +430,27 @@ def _interrupt_unfinished(connection: Connection, lease_s: float | None) -> list
     return sorted((_turn(row) for row in rows), key=lambda turn: turn.id)
 
 
+def _take_undelivered(
+    connection: Connection, lease_s: float, liveness: Liveness, instance_id: str, kept_s: float
+) -> list[TurnRecord]:
+    """Done turns (drawn and charged) whose pictures a dead instance never showed: they
+    become this instance's to send. Only recent ones: a chat is not sent week-old pictures."""
+    rows = connection.execute(
+        update(turns)
+        .where(
+            turns.c.status == TurnStatus.DONE.value,
+            turns.c.delivered_at.is_(None),
+            turns.c.finished_at >= now() - timedelta(seconds=kept_s),
+            _orphaned(connection, turns.c.instance_id, lease_s, liveness, instance_id),
+        )
+        .values(instance_id=instance_id)
+        .returning(turns)
+    ).all()
+    return sorted((_turn(row) for row in rows), key=lambda turn: turn.id)
+
+
 def _beat(connection: Connection, instance_id: str) -> None:
-    moment = now()
+    moment = _clock(connection)
     connection.execute(
         _insert(connection, instances)
         .values(id=instance_id, started_at=moment, heartbeat_at=moment)
@@ -401,23 +462,55 @@ def _retire(connection: Connection, instance_id: str) -> None:
     connection.execute(delete(instances).where(instances.c.id == instance_id))
 
 
-def _claim_delivery(connection: Connection, platform: str, delivery_id: str) -> bool:
-    claimed = connection.execute(
-        _insert(connection, deliveries)
-        .values(platform=platform, delivery_id=delivery_id, seen_at=now())
-        .on_conflict_do_nothing()
-    )
+def _claim_delivery(
+    connection: Connection, platform: str, delivery_id: str, reception: Reception | None
+) -> bool:
+    values: dict[str, Any] = {"platform": platform, "delivery_id": delivery_id, "seen_at": _clock(connection)}
+    if reception is not None:
+        values.update(
+            chat_id=reception.chat_id,
+            message_id=reception.message_id,
+            payload=reception.payload,
+            instance_id=reception.instance_id,
+            handled=False,
+        )
+    claimed = connection.execute(_insert(connection, deliveries).values(**values).on_conflict_do_nothing())
     return bool(claimed.rowcount)
 
 
+def _handled(connection: Connection, platform: str, delivery_ids: Sequence[str]) -> None:
+    connection.execute(
+        update(deliveries)
+        .where(deliveries.c.platform == platform, deliveries.c.delivery_id.in_(list(delivery_ids)))
+        .values(handled=True, payload=None)
+    )
+
+
+def _take_receptions(
+    connection: Connection, platform: str, lease_s: float, liveness: Liveness, instance_id: str
+) -> list[Reception]:
+    rows = connection.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.platform == platform,
+            deliveries.c.handled.is_(False),
+            _orphaned(connection, deliveries.c.instance_id, lease_s, liveness, instance_id),
+        )
+        .values(instance_id=instance_id)
+        .returning(deliveries)
+    ).all()
+    taken = [
+        Reception(
+            row.delivery_id, row.chat_id or "", row.message_id or "", dict(row.payload or {}), instance_id
+        )
+        for row in sorted(rows, key=lambda row: (_aware(row.seen_at) or now(), row.delivery_id))
+    ]
+    return taken
+
+
 def _prune(connection: Connection, deliveries_kept_s: float, instances_kept_s: float) -> None:
-    moment = now()
-    connection.execute(
-        delete(deliveries).where(deliveries.c.seen_at < moment - timedelta(seconds=deliveries_kept_s))
-    )
-    connection.execute(
-        delete(instances).where(instances.c.heartbeat_at < moment - timedelta(seconds=instances_kept_s))
-    )
+    connection.execute(delete(deliveries).where(deliveries.c.seen_at < _ago(connection, deliveries_kept_s)))
+    connection.execute(delete(instances).where(instances.c.heartbeat_at < _ago(connection, instances_kept_s)))
 
 
 def _stats(connection: Connection, since: datetime) -> Stats:
@@ -601,8 +694,16 @@ class GroupCommit:
 
 
 class SqlStore:
-    def __init__(self, run: Runner, run_single: Runner, close: Callable[[], Any], writers: int = 1) -> None:
+    def __init__(
+        self,
+        run: Runner,
+        run_single: Runner,
+        close: Callable[[], Any],
+        writers: int = 1,
+        liveness: Liveness | None = None,
+    ) -> None:
         self._run = run
+        self._liveness: Liveness = liveness or NoLocks()
         # Reads and one-statement writes need no BEGIN/COMMIT: on PostgreSQL that
         # saves two round trips each (autocommit).
         self._run_single = run_single
@@ -629,7 +730,7 @@ class SqlStore:
                 return await connection.run_sync(work)
 
         # Two batches at once measured best on two cores (236-254 turns/s; 4: 192-222; 8: 188-199).
-        return cls(run, run_single, engine.dispose, writers=2)
+        return cls(run, run_single, engine.dispose, writers=2, liveness=AdvisoryLocks(engine))
 
     @classmethod
     def _sqlite(cls, url: str, **options: Any) -> SqlStore:
@@ -649,8 +750,12 @@ class SqlStore:
             await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
             thread.shutdown(wait=False)
 
+        path = database.database
+        liveness: Liveness = NoLocks()
+        if path and path != ":memory:":
+            liveness = FileLocks(Path(f"{path}-instances"))
         # On SQLite a transaction costs nothing extra: one runner serves both.
-        return cls(run, run, close)
+        return cls(run, run, close, liveness=liveness)
 
     async def _call(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(connection, *args)`` as one transaction."""
@@ -672,6 +777,7 @@ class SqlStore:
         if self._closed:
             return
         self._closed = True
+        await self._liveness.close()
         await self._close()
 
     async def create_turn(self, new: NewTurn) -> TurnRecord | None:
@@ -696,17 +802,36 @@ class SqlStore:
     ) -> TurnRecord:
         return await self._write(_finish_turn, turn_id, outcome, messages)
 
-    async def interrupt_unfinished(self, lease_s: float | None = None) -> list[TurnRecord]:
-        return await self._call(_interrupt_unfinished, lease_s)
+    async def interrupt_unfinished(
+        self, lease_s: float | None = None, instance_id: str | None = None
+    ) -> list[TurnRecord]:
+        return await self._call(_interrupt_unfinished, lease_s, self._liveness, instance_id)
+
+    async def take_undelivered(self, instance_id: str, lease_s: float, kept_s: float) -> list[TurnRecord]:
+        return await self._call(_take_undelivered, lease_s, self._liveness, instance_id, kept_s)
 
     async def heartbeat(self, instance_id: str) -> None:
+        await self._liveness.hold(instance_id)
         await self._single(_beat, instance_id)
 
     async def retire_instance(self, instance_id: str) -> None:
         await self._single(_retire, instance_id)
+        await self._liveness.release(instance_id)
 
-    async def claim_delivery(self, platform: str, delivery_id: str) -> bool:
-        return await self._single(_claim_delivery, platform, delivery_id)
+    async def abandon_instance(self, instance_id: str) -> None:
+        await self._liveness.release(instance_id)
+
+    async def claim_delivery(
+        self, platform: str, delivery_id: str, reception: Reception | None = None
+    ) -> bool:
+        return await self._single(_claim_delivery, platform, delivery_id, reception)
+
+    async def handled(self, platform: str, delivery_ids: Sequence[str]) -> None:
+        if delivery_ids:
+            await self._write(_handled, platform, delivery_ids)
+
+    async def take_receptions(self, platform: str, instance_id: str, lease_s: float) -> list[Reception]:
+        return await self._call(_take_receptions, platform, lease_s, self._liveness, instance_id)
 
     async def prune(self, deliveries_kept_s: float, instances_kept_s: float) -> None:
         await self._call(_prune, deliveries_kept_s, instances_kept_s)
@@ -759,6 +884,7 @@ class SqlStore:
                 _per_dialect(connection, "latest_turn"),
                 {"platform": platform, "chat_id": chat_id, "turn_id": turn_id},
             )
+            connection.execute(_DELIVERED, {"turn_id": turn_id, "delivered_at": now()})
 
         await self._write(work)
 

@@ -46,13 +46,21 @@ from bot.engine.inbound import (
 )
 from bot.engine.limits import Limiter
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
-from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus, Store
+from bot.engine.store import NewTurn, Outcome, Reception, SlotRequest, SlotStatus, Store
 from bot.errors import InputError, RedrawError, UpstreamError
 from bot.logs import current_turn
 from bot.messages import MESSAGES, render, render_error
 from bot.models import image_model, size_label
 from bot.pricing import PriceTable
-from bot.types import MIME_EXTENSIONS, ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
+from bot.types import (
+    MIME_EXTENSIONS,
+    GeneratedImage,
+    ImageParams,
+    ImageRequest,
+    ParentTurn,
+    PartialImage,
+    TurnResult,
+)
 from bot.validation import (
     OUTPUT_FORMATS,
     QUALITIES,
@@ -67,8 +75,21 @@ log = logging.getLogger(__name__)
 RESULT_ACTIONS = (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.ORIGINAL, ActionKind.UNDO)
 SETTING_NAMES = ("backend", "size", "quality", "format")
 # Commands the engine answers; anything else gets a pointer to /help. "imagine" is Discord's /draw.
-COMMANDS = ("start", "help", "draw", "imagine", "new", "usage", "history", "cancel", "settings")
+COMMANDS = (
+    "start",
+    "help",
+    "draw",
+    "imagine",
+    "new",
+    "usage",
+    "history",
+    "cancel",
+    "settings",
+    "block",
+    "unblock",
+)
 CAPTION_PROMPT_CHARS = 200
+RETRIABLE = (TurnStatus.FAILED, TurnStatus.INTERRUPTED)
 # Rows of instances that stopped without retiring are kept a day, for a look at what died.
 DEAD_INSTANCES_KEPT_S = 24 * 3600.0
 
@@ -122,6 +143,9 @@ class EngineOptions:
     slot_poll_s: float = 1.0
     # Updates already taken are remembered this long (Telegram redelivers for up to a day).
     deliveries_kept_s: float = 2 * 24 * 3600.0
+    # Pictures drawn but never sent (a crash between the charge and the photo) are sent on
+    # recovery when they are at most this old; older ones wait for the user's Retry.
+    undelivered_kept_s: float = 24 * 3600.0
 
 
 @dataclass
@@ -161,7 +185,6 @@ class Engine:
         limits = self.options.limits
         self.limiter = Limiter(limits.per_user, limits.per_chat, limits.global_)
         self._jobs: dict[int, _Job] = {}
-        self._retried: set[int] = set()
         # Set (and replaced) whenever a turn of this process ends: its waiters look again.
         self._slot_freed = asyncio.Event()
         # Where each platform's chats are told about turns recovered from dead instances.
@@ -174,7 +197,7 @@ class Engine:
     async def handle(self, inbound: Inbound, channel: Channel) -> None:
         """Everything a user sends goes through here."""
         # The bot's message being replied to, if any: it addresses the bot and names the parent.
-        replied = await self.store.sent_message(inbound.reply_to) if inbound.reply_to else None
+        replied = await self._replied(inbound)
         if not self._addressed(inbound, replied):
             return
         chat, user = await self.store.context(inbound.key.platform, inbound.key.chat_id, inbound.user_id)
@@ -189,7 +212,10 @@ class Engine:
         elif command is not None and command not in COMMANDS:
             await channel.send_text(inbound.key, render("unknown_command", inbound.locale, command=command))
         elif command in ("start", "help"):
-            await channel.send_text(inbound.key, _render_for(inbound.key.platform, "help", inbound.locale))
+            text = _render_for(inbound.key.platform, "help", inbound.locale)
+            if await self._bot_admin(inbound.key.platform, inbound.user_id):
+                text += render("help_admin", inbound.locale)
+            await channel.send_text(inbound.key, text)
         elif command == "new":
             await self.store.update_chat(*inbound.chat, clear_latest=True)
             await channel.send_text(inbound.key, render("new_conversation", inbound.locale))
@@ -199,6 +225,8 @@ class Engine:
             await channel.send_text(inbound.key, await self._history_text(inbound, replied, chat))
         elif command == "cancel":
             await self._cancel_mine(inbound, channel)
+        elif command in ("block", "unblock"):
+            await channel.send_text(inbound.key, await self._block(inbound, blocked=command == "block"))
         elif command == "settings" and not inbound.text.strip():
             await channel.send_settings(inbound.key, await self.settings_view(inbound.chat, inbound.locale))
         elif command == "settings":
@@ -212,10 +240,14 @@ class Engine:
         if turn is None:
             await channel.send_text(press.message, render("turn_missing", press.locale))
             return
+        locale = press.locale or turn.locale
+        if (press.message.platform, press.message.chat_id) != (turn.platform, turn.chat_id):
+            # A forwarded picture keeps its buttons: they act only where the turn lives.
+            await channel.send_text(press.message, render("button_other_chat", locale))
+            return
         if not await self._allowed(turn.platform, press.user_id, turn.chat_id):
             await channel.send_text(press.message, render("not_allowed", press.locale))
             return
-        locale = press.locale or turn.locale
         if press.kind is ActionKind.CANCEL:
             if press.user_id != turn.user_id and not await self._bot_admin(turn.platform, press.user_id):
                 await channel.send_text(press.message, render("cancel_not_yours", locale))
@@ -225,26 +257,23 @@ class Engine:
             await self._send_originals(turn, press.message, channel)
         elif press.kind is ActionKind.UNDO:
             await self._undo(turn, press.message, channel, locale)
+        elif press.kind is ActionKind.RETRY and turn.status is TurnStatus.DONE:
+            # Drawn and paid for, but the sending failed: send it again, never redraw.
+            await self._show_stored(turn, turn.inbound or press.message, channel, self._caption(turn), locale)
+        elif press.kind is ActionKind.RETRY and turn.status not in (
+            TurnStatus.FAILED,
+            TurnStatus.INTERRUPTED,
+        ):
+            await channel.send_text(press.message, render("retry_not_possible", locale))
         elif press.kind in (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.RETRY):
-            if press.kind is ActionKind.RETRY and turn.status is TurnStatus.DONE:
-                # Drawn and paid for, but the sending failed: send it again, never redraw.
-                await self._show_stored(
-                    turn, turn.inbound or press.message, channel, self._caption(turn), locale
-                )
-                return
-            if press.kind is ActionKind.RETRY:
-                # A double tap must not draw (and charge) twice: a turn is retried once.
-                if turn.status not in (TurnStatus.FAILED, TurnStatus.INTERRUPTED) or turn.id in self._retried:
-                    await channel.send_text(press.message, render("retry_not_possible", locale))
-                    return
-                self._retried.add(turn.id)
             await self._repeat(turn, press, channel, locale)
 
     async def recover(self, channels: Mapping[str, Channel]) -> list[TurnRecord]:
-        """On start: this instance joins the others on the database, the turns of
-        instances that are gone (no heartbeat within the lease) become interrupted and
-        their chats are told, with Retry. A live instance's turns are left to it. From
-        then on a heartbeat renews the lease and sweeps up after instances that die."""
+        """On start: this instance joins the others on the database; the turns of instances
+        that are gone (their liveness lock is free, or no heartbeat within the lease) become
+        interrupted and their chats are told, with Retry; pictures they drew and charged but
+        never sent are sent. A live instance's turns are left to it. From then on a
+        heartbeat renews the lease and sweeps up after instances that die."""
         self._channels = dict(channels)
         await self.store.heartbeat(self.options.instance_id)
         self._last_beat = time.monotonic()
@@ -253,10 +282,25 @@ class Engine:
             self._heartbeat = asyncio.create_task(self._beat(), name="redraw-heartbeat")
         return interrupted
 
-    async def first_delivery(self, platform: str, delivery_id: str) -> bool:
+    async def first_delivery(
+        self, platform: str, delivery_id: str, reception: Reception | None = None
+    ) -> bool:
         """False when any instance already took this update (a webhook retried, a load
-        balancer's second try): the adapter drops it. ``delivery_id`` is the adapter's own."""
-        return await self.store.claim_delivery(platform, delivery_id)
+        balancer's second try): the adapter drops it. ``delivery_id`` is the adapter's own.
+        With a ``reception`` (a message), it is kept until :meth:`handled`, so a crash before
+        its turn is stored loses nothing: :meth:`unhandled_receptions` gives it back."""
+        if reception is not None:
+            reception = replace(reception, instance_id=self.options.instance_id)
+        return await self.store.claim_delivery(platform, delivery_id, reception)
+
+    async def handled(self, platform: str, delivery_ids: Sequence[str]) -> None:
+        """These receptions became turns, or were answered or ignored: nothing to recover."""
+        await self.store.handled(platform, delivery_ids)
+
+    async def unhandled_receptions(self, platform: str) -> list[Reception]:
+        """Messages that instances now gone took but never handled (they died downloading a
+        photo, or waiting for the rest of an album): now this instance's, oldest first."""
+        return await self.store.take_receptions(platform, self.options.instance_id, self.options.lease_s)
 
     async def _beat(self) -> None:
         while True:
@@ -271,19 +315,34 @@ class Engine:
                 log.exception("heartbeat of instance %s failed", self.options.instance_id)
 
     async def _sweep(self) -> list[TurnRecord]:
-        """Interrupt the turns of instances without a heartbeat within the lease, and tell their chats."""
-        interrupted = await self.store.interrupt_unfinished(self.options.lease_s)
+        """Interrupt the turns of instances that are gone and tell their chats; send the
+        pictures they drew but never sent."""
+        me, lease = self.options.instance_id, self.options.lease_s
+        interrupted = await self.store.interrupt_unfinished(lease, me)
         for turn in interrupted:
             channel = self._channels.get(turn.platform)
             if channel is None:
                 continue
-            reply_to = turn.inbound or MessageKey(turn.platform, turn.chat_id, "")
             text = render("interrupted", turn.locale, prompt=_short(turn.prompt, 80))
             try:
-                await self._tell(turn, channel, reply_to, text, retry=True)
+                await self._tell(turn, channel, _reply_target(turn), text, retry=True)
             except Exception:
                 log.exception("could not tell chat %s about interrupted turn %s", turn.chat_id, turn.id)
+        for turn in await self.store.take_undelivered(me, lease, self.options.undelivered_kept_s):
+            channel = self._channels.get(turn.platform)
+            if channel is None or not turn.output_blobs:
+                continue
+            log.info("turn %s was drawn and charged but never sent; sending it now", turn.id)
+            try:
+                await self._show_stored(turn, _reply_target(turn), channel, self._caption(turn), turn.locale)
+            except Exception:
+                log.exception("could not send the stored pictures of turn %s", turn.id)
         return interrupted
+
+    async def abandon(self) -> None:
+        """Stop as a killed process would: no heartbeat, no lock, nothing retired (tests)."""
+        self.stop_heartbeat()
+        await self.store.abandon_instance(self.options.instance_id)
 
     def cancel(self, turn_id: int) -> bool:
         job = self._jobs.get(turn_id)
@@ -364,11 +423,45 @@ class Engine:
         user = await self.store.user(platform, user_id)
         return user is not None and user.admin
 
+    async def _replied(self, inbound: Inbound) -> SentMessage | None:
+        """The bot's message being replied to. A picture whose key was never stored (the
+        process died between sending it and storing its key) is still found by the turn its
+        own buttons name, and its key is stored now."""
+        if inbound.reply_to is None:
+            return None
+        replied = await self.store.sent_message(inbound.reply_to)
+        if replied is not None or inbound.reply_turn is None:
+            return replied
+        turn = await self.store.get_turn(inbound.reply_turn)
+        if turn is None or (turn.platform, turn.chat_id) != inbound.chat or not turn.output_blobs:
+            return None
+        found = SentMessage(inbound.reply_to, turn.id, "image", 0)
+        await self.store.record_messages([found])
+        return found
+
+    async def _block(self, inbound: Inbound, *, blocked: bool) -> str:
+        """/block and /unblock, for the bot's admins: a user id, or the author of the replied message."""
+        platform = inbound.key.platform
+        if not await self._bot_admin(platform, inbound.user_id):
+            return render("admins_only", inbound.locale)
+        words = inbound.text.split()
+        target = words[0] if words else inbound.reply_user_id
+        command = "block" if blocked else "unblock"
+        if not target or len(words) > 1:
+            return render("block_usage", inbound.locale, command=command)
+        current = await self.store.user(platform, target) or UserRecord(platform, target)
+        await self.store.put_user(replace(current, blocked=blocked))
+        return render("blocked_user" if blocked else "unblocked_user", inbound.locale, user=target)
+
     # --- a new request ---------------------------------------------------------
 
     async def _prompt(
         self, inbound: Inbound, channel: Channel, chat: ChatState, replied: SentMessage | None
     ) -> None:
+        if replied is None and inbound.reply_bot_picture:
+            # One of our pictures we can't place: drawing from scratch would lose the user's picture.
+            await channel.send_text(inbound.key, render("reply_picture_unknown", inbound.locale))
+            return
         parent, parent_image = await self._parent_of(inbound, chat, replied)
         if inbound.images and not inbound.text.strip() and parent is None:
             # A bare photo: ask what to do rather than guess. Replying to it later brings it back.
@@ -411,7 +504,7 @@ class Engine:
         chat a plain follow-up continues the chat's latest turn until /new; a message
         that brings its own photos starts from them."""
         if inbound.reply_to is not None:
-            if replied is not None and replied.kind == "image":
+            if replied is not None and replied.kind in ("image", "caption"):
                 return await self.store.get_turn(replied.turn_id), replied.image_index or 0
             return None, 0
         if inbound.chat_kind is ChatKind.PRIVATE and not inbound.images and chat.latest_turn_id is not None:
@@ -442,8 +535,12 @@ class Engine:
     async def _repeat(
         self, turn: TurnRecord, press: ActionPress, channel: Channel, locale: str | None
     ) -> None:
-        """Regenerate (same parent, same prompt), variations, or retry a failed turn."""
+        """Regenerate (same parent, same prompt), variations, or retry a failed turn. A press
+        is taken once, in the database: a turn is retried once ever (after a restart, on any
+        instance), and the same user's second press of the same button while the first is
+        still drawing is the same press."""
         action = press.kind.value
+        retry = press.kind is ActionKind.RETRY
         new = NewTurn(
             platform=turn.platform,
             chat_id=turn.chat_id,
@@ -458,6 +555,8 @@ class Engine:
             locale=locale,
             input_blobs=list(turn.input_blobs),
             instance_id=self.options.instance_id,
+            claim=f"retry:{turn.id}" if retry else None,
+            source_turn_id=turn.id,
         )
         try:
             uploads = [await self.blobs.get(blob) for blob in turn.input_blobs]
@@ -465,7 +564,10 @@ class Engine:
             await channel.send_text(press.message, render("retry_not_possible", locale))
             return
         created = await self.store.create_turn(new)
-        assert created is not None  # no inbound key: never a duplicate
+        if created is None:
+            refusal = "retry_not_possible" if retry else "already_drawing"
+            await channel.send_text(press.message, render(refusal, locale))
+            return
         parent = await self.store.get_turn(turn.parent_id) if turn.parent_id else None
         reply_to = turn.inbound or press.message
         self._start(_Job(created, channel, reply_to, uploads, parent))
@@ -594,7 +696,7 @@ class Engine:
                 copies=copies,
             )
             job.delivering = True
-        await self._deliver(job, params=request.params, results=results, progress=progress)
+        await self._deliver(job, params=request.params, drawn=results, progress=progress)
 
     async def _call(
         self,
@@ -604,7 +706,7 @@ class Engine:
         request: ImageRequest,
         parent: ParentTurn | None,
         copies: int,
-    ) -> tuple[MessageKey, list[TurnResult]]:
+    ) -> tuple[MessageKey, _Drawn]:
         turn, channel = job.turn, job.channel
         started = time.monotonic()
         text = render("progress", turn.locale, elapsed="0:00")
@@ -627,7 +729,14 @@ class Engine:
         ticker = asyncio.create_task(tick())
         try:
             calls = [backend.run(request, parent, on_partial=on_partial) for _ in range(copies)]
-            return progress, list(await asyncio.gather(*calls))
+            # Every copy runs to its end (a cancelled turn cancels them all): a copy that
+            # fails must not leave its siblings drawing, billed, with no turn to account for them.
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            results = [outcome for outcome in outcomes if isinstance(outcome, TurnResult)]
+            failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            if not results:
+                raise failures[0]
+            return progress, _Drawn(results, failures, copies)
         finally:
             ticker.cancel()
             try:
@@ -635,12 +744,11 @@ class Engine:
             except Exception:
                 log.exception("could not clear the progress message of turn %s", turn.id)
 
-    async def _deliver(
-        self, job: _Job, *, params: ImageParams, results: Sequence[TurnResult], progress: MessageKey
-    ) -> None:
-        turn = job.turn
+    async def _deliver(self, job: _Job, *, params: ImageParams, drawn: _Drawn, progress: MessageKey) -> None:
+        turn, results = job.turn, drawn.results
         images = [image for result in results for image in result.images]
         first = results[0]
+        # Only the copies that were drawn are charged.
         cost = sum(
             self.options.prices.charge(
                 result.model, params, len(result.images), result.usage, reported=result.backend == "images"
@@ -657,24 +765,51 @@ class Engine:
             request_id=first.request_id,
             revised_prompt=first.revised_prompt,
         )
-        # The turn and its charge are written before anything is sent: a crash
-        # after this point never charges twice and never loses the images.
+        # The turn and its charge are written before anything is sent: a crash after this
+        # point never charges twice and never loses the images (recovery sends them).
         done = await self._finish(job, outcome, [SentMessage(progress, turn.id, "progress")])
-        try:
-            keys = await job.channel.send_images(
-                job.reply_to,
-                [OutgoingImage(image.data, image.mime, image.width, image.height) for image in images],
-                self._caption(done),
-                _actions(RESULT_ACTIONS, turn.id, turn.locale),
+        caption = self._caption(done)
+        if drawn.failures:
+            reason = render_error(_as_redraw_error(drawn.failures[0]), turn.locale)
+            caption += "\n" + render(
+                "variations_partial",
+                turn.locale,
+                failed=len(drawn.failures),
+                total=drawn.asked,
+                reason=_short(reason, 300),
             )
+        try:
+            await self._show(done, job.reply_to, job.channel, images, caption, locale=turn.locale)
         except Exception:
             # The turn stays done and charged once; Retry sends the stored pictures.
             log.exception("turn %s: the pictures are drawn but could not be sent", turn.id)
             await self._tell(
                 turn, job.channel, job.reply_to, render("delivery_failed", turn.locale), retry=True
             )
-            return
-        shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
+
+    async def _show(
+        self,
+        turn: TurnRecord,
+        reply_to: MessageKey,
+        channel: Channel,
+        images: Sequence[OutgoingImage | GeneratedImage],
+        caption: str,
+        *,
+        locale: str | None,
+    ) -> None:
+        """Send a turn's pictures with its buttons, and store every message that shows them
+        (an album's caption message too): the turn is delivered, and the chat's latest."""
+        outgoing = [
+            image
+            if isinstance(image, OutgoingImage)
+            else OutgoingImage(image.data, image.mime, image.width, image.height)
+            for image in images
+        ]
+        keys = await channel.send_images(
+            reply_to, outgoing, caption, _actions(RESULT_ACTIONS, turn.id, locale)
+        )
+        shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys[: len(outgoing)])]
+        shown += [SentMessage(key, turn.id, "caption", 0) for key in keys[len(outgoing) :]]
         await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
 
     def _caption(self, turn: TurnRecord) -> str:
@@ -726,7 +861,11 @@ class Engine:
         async def tell_place(position: int) -> None:
             nonlocal told
             told = True
-            await channel.send_text(reply_to, render("queued", turn.locale, position=position))
+            # Only a notice: the turn keeps its place in line whether or not it got through.
+            try:
+                await channel.send_text(reply_to, render("queued", turn.locale, position=position))
+            except Exception:
+                log.warning("turn %s: could not tell its place in line", turn.id, exc_info=True)
 
         user_key, chat_key = (turn.platform, turn.user_id), (turn.platform, turn.chat_id)
         waiting_since = time.monotonic()
@@ -983,13 +1122,31 @@ class Engine:
             await channel.send_text(reply_to, render("parent_image_missing", locale))
             return
         images = [OutgoingImage(data, *imaging.describe(data)) for data in datas]
-        keys = await channel.send_images(reply_to, images, caption, _actions(RESULT_ACTIONS, turn.id, locale))
-        shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys)]
-        await self.store.delivered(shown, turn.platform, turn.chat_id, turn.id)
+        await self._show(turn, reply_to, channel, images, caption, locale=locale)
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """What the provider calls of one turn gave: the copies drawn, and the ones that failed."""
+
+    results: list[TurnResult]
+    failures: list[BaseException]
+    asked: int
+
+
+def _as_redraw_error(error: BaseException) -> RedrawError:
+    if isinstance(error, RedrawError):
+        return error
+    return RedrawError(f"{type(error).__name__}: {error}")
 
 
 class _TurnTaken(Exception):
     """Another instance's recovery interrupted this turn (and told its chat) while it waited."""
+
+
+def _reply_target(turn: TurnRecord) -> MessageKey:
+    """The user's message a turn answers; without one, its chat (no reply)."""
+    return turn.inbound or MessageKey(turn.platform, turn.chat_id, "")
 
 
 def _day_and_month(now: datetime) -> tuple[datetime, datetime]:

@@ -47,6 +47,11 @@ class Inbound:
     unsupported: str | None = None
     # Per-request overrides of the chat's settings ("size", "quality"), e.g. /imagine's options.
     params: Mapping[str, str] = field(default_factory=dict)
+    # What the adapter sees of the replied message: whose it is, and when it is one of the
+    # bot's pictures, the turn its own buttons name (found even if its key was never stored).
+    reply_user_id: str | None = None
+    reply_bot_picture: bool = False
+    reply_turn: int | None = None
 
     @property
     def chat(self) -> tuple[str, str]:

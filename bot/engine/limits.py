@@ -77,15 +77,19 @@ class Limiter:
         else:
             waiter = _Waiter(user, chat)
             self._queue.append(waiter)
-            if on_queued is not None:
-                await on_queued(len(self._queue))
             try:
+                # Inside the try: a notice that fails, or a cancel while it is being sent, must
+                # not leave the waiter in line to be handed a slot nobody gives back.
+                if on_queued is not None:
+                    await on_queued(len(self._queue))
                 await waiter.ready
-            except asyncio.CancelledError:
+            except BaseException:
                 if waiter.ready.done() and not waiter.ready.cancelled():
-                    self._give_back(user, chat)  # woken and cancelled at once
-                elif waiter in self._queue:
-                    self._queue.remove(waiter)
+                    self._give_back(user, chat)  # handed a slot, and gone at once
+                else:
+                    waiter.ready.cancel()
+                    if waiter in self._queue:
+                        self._queue.remove(waiter)
                 raise
         try:
             yield

@@ -28,6 +28,23 @@ class NewTurn:
     input_blobs: list[str] = field(default_factory=list)
     # The instance that will run it (its heartbeat keeps other instances' recovery away).
     instance_id: str | None = None
+    # Makes the turn once-only when ``inbound`` does not (a Retry: "retry:<turn id>").
+    claim: str | None = None
+    # The turn whose button made this one: the same user's press of the same button on it
+    # is refused while this turn is queued or running.
+    source_turn_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Reception:
+    """A message as the platform delivered it, kept from the moment it is taken until it
+    is handled, so a crash in between loses nothing. ``payload`` is the adapter's own."""
+
+    delivery_id: str
+    chat_id: str
+    message_id: str
+    payload: dict[str, Any]
+    instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,23 +131,46 @@ class Store(Protocol):
         """Write the outcome, its charge, and ``messages`` (e.g. the progress message) at once."""
         ...
 
-    async def interrupt_unfinished(self, lease_s: float | None = None) -> list[TurnRecord]:
-        """Queued or running turns whose instance is gone (no heartbeat within the last
-        ``lease_s`` seconds, or none at all) become interrupted; returns them. With no
-        ``lease_s``, every unfinished turn. The lease is measured on the clock the
+    async def interrupt_unfinished(
+        self, lease_s: float | None = None, instance_id: str | None = None
+    ) -> list[TurnRecord]:
+        """Queued or running turns whose instance is gone become interrupted; returns them.
+        Gone: its liveness lock is free (it died), or no heartbeat within the last ``lease_s``
+        seconds (it hangs), or it never registered. ``instance_id`` (the caller) is alive.
+        With no ``lease_s``, every unfinished turn. The lease is measured on the clock the
         heartbeats are written with."""
         ...
 
+    async def take_undelivered(self, instance_id: str, lease_s: float, kept_s: float) -> list[TurnRecord]:
+        """Done turns finished within ``kept_s`` whose pictures an instance that is gone never
+        showed: they become ``instance_id``'s to send."""
+        ...
+
     async def heartbeat(self, instance_id: str) -> None:
-        """Register the instance, or renew its lease on its turns."""
+        """Register the instance, or renew its lease on its turns; hold its liveness lock."""
         ...
 
     async def retire_instance(self, instance_id: str) -> None:
-        """A clean stop: the instance and its lease are gone."""
+        """A clean stop: the instance, its lease and its lock are gone."""
         ...
 
-    async def claim_delivery(self, platform: str, delivery_id: str) -> bool:
-        """True the first time an update is seen by any instance, False for a redelivery."""
+    async def abandon_instance(self, instance_id: str) -> None:
+        """Let the liveness lock go as the process's death would (a test's simulated crash)."""
+        ...
+
+    async def claim_delivery(
+        self, platform: str, delivery_id: str, reception: Reception | None = None
+    ) -> bool:
+        """True the first time an update is seen by any instance, False for a redelivery.
+        With a ``reception``, the message is kept until :meth:`handled`."""
+        ...
+
+    async def handled(self, platform: str, delivery_ids: Sequence[str]) -> None:
+        """These receptions became turns or were answered: nothing to recover."""
+        ...
+
+    async def take_receptions(self, platform: str, instance_id: str, lease_s: float) -> list[Reception]:
+        """Receptions never handled by an instance that is gone: now ``instance_id``'s, oldest first."""
         ...
 
     async def prune(self, deliveries_kept_s: float, instances_kept_s: float) -> None:
