@@ -42,6 +42,10 @@ class PlatformAdapter(Protocol):
 
     async def start(self) -> None: ...
 
+    async def recover_receptions(self) -> None:
+        """Handle the messages instances that died took but never handled."""
+        ...
+
     async def start_receiving(self) -> None: ...
 
     async def stop_receiving(self) -> None: ...
@@ -109,6 +113,7 @@ class Runtime:
                 "%d turns were left unfinished by the last run; their chats were told", len(recovered)
             )
         for adapter in self.adapters:
+            await adapter.recover_receptions()
             await adapter.start_receiving()
         self._receiving = True
 

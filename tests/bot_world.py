@@ -52,10 +52,11 @@ class BotWorld:
         self.runtimes.remove(runtime)
 
     async def crash(self, runtime: Runtime) -> None:
-        """The process dies: no more updates, no more heartbeat, its turns never finish."""
+        """The process dies: no more updates, no more heartbeat, its liveness lock is let
+        go (as the kernel or the database server does for a dead process), its turns never finish."""
         for adapter in runtime.adapters:
             await adapter.stop_receiving()
-        runtime.engine.stop_heartbeat()
+        await runtime.engine.abandon()
 
     async def stop_all(self) -> None:
         for runtime in list(self.runtimes):

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import discord
 
+from adapters.buttons import ActionButton, parse
 from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
 from bot.errors import InputError, download_too_large
@@ -130,7 +131,22 @@ class MessageReader:
             addressed=self.mentions_bot(message) or replied_to_bot,
             chat_admin=guild is None or _can_manage(message.channel, message.author),
             unsupported=unsupported,
+            reply_user_id=str(replied.author.id) if replied is not None else None,
+            reply_bot_picture=replied_to_bot
+            and replied is not None
+            and any(map(is_picture, replied.attachments)),
+            reply_turn=_turn_of_buttons(replied) if replied is not None and replied_to_bot else None,
         )
+
+
+def _turn_of_buttons(message: discord.Message) -> int | None:
+    """The turn the buttons of one of our pictures name (only the bot can put them there)."""
+    for row in message.components:
+        for child in getattr(row, "children", ()):
+            parsed = parse(getattr(child, "custom_id", None))
+            if isinstance(parsed, ActionButton):
+                return parsed.turn_id
+    return None
 
 
 def _can_manage(channel: object, member: discord.abc.User) -> bool:

@@ -149,6 +149,11 @@ class DiscordAdapter:
             log.warning("discord: could not register the slash commands: %s", error)
         log.info("discord: logged in as %s", user)
 
+    async def recover_receptions(self) -> None:
+        """Nothing to do: a gateway message is not kept before it is handled (the gateway
+        never redelivers, and discord.py builds its messages from a live connection)."""
+        return None
+
     async def start_receiving(self) -> None:
         self._accepting = True
         self._gateway = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
@@ -340,7 +345,13 @@ class DiscordAdapter:
             chat_admin=private or interaction.permissions.manage_channels,
             locale=locale,
         )
-        outcome = await self.engine.pick_setting(pick)
+        try:
+            outcome = await self.engine.pick_setting(pick)
+        except Exception:
+            # Answered whatever went wrong: Discord would say "This interaction failed".
+            log.exception("discord: could not change setting %s of channel %s", name, pick.chat.chat_id)
+            await interaction.response.send_message(render("internal_error", locale), ephemeral=True)
+            return
         if outcome.view is not None:
             await interaction.response.edit_message(
                 content=outcome.view.text, view=settings_view(outcome.view)

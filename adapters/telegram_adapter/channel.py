@@ -208,11 +208,11 @@ class TelegramChannel:
                 media.append(InputMediaPhoto(data, filename=filename))
             album = await self.bot.send_media_group(chat_id, media, reply_parameters=_reply(reply_to))
             keys += [key_of(message) for message in album]
-        # An album can't carry buttons: they go on a message just below it.
-        await self.bot.send_message(
+        # An album can't carry buttons: they go on a message just below it (its key comes last).
+        buttons = await self.bot.send_message(
             chat_id, caption or "⬆️", reply_parameters=_reply(keys[0]), reply_markup=markup
         )
-        return keys
+        return [*keys, key_of(buttons)]
 
     async def _send_photo(
         self,

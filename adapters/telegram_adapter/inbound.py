@@ -14,6 +14,7 @@ from telegram import Bot, Chat, Message, MessageEntity
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
+from adapters.buttons import ActionButton, parse
 from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
 from bot.errors import InputError, download_too_large
@@ -154,11 +155,13 @@ class InboundBuilder:
         unsupported = None if refs else next(filter(None, map(unsupported_kind, messages)), None)
         if not raw_text and not refs and unsupported is None:
             return None  # a service message: someone joined, a pin, a new title
-        reply_to, replied_to_bot = None, False
+        reply_to, replied_to_bot, reply_user, reply_turn = None, False, None, None
         replied = next((m.reply_to_message for m in messages if m.reply_to_message), None)
         if replied is not None and not _opens_topic(replied):
             reply_to = key_of(replied)
+            reply_user = str(replied.from_user.id) if replied.from_user is not None else None
             replied_to_bot = replied.from_user is not None and replied.from_user.id == self.identity.id
+            reply_turn = _turn_of_buttons(replied) if replied_to_bot else None
             # A user's picture being replied to is an input; the bot's own pictures are
             # the engine's business (it continues from the stored turn).
             replied_ref = None if replied_to_bot else image_ref(replied)
@@ -180,6 +183,9 @@ class InboundBuilder:
             addressed=parsed.mentioned or parsed.command is not None or replied_to_bot,
             chat_admin=anonymous_admin or first.chat.type == ChatType.PRIVATE,
             unsupported=unsupported,
+            reply_user_id=reply_user,
+            reply_bot_picture=replied_to_bot and replied is not None and image_ref(replied) is not None,
+            reply_turn=reply_turn,
         )
 
     def _loader(self, ref: ImageRef) -> Callable[[], Awaitable[bytes]]:
@@ -197,6 +203,17 @@ class InboundBuilder:
                 raise InputError(f"download failed: {error.message}", key="download_failed") from error
 
         return load
+
+
+def _turn_of_buttons(message: Message) -> int | None:
+    """The turn the buttons of one of our pictures name (only the bot can put them there)."""
+    markup = message.reply_markup
+    for row in markup.inline_keyboard if markup is not None else ():
+        for button in row:
+            parsed = parse(button.callback_data if isinstance(button.callback_data, str) else None)
+            if isinstance(parsed, ActionButton):
+                return parsed.turn_id
+    return None
 
 
 def _opens_topic(message: Message) -> bool:

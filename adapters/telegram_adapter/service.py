@@ -47,12 +47,15 @@ from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
 from bot.engine.records import MessageKey
+from bot.engine.store import Reception
 from bot.messages import render
 
 log = logging.getLogger(__name__)
 
 # Message and button presses only: edits are ignored, as are channel posts.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# The messages handled (service messages are not): each is kept from the moment it is taken.
+MESSAGES = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
 MENU = ("draw", "new", "settings", "usage", "history", "cancel", "help")
 MENU_TEXT = {
     "en": {
@@ -133,9 +136,7 @@ class TelegramAdapter:
         self.application = builder.build()
         # Before every other handler: an update some instance already took is dropped.
         self.application.add_handler(TypeHandler(Update, self._first_delivery), group=-1)
-        self.application.add_handler(
-            MessageHandler(filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, self._on_message)
-        )
+        self.application.add_handler(MessageHandler(MESSAGES, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_button))
         self.application.add_error_handler(self._on_error)
         self.channel = TelegramChannel(
@@ -147,6 +148,10 @@ class TelegramAdapter:
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
         self.lost = asyncio.Event()
+        # The delivery id of each message taken and not yet handled, by (chat id, message id).
+        self._taken: dict[tuple[int, int], str] = {}
+        # Receptions given back by recovery, going through the handlers once more.
+        self._replaying: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -222,10 +227,45 @@ class TelegramAdapter:
     async def _first_delivery(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Telegram retries a webhook it is unsure of, and a load balancer may send the
         retry to another instance: the update id, claimed in the shared database, lets
-        exactly one of them handle it."""
-        if not await self.engine.first_delivery(self.platform, f"update:{update.update_id}"):
+        exactly one of them handle it. A message is stored with its claim, before any
+        download or album wait, so a crash before its turn exists loses nothing."""
+        delivery_id = f"update:{update.update_id}"
+        message = update.message
+        if delivery_id in self._replaying:
+            self._replaying.discard(delivery_id)
+            if message is not None:
+                self._taken[(message.chat.id, message.message_id)] = delivery_id
+            return
+        reception = None
+        if message is not None and MESSAGES.check_update(update):
+            reception = Reception(
+                delivery_id, str(message.chat.id), str(message.message_id), update.to_dict()
+            )
+        if not await self.engine.first_delivery(self.platform, delivery_id, reception):
             log.info("telegram: update %s was already taken; dropping the redelivery", update.update_id)
             raise ApplicationHandlerStop
+        if message is not None and reception is not None:
+            self._taken[(message.chat.id, message.message_id)] = delivery_id
+
+    async def recover_receptions(self) -> None:
+        """Messages a dead instance took but never handled go through the handlers again;
+        one that can't be read back is answered, so nobody waits for nothing."""
+        bot = self.application.bot
+        for reception in await self.engine.unhandled_receptions(self.platform):
+            try:
+                update = Update.de_json(reception.payload, bot)
+            except Exception:
+                log.exception("telegram: reception %s can't be read back", reception.delivery_id)
+                update = None
+            if update is None or update.message is None:
+                await self._apologize(
+                    message_key(int(reception.chat_id), int(reception.message_id)), None, "reception_lost"
+                )
+                await self.engine.handled(self.platform, [reception.delivery_id])
+                continue
+            log.info("telegram: handling message %s left by an instance that died", reception.delivery_id)
+            self._replaying.add(reception.delivery_id)
+            await self.application.update_queue.put(update)
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
@@ -240,6 +280,14 @@ class TelegramAdapter:
         await self._handle(messages)
 
     async def _handle(self, messages: list[Message]) -> None:
+        try:
+            await self._handle_taken(messages)
+        finally:
+            # Handled, answered or ignored: nothing left to recover (a crash before here is).
+            taken = [self._taken.pop((m.chat.id, m.message_id), None) for m in messages]
+            await self.engine.handled(self.platform, [delivery for delivery in taken if delivery])
+
+    async def _handle_taken(self, messages: list[Message]) -> None:
         assert self._builder is not None
         inbound = self._builder.build(messages)
         if inbound is None:
@@ -256,9 +304,9 @@ class TelegramAdapter:
             log.exception("telegram: could not handle message %s", inbound.key)
             await self._apologize(inbound.key, inbound.locale)
 
-    async def _apologize(self, key: MessageKey, locale: str | None) -> None:
+    async def _apologize(self, key: MessageKey, locale: str | None, message: str = "internal_error") -> None:
         try:
-            await self.channel.send_text(key, render("internal_error", locale))
+            await self.channel.send_text(key, render(message, locale))
         except TelegramError as error:
             log.warning("telegram: could not apologize in chat %s: %s", key.chat_id, error)
 
@@ -318,9 +366,15 @@ class TelegramAdapter:
             chat_admin=admin,
             locale=query.from_user.language_code,
         )
-        outcome = await self.engine.pick_setting(pick)
-        if outcome.view is not None:
-            await self.channel.edit_settings(pick.chat, outcome.view)
+        try:
+            outcome = await self.engine.pick_setting(pick)
+            if outcome.view is not None:
+                await self.channel.edit_settings(pick.chat, outcome.view)
+        except Exception:
+            # The spinner must stop, with a word of why, whatever went wrong.
+            log.exception("telegram: could not change setting %s of chat %s", pick.name, pick.chat.chat_id)
+            await query.answer(render("internal_error", pick.locale)[:200], show_alert=True)
+            return
         # A refusal is an alert the user must dismiss; anything else a passing toast.
         await query.answer(outcome.notice[:200], show_alert=outcome.refused)
 

@@ -164,7 +164,8 @@ class Channel(Protocol):
     async def send_images(
         self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
     ) -> list[MessageKey]:
-        """One key per image, in order."""
+        """One key per image, in order; then the key of any message apart from them that
+        carries the caption and buttons (under an album, which can't carry buttons)."""
         ...
 
     async def send_text(

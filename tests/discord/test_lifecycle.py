@@ -38,8 +38,8 @@ async def test_a_crash_mid_job_is_told_on_restart_with_a_working_retry(
     # The process dies: it takes no more events and never finishes the turn.
     await idle_world.crash(first)
 
-    # The next start takes the turn over once the dead process's lease has run out.
-    await idle_world.start(redraw_instance_lease_s=0.5)
+    # The next start sees the dead process let its lock go, and takes the turn over at once.
+    await idle_world.start()
     notice = await dc.wait_text(idle_world.channel, "The bot restarted while drawing “a red lighthouse”")
     assert notice["message_reference"]["message_id"] == str(prompt)
     assert dc.buttons(int(notice["id"])) == ["🔄 Retry"]
