@@ -24,11 +24,9 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
@@ -43,6 +41,7 @@ from adapters.telegram_adapter.inbound import (
     chat_kind,
     message_key,
 )
+from adapters.telegram_adapter.reception import ReceivingQueue
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
@@ -118,11 +117,13 @@ class TelegramAdapter:
         self.settings = settings
         self.engine = engine
         self.poll_timeout_s = poll_timeout_s
+        self._queue = ReceivingQueue(self._claim)
         builder: ApplicationBuilder = (  # type: ignore[type-arg]
             Application.builder()
             .token(settings.telegram_bot_token.get_secret_value())
             .rate_limiter(AIORateLimiter(max_retries=3))
             .concurrent_updates(True)
+            .update_queue(self._queue)
             .connection_pool_size(64)
             .media_write_timeout(180)
             .read_timeout(30)
@@ -134,8 +135,6 @@ class TelegramAdapter:
         if settings.telegram_api_file_url:
             builder = builder.base_file_url(settings.telegram_api_file_url)
         self.application = builder.build()
-        # Before every other handler: an update some instance already took is dropped.
-        self.application.add_handler(TypeHandler(Update, self._first_delivery), group=-1)
         self.application.add_handler(MessageHandler(MESSAGES, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_button))
         self.application.add_error_handler(self._on_error)
@@ -150,8 +149,6 @@ class TelegramAdapter:
         self.lost = asyncio.Event()
         # The delivery id of each message taken and not yet handled, by (chat id, message id).
         self._taken: dict[tuple[int, int], str] = {}
-        # Receptions given back by recovery, going through the handlers once more.
-        self._replaying: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -224,28 +221,23 @@ class TelegramAdapter:
 
     # --- updates -------------------------------------------------------------------
 
-    async def _first_delivery(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _claim(self, update: Update) -> bool:
         """Telegram retries a webhook it is unsure of, and a load balancer may send the
         retry to another instance: the update id, claimed in the shared database, lets
         exactly one of them handle it. A message is stored with its claim, before any
         download or album wait, so a crash before its turn exists loses nothing."""
         delivery_id = f"update:{update.update_id}"
         message = update.message
-        if delivery_id in self._replaying:
-            self._replaying.discard(delivery_id)
-            if message is not None:
-                self._taken[(message.chat.id, message.message_id)] = delivery_id
-            return
         reception = None
         if message is not None and MESSAGES.check_update(update):
             reception = Reception(
                 delivery_id, str(message.chat.id), str(message.message_id), update.to_dict()
             )
         if not await self.engine.first_delivery(self.platform, delivery_id, reception):
-            log.info("telegram: update %s was already taken; dropping the redelivery", update.update_id)
-            raise ApplicationHandlerStop
+            return False
         if message is not None and reception is not None:
             self._taken[(message.chat.id, message.message_id)] = delivery_id
+        return True
 
     async def recover_receptions(self) -> None:
         """Messages a dead instance took but never handled go through the handlers again;
@@ -264,8 +256,8 @@ class TelegramAdapter:
                 await self.engine.handled(self.platform, [reception.delivery_id])
                 continue
             log.info("telegram: handling message %s left by an instance that died", reception.delivery_id)
-            self._replaying.add(reception.delivery_id)
-            await self.application.update_queue.put(update)
+            self._taken[(update.message.chat.id, update.message.message_id)] = reception.delivery_id
+            await self._queue.replay(update)
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message

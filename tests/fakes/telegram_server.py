@@ -130,6 +130,21 @@ class StoredFile:
     path: str
 
 
+@dataclass(eq=False)
+class Hold:
+    """The next call of ``method`` ("download" for a file download) waits until released:
+    a test kills the bot at that very point. ``after``: the work is done first (the message
+    exists at Telegram) and only the answer waits."""
+
+    method: str
+    after: bool = False
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_reached(self, within: float = 15.0) -> None:
+        await asyncio.wait_for(self.reached.wait(), within)
+
+
 @dataclass(frozen=True)
 class Fault:
     method: str
@@ -177,6 +192,7 @@ class FakeTelegram:
         self.chats: dict[int, Chat] = {}
         self.webhook: dict[str, Any] | None = None
         self.faults: list[Fault] = []
+        self.holds: list[Hold] = []
         self.answered: dict[str, dict[str, Any]] = {}
         self._updates: list[dict[str, Any]] = []
         self.last_update_id = 0
@@ -346,6 +362,12 @@ class FakeTelegram:
         """The bot polled past ``update_id``: it has that update (Telegram forgets it then)."""
         return any((call.params.get("offset") or 0) > update_id for call in self.sent("getUpdates"))
 
+    def hold(self, method: str, *, after: bool = False) -> Hold:
+        """Hold the next ``method`` call (or "download"); see :class:`Hold`."""
+        hold = Hold(method, after)
+        self.holds.append(hold)
+        return hold
+
     def fail_next(self, method: str, code: int, description: str, retry_after: int | None = None) -> None:
         self.faults.append(Fault(method, code, description, retry_after))
 
@@ -366,6 +388,9 @@ class FakeTelegram:
             for (chat_id, _), message in sorted(self.messages.items())
             if chat_id == chat.id and message["from"]["id"] == BOT_ID
         ]
+
+    def bot_photos(self, chat: Chat) -> list[dict[str, Any]]:
+        return [message for message in self.bot_messages(chat) if "photo" in message]
 
     def file_bytes(self, file_id: str) -> bytes:
         return self.files[file_id].data
@@ -442,7 +467,12 @@ class FakeTelegram:
             handler = getattr(self, f"_api_{method.lower()}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
+            hold = self._take_hold(method)
+            if hold is not None and not hold.after:
+                await self._wait(hold)
             result = await handler(params, files)
+            if hold is not None and hold.after:
+                await self._wait(hold)
         except ApiError as error:
             return self._answer_error(error)
         return web.json_response({"ok": True, "result": result})
@@ -477,9 +507,22 @@ class FakeTelegram:
                 params[name] = value
         return params, files
 
+    def _take_hold(self, method: str) -> Hold | None:
+        hold = next((h for h in self.holds if h.method == method), None)
+        if hold is not None:
+            self.holds.remove(hold)
+        return hold
+
+    @staticmethod
+    async def _wait(hold: Hold) -> None:
+        hold.reached.set()
+        await hold.released.wait()
+
     async def _download(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return web.Response(status=401)
+        if (hold := self._take_hold("download")) is not None:
+            await self._wait(hold)
         path = request.match_info["path"]
         stored = next((f for f in self.files.values() if f.path == path), None)
         if stored is None:
