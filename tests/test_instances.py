@@ -13,6 +13,7 @@ import pytest
 
 from bot.engine.records import TurnStatus
 from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus
+from storage import sql
 from storage.db import in_schema
 from storage.sql import SqlStore
 from tests.conftest import POSTGRES_URL
@@ -132,6 +133,39 @@ async def test_a_retired_instance_is_gone_at_once(store: SqlStore) -> None:
     [turn_id] = await queued(store, 1, instance="a")
     await store.retire_instance("a")
     assert [turn.id for turn in await store.interrupt_unfinished(lease_s=3600)] == [turn_id]
+
+
+async def test_a_dead_instance_is_seen_at_once_from_its_lock(store: SqlStore) -> None:
+    await store.heartbeat("alive")
+    await store.heartbeat("dies")
+    [kept] = await queued(store, 1, instance="alive")
+    [lost] = await queued(store, 1, instance="dies")
+    # Its heartbeat is fresh, well within the lease, but its lock went with it.
+    await store.abandon_instance("dies")
+    taken = await store.interrupt_unfinished(lease_s=3600, instance_id="sweeper")
+    assert [turn.id for turn in taken] == [lost]
+    turn = await store.get_turn(kept)
+    assert turn is not None and turn.status is TurnStatus.QUEUED
+
+
+async def test_leases_are_measured_on_the_database_servers_clock(
+    pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live, sweeper = (SqlStore.from_url(POSTGRES_URL, **in_schema(pg_schema)) for _ in range(2))
+    try:
+        # The live instance's host clock runs two hours behind the sweeper's: its
+        # heartbeats still count as fresh.
+        behind = datetime.now(UTC) - timedelta(hours=2)
+        with monkeypatch.context() as on_its_host:
+            on_its_host.setattr(sql, "now", lambda: behind)
+            await live.heartbeat("live")
+            [turn_id] = await queued(live, 1, instance="live")
+        assert await sweeper.interrupt_unfinished(lease_s=90, instance_id="sweeper") == []
+        turn = await sweeper.get_turn(turn_id)
+        assert turn is not None and turn.status is TurnStatus.QUEUED
+    finally:
+        await live.close()
+        await sweeper.close()
 
 
 async def test_a_delivery_is_taken_once_and_forgotten_later(store: SqlStore) -> None:
