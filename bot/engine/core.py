@@ -89,6 +89,7 @@ COMMANDS = (
     "unblock",
 )
 CAPTION_PROMPT_CHARS = 200
+# What a Retry redraws; a done turn's Retry sends its stored pictures instead.
 RETRIABLE = (TurnStatus.FAILED, TurnStatus.INTERRUPTED)
 # Rows of instances that stopped without retiring are kept a day, for a look at what died.
 DEAD_INSTANCES_KEPT_S = 24 * 3600.0
@@ -260,10 +261,7 @@ class Engine:
         elif press.kind is ActionKind.RETRY and turn.status is TurnStatus.DONE:
             # Drawn and paid for, but the sending failed: send it again, never redraw.
             await self._show_stored(turn, turn.inbound or press.message, channel, self._caption(turn), locale)
-        elif press.kind is ActionKind.RETRY and turn.status not in (
-            TurnStatus.FAILED,
-            TurnStatus.INTERRUPTED,
-        ):
+        elif press.kind is ActionKind.RETRY and turn.status not in RETRIABLE:
             await channel.send_text(press.message, render("retry_not_possible", locale))
         elif press.kind in (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.RETRY):
             await self._repeat(turn, press, channel, locale)
