@@ -192,7 +192,7 @@ class Settings(BaseSettings):
     @field_validator("redraw_prices")
     @classmethod
     def _prices_parse(cls, value: str | None) -> str | None:
-        PriceTable.from_json(value)  # raises with a message naming REDRAW_PRICES
+        PriceTable.from_json(value)  # a PriceError (a ValueError) says which model and field
         return value
 
     @property
@@ -254,7 +254,8 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "literal_error" and choices:
         return f"{variable} must be one of {', '.join(choices)} (got {given})"
     message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-    return f"{variable}: {message} (got {given})"
+    # A message that quotes the bad part already (a price inside a JSON document) is enough.
+    return f"{variable}: {message}" if "(got " in message else f"{variable}: {message} (got {given})"
 
 
 def load_settings(**overrides: Any) -> Settings:
