@@ -18,7 +18,8 @@ from adapters.telegram_adapter.service import logged_in
 from bot.backends import UpstreamClient
 from bot.config import Settings
 from bot.errors import UpstreamError
-from storage.db import revision_status
+from bot.redaction import shown_url
+from storage.db import DatabaseUnusable, schema_of
 
 
 class CheckFailed(Exception):
@@ -39,19 +40,18 @@ class CheckResult:
 
 async def check_database(settings: Settings) -> str:
     url = settings.database_url
-    where = make_url(url).render_as_string(hide_password=True)
+    where = shown_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     try:
-        current, head = await revision_status(url)
-    except Exception as error:
-        raise CheckFailed(f"cannot open {where}: {type(error).__name__}: {error}") from None
-    if current == head:
-        return f"{where}, schema {current}"
+        schema = await schema_of(url)
+    except DatabaseUnusable as error:
+        raise CheckFailed(f"{where}: {error}") from None
+    if schema.problem is None:
+        newer = "" if schema.known else f" (newer than this version's {schema.head})"
+        return f"{where}, schema {schema.current}{newer}"
     if sqlite:
-        return f"{where}, schema {current or 'none'}; brought to {head} when the bot starts"
-    raise CheckFailed(
-        f"{where} is at schema {current or 'none'}, the bot needs {head}: run `redraw db upgrade`"
-    )
+        return f"{where}, schema {schema.current or 'none'}; brought to {schema.head} when the bot starts"
+    raise CheckFailed(f"{where}: {schema.problem}")
 
 
 async def check_provider(settings: Settings) -> str:

@@ -28,6 +28,7 @@ from bot.blobs import MemoryBlobStore
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import InputError, UpstreamError
 from bot.messages import render_error
+from bot.redaction import shown_url
 from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
 from bot.validation import prepare_request
 
@@ -138,10 +139,11 @@ def run_bot(settings: Settings, platform: str | None) -> int:
         return EXIT_INPUT
     # Imported here: the adapters load the platform libraries, which other commands don't need.
     from adapters.runtime import StartupError, serve  # noqa: PLC0415
+    from storage.db import DatabaseUnusable  # noqa: PLC0415
 
     try:
         clean = asyncio.run(serve(settings, platforms))
-    except StartupError as exc:
+    except (StartupError, DatabaseUnusable) as exc:
         print(f"redraw: {exc}", file=sys.stderr)
         return EXIT_UPSTREAM
     return 0 if clean else EXIT_UPSTREAM
@@ -207,6 +209,7 @@ async def check(settings: Settings) -> int:
 
 
 async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import explain  # noqa: PLC0415
     from storage.sql import SqlStore  # noqa: PLC0415
 
     if args.since is not None:
@@ -217,7 +220,7 @@ async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
     try:
         stats = await store.stats(since)
     except Exception as error:
-        print(f"redraw: cannot read the database: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"redraw: {explain(error, settings.database_url)}", file=sys.stderr)
         return EXIT_UPSTREAM
     finally:
         await store.close()
@@ -239,10 +242,19 @@ async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 async def upgrade_database(settings: Settings) -> int:
     # Imported here: storage is the only part that needs SQLAlchemy and Alembic.
-    from storage.db import upgrade  # noqa: PLC0415
+    from storage.db import DatabaseUnusable, migrate  # noqa: PLC0415
 
-    await upgrade(settings.database_url)
-    print(f"database is up to date: {settings.database_url.split('@')[-1]}")
+    where = shown_url(settings.database_url)
+    try:
+        done = await migrate(settings.database_url)
+    except DatabaseUnusable as exc:
+        print(f"redraw: {exc}", file=sys.stderr)
+        return EXIT_UPSTREAM
+    if not done.applied:
+        print(f"{where}: already at {done.after} (head)")
+    else:
+        start = done.before or "an empty database"
+        print(f"{where}: applied {', '.join(done.applied)} ({start} → {done.after}, head)")
     return 0
 
 
