@@ -57,6 +57,7 @@ async def check_database(settings: Settings) -> str:
 async def check_provider(settings: Settings) -> str:
     if (missing := settings.provider_missing) is not None:
         raise CheckFailed(missing)
+    provider = shown_url(settings.openai_base_url, hide_user=True)
     started = time.perf_counter()
     async with UpstreamClient.from_settings(settings) as client:
         try:
@@ -64,12 +65,12 @@ async def check_provider(settings: Settings) -> str:
         except UpstreamError as error:
             if getattr(error, "status", None) == 404:
                 # Some proxies have no model list; they answered, which is what this checks.
-                return f"{settings.openai_base_url} answered (it lists no models)"
-            raise CheckFailed(f"{settings.openai_base_url}: {error.kind}: {error.detail}") from None
+                return f"{provider} answered (it lists no models)"
+            raise CheckFailed(f"{provider}: {error.kind}: {error.detail}") from None
     elapsed = time.perf_counter() - started
     wanted = settings.image_model
     listed = "listed" if wanted in models else "NOT listed; a proxy may still serve it"
-    return f"{settings.openai_base_url} answered in {elapsed:.1f} s; {wanted} {listed}"
+    return f"{provider} answered in {elapsed:.1f} s; {wanted} {listed}"
 
 
 async def check_telegram(settings: Settings) -> str:

@@ -155,17 +155,17 @@ def show_config(settings: Settings) -> int:
         "backend": settings.redraw_backend,
         "image model": " → ".join(settings.image_models),
         "responses model": settings.redraw_responses_model,
-        "provider": settings.openai_base_url,
+        "provider": shown_url(settings.openai_base_url, hide_user=True),
         "api key": "set" if settings.openai_api_key else "NOT SET",
         "platforms": ", ".join(settings.platforms) or "none (set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN)",
         "telegram updates": (
-            f"webhook {settings.redraw_webhook_url} (listening on "
+            f"webhook {shown_url(settings.redraw_webhook_url)} (listening on "
             f"{settings.redraw_webhook_listen}:{settings.redraw_webhook_port})"
             if settings.redraw_webhook_url
             else "long polling"
         ),
         "data dir": str(settings.redraw_data_dir),
-        "database": settings.database_url,
+        "database": shown_url(settings.database_url),
         "timeouts": f"connect {settings.redraw_connect_timeout:g} s, read {settings.redraw_read_timeout:g} s",
         "retries": (
             f"{settings.redraw_retry_attempts} attempts within {settings.redraw_retry_max_seconds:g} s"

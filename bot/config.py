@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     discord_message_content: bool = True
 
     openai_api_key: SecretStr | None = None
-    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
+    # Not in repr: a proxy URL may carry a login or a key.
+    openai_base_url: str = Field(default=DEFAULT_OPENAI_BASE_URL, repr=False)
 
     redraw_backend: BackendName = "responses"
     # None means "the default for the backend" (see image_model).
@@ -81,7 +82,8 @@ class Settings(BaseSettings):
     redraw_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     redraw_data_dir: Path = Path("./data")
-    redraw_database_url: str | None = None
+    # Not in repr: it carries the database password.
+    redraw_database_url: str | None = Field(default=None, repr=False)
 
     redraw_connect_timeout: float = Field(default=10.0, gt=0)
     # High quality at 2K/4K takes minutes: never the usual 60 s.
@@ -225,9 +227,10 @@ class Settings(BaseSettings):
         path = parts.path.rstrip("/")
         if not path:
             # The most common proxy mistake: the host without /v1.
-            fixed = urlunsplit((parts.scheme, parts.netloc, "/v1", "", ""))
+            fixed = urlunsplit((parts.scheme, parts.netloc, "/v1", parts.query, ""))
             self.warnings.append(
-                f"OPENAI_BASE_URL has no /v1 path; using {fixed}. Set it to that to silence this warning."
+                f"OPENAI_BASE_URL has no /v1 path; using {shown_url(fixed, hide_user=True)}. "
+                "Set it to that to silence this warning."
             )
             self.openai_base_url = fixed
         else:
