@@ -25,9 +25,9 @@ from bot import __version__, logs
 from bot.app import build_backends
 from bot.backends import UpstreamClient
 from bot.blobs import MemoryBlobStore
+from bot.cli_messages import render_cli_error
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import InputError, UpstreamError
-from bot.messages import render_error
 from bot.redaction import shown_url
 from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
 from bot.validation import prepare_request
@@ -285,7 +285,7 @@ async def draw(settings: Settings, args: argparse.Namespace) -> int:
             mask=mask,
         )
     except InputError as exc:
-        print(f"redraw: {render_error(exc, args.lang)}", file=sys.stderr)
+        print(f"redraw: {render_cli_error(exc, args.lang)}", file=sys.stderr)
         return EXIT_INPUT
 
     async def show_partial(partial: PartialImage) -> None:
@@ -296,8 +296,11 @@ async def draw(settings: Settings, args: argparse.Namespace) -> int:
         try:
             result = await backend.run(request, on_partial=show_partial)
         except UpstreamError as exc:
-            print(f"redraw: {render_error(exc, args.lang)}", file=sys.stderr)
-            print(f"  ({exc.detail}; request id {exc.request_id or 'none'})", file=sys.stderr)
+            redact = logs.Redactor(logs.secrets_of(settings))
+            print(f"redraw: {render_cli_error(exc, args.lang)}", file=sys.stderr)
+            where = shown_url(settings.openai_base_url, hide_user=True)
+            detail = f"  ({where}: {exc.detail}; request id {exc.request_id or 'none'})"
+            print(redact(detail), file=sys.stderr)
             return EXIT_UPSTREAM
     args.out.mkdir(parents=True, exist_ok=True)
     for image in result.images:
