@@ -6,7 +6,8 @@ library that logs a URL or an exception message can leak one. Every formatter
 replaces every configured secret in the finished line, tracebacks included: the
 tokens, the API key, the webhook secret, the database password and any login or
 key inside ``OPENAI_BASE_URL``; and the password of any ``scheme://user:password@``
-URL, whatever its length. httpx's per-request INFO lines are turned off altogether.
+URL, whatever its length. httpx's per-request INFO lines and Alembic's start-up
+chatter are turned off altogether.
 
 The turn id comes from a context variable the engine sets in each turn's task, so
 every record made while a turn runs (the engine's, the provider client's, an
@@ -126,6 +127,9 @@ def configure(settings: Settings | None, *, verbose: bool, quiet_default: bool) 
     root.setLevel(logging.INFO if verbose or not quiet_default else logging.WARNING)
     # One INFO line per HTTP request, with the bot token in the URL: never wanted.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic announces each plugin and each migration context at INFO on every start
+    # (SQLite migrates itself); `redraw db upgrade` says what it applied in its own words.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 OUR_FORMATTERS = (RedactingFormatter, RedactingJsonFormatter)

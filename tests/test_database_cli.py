@@ -4,6 +4,8 @@ line that says what to run or fix, never a traceback or raw SQL."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,3 +126,26 @@ async def test_an_unreachable_server_says_so() -> None:
     assert code == 1 and err.strip().splitlines() == [
         "redraw: cannot reach PostgreSQL at 127.0.0.1:9: connection refused; is it running?"
     ], out + err
+
+
+async def test_a_start_on_sqlite_migrates_without_alembics_chatter(tg: FakeTelegram, tmp_path: Path) -> None:
+    env = bot_env(tg, f"sqlite+aiosqlite:///{tmp_path / 'redraw.db'}", tmp_path)
+    bot = await asyncio.create_subprocess_exec(
+        str(REDRAW), "run", env={**os.environ, **env}, stderr=asyncio.subprocess.PIPE
+    )
+    assert bot.stderr is not None
+    said: list[str] = []
+    try:
+        while not any("redraw is running" in line for line in said):
+            line = (await asyncio.wait_for(bot.stderr.readline(), timeout=60)).decode()
+            assert line, "the bot stopped before it ran: " + "".join(said)
+            said.append(line)
+        bot.send_signal(signal.SIGTERM)
+        said += (await asyncio.wait_for(bot.stderr.read(), timeout=60)).decode().splitlines(keepends=True)
+        assert await asyncio.wait_for(bot.wait(), timeout=60) == 0
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+    assert (tmp_path / "redraw.db").exists()  # migrated: it ran
+    assert not [line for line in said if "alembic" in line.lower()], "".join(said)
