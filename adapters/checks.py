@@ -18,7 +18,8 @@ from adapters.telegram_adapter.service import logged_in
 from bot.backends import UpstreamClient
 from bot.config import Settings
 from bot.errors import UpstreamError
-from storage.db import revision_status
+from bot.redaction import shown_url
+from storage.db import DatabaseUnusable, schema_of
 
 
 class CheckFailed(Exception):
@@ -39,24 +40,24 @@ class CheckResult:
 
 async def check_database(settings: Settings) -> str:
     url = settings.database_url
-    where = make_url(url).render_as_string(hide_password=True)
+    where = shown_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     try:
-        current, head = await revision_status(url)
-    except Exception as error:
-        raise CheckFailed(f"cannot open {where}: {type(error).__name__}: {error}") from None
-    if current == head:
-        return f"{where}, schema {current}"
+        schema = await schema_of(url)
+    except DatabaseUnusable as error:
+        raise CheckFailed(f"{where}: {error}") from None
+    if schema.problem is None:
+        newer = "" if schema.known else f" (newer than this version's {schema.head})"
+        return f"{where}, schema {schema.current}{newer}"
     if sqlite:
-        return f"{where}, schema {current or 'none'}; brought to {head} when the bot starts"
-    raise CheckFailed(
-        f"{where} is at schema {current or 'none'}, the bot needs {head}: run `redraw db upgrade`"
-    )
+        return f"{where}, schema {schema.current or 'none'}; brought to {schema.head} when the bot starts"
+    raise CheckFailed(f"{where}: {schema.problem}")
 
 
 async def check_provider(settings: Settings) -> str:
     if (missing := settings.provider_missing) is not None:
         raise CheckFailed(missing)
+    provider = shown_url(settings.openai_base_url, hide_user=True)
     started = time.perf_counter()
     async with UpstreamClient.from_settings(settings) as client:
         try:
@@ -64,12 +65,12 @@ async def check_provider(settings: Settings) -> str:
         except UpstreamError as error:
             if getattr(error, "status", None) == 404:
                 # Some proxies have no model list; they answered, which is what this checks.
-                return f"{settings.openai_base_url} answered (it lists no models)"
-            raise CheckFailed(f"{settings.openai_base_url}: {error.kind}: {error.detail}") from None
+                return f"{provider} answered (it lists no models)"
+            raise CheckFailed(f"{provider}: {error.kind}: {error.detail}") from None
     elapsed = time.perf_counter() - started
     wanted = settings.image_model
     listed = "listed" if wanted in models else "NOT listed; a proxy may still serve it"
-    return f"{settings.openai_base_url} answered in {elapsed:.1f} s; {wanted} {listed}"
+    return f"{provider} answered in {elapsed:.1f} s; {wanted} {listed}"
 
 
 async def check_telegram(settings: Settings) -> str:

@@ -25,9 +25,10 @@ from bot import __version__, logs
 from bot.app import build_backends
 from bot.backends import UpstreamClient
 from bot.blobs import MemoryBlobStore
+from bot.cli_messages import render_cli_error
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import InputError, UpstreamError
-from bot.messages import render_error
+from bot.redaction import shown_url
 from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
 from bot.validation import prepare_request
 
@@ -138,10 +139,11 @@ def run_bot(settings: Settings, platform: str | None) -> int:
         return EXIT_INPUT
     # Imported here: the adapters load the platform libraries, which other commands don't need.
     from adapters.runtime import StartupError, serve  # noqa: PLC0415
+    from storage.db import DatabaseUnusable  # noqa: PLC0415
 
     try:
         clean = asyncio.run(serve(settings, platforms))
-    except StartupError as exc:
+    except (StartupError, DatabaseUnusable) as exc:
         print(f"redraw: {exc}", file=sys.stderr)
         return EXIT_UPSTREAM
     return 0 if clean else EXIT_UPSTREAM
@@ -153,17 +155,17 @@ def show_config(settings: Settings) -> int:
         "backend": settings.redraw_backend,
         "image model": " → ".join(settings.image_models),
         "responses model": settings.redraw_responses_model,
-        "provider": settings.openai_base_url,
+        "provider": shown_url(settings.openai_base_url, hide_user=True),
         "api key": "set" if settings.openai_api_key else "NOT SET",
         "platforms": ", ".join(settings.platforms) or "none (set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN)",
         "telegram updates": (
-            f"webhook {settings.redraw_webhook_url} (listening on "
+            f"webhook {shown_url(settings.redraw_webhook_url)} (listening on "
             f"{settings.redraw_webhook_listen}:{settings.redraw_webhook_port})"
             if settings.redraw_webhook_url
             else "long polling"
         ),
         "data dir": str(settings.redraw_data_dir),
-        "database": settings.database_url,
+        "database": shown_url(settings.database_url),
         "timeouts": f"connect {settings.redraw_connect_timeout:g} s, read {settings.redraw_read_timeout:g} s",
         "retries": (
             f"{settings.redraw_retry_attempts} attempts within {settings.redraw_retry_max_seconds:g} s"
@@ -207,6 +209,7 @@ async def check(settings: Settings) -> int:
 
 
 async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import explain  # noqa: PLC0415
     from storage.sql import SqlStore  # noqa: PLC0415
 
     if args.since is not None:
@@ -217,7 +220,7 @@ async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
     try:
         stats = await store.stats(since)
     except Exception as error:
-        print(f"redraw: cannot read the database: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"redraw: {explain(error, settings.database_url)}", file=sys.stderr)
         return EXIT_UPSTREAM
     finally:
         await store.close()
@@ -239,10 +242,19 @@ async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 async def upgrade_database(settings: Settings) -> int:
     # Imported here: storage is the only part that needs SQLAlchemy and Alembic.
-    from storage.db import upgrade  # noqa: PLC0415
+    from storage.db import DatabaseUnusable, migrate  # noqa: PLC0415
 
-    await upgrade(settings.database_url)
-    print(f"database is up to date: {settings.database_url.split('@')[-1]}")
+    where = shown_url(settings.database_url)
+    try:
+        done = await migrate(settings.database_url)
+    except DatabaseUnusable as exc:
+        print(f"redraw: {exc}", file=sys.stderr)
+        return EXIT_UPSTREAM
+    if not done.applied:
+        print(f"{where}: already at {done.after} (head)")
+    else:
+        start = done.before or "an empty database"
+        print(f"{where}: applied {', '.join(done.applied)} ({start} → {done.after}, head)")
     return 0
 
 
@@ -273,7 +285,7 @@ async def draw(settings: Settings, args: argparse.Namespace) -> int:
             mask=mask,
         )
     except InputError as exc:
-        print(f"redraw: {render_error(exc, args.lang)}", file=sys.stderr)
+        print(f"redraw: {render_cli_error(exc, args.lang)}", file=sys.stderr)
         return EXIT_INPUT
 
     async def show_partial(partial: PartialImage) -> None:
@@ -284,8 +296,11 @@ async def draw(settings: Settings, args: argparse.Namespace) -> int:
         try:
             result = await backend.run(request, on_partial=show_partial)
         except UpstreamError as exc:
-            print(f"redraw: {render_error(exc, args.lang)}", file=sys.stderr)
-            print(f"  ({exc.detail}; request id {exc.request_id or 'none'})", file=sys.stderr)
+            redact = logs.Redactor(logs.secrets_of(settings))
+            print(f"redraw: {render_cli_error(exc, args.lang)}", file=sys.stderr)
+            where = shown_url(settings.openai_base_url, hide_user=True)
+            detail = f"  ({where}: {exc.detail}; request id {exc.request_id or 'none'})"
+            print(redact(detail), file=sys.stderr)
             return EXIT_UPSTREAM
     args.out.mkdir(parents=True, exist_ok=True)
     for image in result.images:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.pricing import PriceTable
+from bot.redaction import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,24 @@ DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 DEFAULT_CHAT_IMAGE_MODEL = "gpt-image-2-all"
 _VERSIONED_PATH = re.compile(r"/v\d+[a-z0-9]*$")
+# The async driver each supported database needs (storage runs on SQLAlchemy's asyncio).
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+_DIALECT_ALIASES = {"postgres": "postgresql", "pgsql": "postgresql", "sqlite3": "sqlite"}
+DATABASE_EXAMPLES = (
+    "sqlite+aiosqlite:///data/redraw.db or postgresql+asyncpg://user:password@host:5432/redraw"
+)
+# Ids as each platform writes them: Telegram users are positive numbers and its group
+# chats negative ones; Discord users and channels are snowflakes (positive, ≤ 20 digits).
+_PLATFORM_IDS = {
+    ("telegram", "user"): re.compile(r"[1-9]\d{0,15}"),
+    ("telegram", "chat"): re.compile(r"-?[1-9]\d{0,15}"),
+    ("discord", "user"): re.compile(r"[1-9]\d{0,19}"),
+    ("discord", "chat"): re.compile(r"[1-9]\d{0,19}"),
+}
+_ID_EXAMPLES = {
+    "user": "telegram:<numeric user id> or discord:<user id>, e.g. telegram:123456789",
+    "chat": "telegram:<chat id> (groups are negative, e.g. telegram:-1001234567890) or discord:<channel id>",
+}
 
 
 class ConfigError(Exception):
@@ -33,7 +52,12 @@ class ConfigError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # NaN passes every comparison's negation and infinity every limit: neither is a setting.
+        allow_inf_nan=False,
     )
 
     telegram_bot_token: SecretStr | None = None
@@ -47,7 +71,8 @@ class Settings(BaseSettings):
     discord_message_content: bool = True
 
     openai_api_key: SecretStr | None = None
-    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
+    # Not in repr: a proxy URL may carry a login or a key.
+    openai_base_url: str = Field(default=DEFAULT_OPENAI_BASE_URL, repr=False)
 
     redraw_backend: BackendName = "responses"
     # None means "the default for the backend" (see image_model).
@@ -57,7 +82,8 @@ class Settings(BaseSettings):
     redraw_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     redraw_data_dir: Path = Path("./data")
-    redraw_database_url: str | None = None
+    # Not in repr: it carries the database password.
+    redraw_database_url: str | None = Field(default=None, repr=False)
 
     redraw_connect_timeout: float = Field(default=10.0, gt=0)
     # High quality at 2K/4K takes minutes: never the usual 60 s.
@@ -142,6 +168,32 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("redraw_allowed_users", "redraw_admins", "redraw_allowed_chats")
+    @classmethod
+    def _platform_ids(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        kind = "chat" if info.field_name == "redraw_allowed_chats" else "user"
+        checked, bad = [], []
+        for entry in value:
+            platform, colon, ident = entry.partition(":")
+            platform = platform.strip().lower()
+            rule = _PLATFORM_IDS.get((platform, kind))
+            if not colon or rule is None or not rule.fullmatch(ident.strip()):
+                bad.append(entry)
+            else:
+                checked.append(f"{platform}:{ident.strip()}")
+        if bad:
+            listed = ", ".join(repr(entry) for entry in bad)
+            verb = "is" if len(bad) == 1 else "are"
+            raise ValueError(f"{listed} {verb} not platform:id; write {_ID_EXAMPLES[kind]}")
+        return checked
+
+    @field_validator("redraw_database_url")
+    @classmethod
+    def _database_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_database_url(value)
+        return value
+
     @field_validator("redraw_webhook_url")
     @classmethod
     def _webhook_shape(cls, value: str | None) -> str | None:
@@ -175,9 +227,10 @@ class Settings(BaseSettings):
         path = parts.path.rstrip("/")
         if not path:
             # The most common proxy mistake: the host without /v1.
-            fixed = urlunsplit((parts.scheme, parts.netloc, "/v1", "", ""))
+            fixed = urlunsplit((parts.scheme, parts.netloc, "/v1", parts.query, ""))
             self.warnings.append(
-                f"OPENAI_BASE_URL has no /v1 path; using {fixed}. Set it to that to silence this warning."
+                f"OPENAI_BASE_URL has no /v1 path; using {shown_url(fixed, hide_user=True)}. "
+                "Set it to that to silence this warning."
             )
             self.openai_base_url = fixed
         else:
@@ -192,7 +245,7 @@ class Settings(BaseSettings):
     @field_validator("redraw_prices")
     @classmethod
     def _prices_parse(cls, value: str | None) -> str | None:
-        PriceTable.from_json(value)  # raises with a message naming REDRAW_PRICES
+        PriceTable.from_json(value)  # a PriceError (a ValueError) says which model and field
         return value
 
     @property
@@ -242,19 +295,54 @@ class Settings(BaseSettings):
         return enabled
 
 
+def check_database_url(url: str) -> None:
+    """Raise ValueError unless ``url`` is a SQLite or PostgreSQL URL with its async driver;
+    the message suggests the fixed URL (password hidden)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        raise ValueError(f"is not a database URL; use {DATABASE_EXAMPLES}")
+    dialect, _, driver = scheme.lower().partition("+")
+    dialect = _DIALECT_ALIASES.get(dialect, dialect)
+    wanted = ASYNC_DRIVERS.get(dialect)
+    if wanted is None:
+        raise ValueError(
+            f"{scheme}:// is not supported; Redraw runs on SQLite or PostgreSQL: {DATABASE_EXAMPLES}"
+        )
+    if driver != wanted:
+        fixed = shown_url(f"{dialect}+{wanted}://{rest}")
+        raise ValueError(f"needs the async driver {wanted}: use {fixed}")
+    if dialect == "sqlite" and rest and not rest.startswith("/"):
+        raise ValueError(
+            f"a SQLite URL has three slashes before a relative path: use sqlite+aiosqlite:///{rest}"
+        )
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ValueError(f"has a port that is not a number; use {DATABASE_EXAMPLES}") from None
+
+
 _SECRET_FIELDS = {"telegram_bot_token", "discord_bot_token", "openai_api_key", "redraw_webhook_secret"}
+
+
+def _shown_input(field: str, value: Any) -> str:
+    if field in _SECRET_FIELDS:
+        return "(hidden)"
+    if field.endswith("_url") and isinstance(value, str):
+        return repr(shown_url(value, hide_user=field == "openai_base_url"))
+    return repr(value)
 
 
 def _describe(error: dict[str, Any]) -> str:
     field = str(error["loc"][0]) if error.get("loc") else "configuration"
     variable = field.upper()
-    given = "(hidden)" if field in _SECRET_FIELDS else repr(error.get("input"))
+    given = _shown_input(field, error.get("input"))
     annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
     choices = [arg for arg in typing.get_args(annotation) if isinstance(arg, str)]
     if error["type"] == "literal_error" and choices:
         return f"{variable} must be one of {', '.join(choices)} (got {given})"
     message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-    return f"{variable}: {message} (got {given})"
+    # A message that quotes the bad part already (a price inside a JSON document) is enough.
+    return f"{variable}: {message}" if "(got " in message else f"{variable}: {message} (got {given})"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -97,6 +97,13 @@ class ModelUnavailable(UpstreamError):
     model_fallback = True
 
 
+class EndpointNotFound(UpstreamError):
+    """A bare 404: the provider URL has no such path (a wrong ``OPENAI_BASE_URL``), not a
+    missing model. Another model would meet the same 404, so there is no fallback."""
+
+    key = "upstream_not_found"
+
+
 class UpstreamUnavailable(UpstreamError):
     key = "upstream_unavailable"
     retryable = True

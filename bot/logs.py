@@ -3,8 +3,11 @@
 
 Bot tokens travel inside URLs (Telegram's API puts the token in every path), so a
 library that logs a URL or an exception message can leak one. Every formatter
-replaces every configured secret in the finished line, tracebacks included, and
-httpx's per-request INFO lines are turned off altogether.
+replaces every configured secret in the finished line, tracebacks included: the
+tokens, the API key, the webhook secret, the database password and any login or
+key inside ``OPENAI_BASE_URL``; and the password of any ``scheme://user:password@``
+URL, whatever its length. httpx's per-request INFO lines and Alembic's start-up
+chatter are turned off altogether.
 
 The turn id comes from a context variable the engine sets in each turn's task, so
 every record made while a turn runs (the engine's, the provider client's, an
@@ -22,6 +25,7 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter
 
 from bot.config import Settings
+from bot.redaction import hide_url_passwords, url_secrets
 
 REDACTED = "[secret]"
 # Shorter values could appear in ordinary text by chance.
@@ -40,7 +44,11 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.openai_api_key,
         settings.redraw_webhook_secret,
     ]
-    return [value.get_secret_value() for value in values if value is not None]
+    found = [value.get_secret_value() for value in values if value is not None]
+    found += url_secrets(settings.database_url)
+    # A login in the provider URL without a password is usually a key: hide the user too.
+    found += url_secrets(settings.openai_base_url, include_user=True)
+    return found
 
 
 class Redactor:
@@ -53,6 +61,7 @@ class Redactor:
         self.pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
 
     def __call__(self, text: str) -> str:
+        text = hide_url_passwords(text, REDACTED)
         return self.pattern.sub(REDACTED, text) if self.pattern is not None else text
 
 
@@ -118,6 +127,9 @@ def configure(settings: Settings | None, *, verbose: bool, quiet_default: bool) 
     root.setLevel(logging.INFO if verbose or not quiet_default else logging.WARNING)
     # One INFO line per HTTP request, with the bot token in the URL: never wanted.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic announces each plugin and each migration context at INFO on every start
+    # (SQLite migrates itself); `redraw db upgrade` says what it applied in its own words.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 OUR_FORMATTERS = (RedactingFormatter, RedactingJsonFormatter)

@@ -423,6 +423,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "The image model isn't available right now. Try again later, or pick another model in /settings.",
         "zh": "图像模型暂时不可用。请稍后再试，或在 /settings 中换一个模型。",
     },
+    "upstream_not_found": {
+        "en": "The image service's address is set up wrong: it answered 404 Not Found. Please tell the bot's operator to check OPENAI_BASE_URL.",
+        "zh": "图像服务的地址配置有误：它返回了 404 Not Found。请联系机器人管理员检查 OPENAI_BASE_URL。",
+    },
     "upstream_unavailable": {
         "en": "The image service is unavailable right now. Please try again in a few minutes.",
         "zh": "图像服务暂时不可用，请几分钟后再试。",

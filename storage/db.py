@@ -1,11 +1,15 @@
-"""Engines, SQLite's pragmas, migrations, and scratch schemas for tests and benchmarks."""
+"""Engines, SQLite's pragmas, migrations, what a database failure means for the
+operator, and scratch schemas for tests and benchmarks."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,14 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.redaction import hide_url_passwords
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+NOT_MIGRATED = "the database is not migrated: run `redraw db upgrade`"
+
+
+class DatabaseUnusable(Exception):
+    """The database can't be used as it is; the message says, in one line, what to run or fix."""
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
@@ -63,18 +74,119 @@ async def upgrade(url: str, schema: str | None = None) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(url, schema), "head")
 
 
-async def revision_status(url: str) -> tuple[str | None, str]:
-    """(the database's migration revision, the newest one); None when it has none yet."""
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head() or ""
-    engine = create_engine(url)
+@dataclass(frozen=True)
+class Schema:
+    """Where a database's migrations stand against this version's."""
+
+    current: str | None
+    head: str
+    # ``current`` is one of this version's revisions; a newer version's otherwise.
+    known: bool
+
+    @property
+    def problem(self) -> str | None:
+        """Why this version can't run on it (None: it can). Migrations only add, so a
+        schema a newer version migrated still serves this one."""
+        if self.current is None:
+            return NOT_MIGRATED
+        if self.known and self.current != self.head:
+            return (
+                f"the database is at revision {self.current}, this version needs {self.head}: "
+                "run `redraw db upgrade`"
+            )
+        return None
+
+
+async def schema_of(url: str) -> Schema:
+    """The database's migration state; DatabaseUnusable (one line) when it can't be read."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    engine = create_engine_for(url)
     try:
         async with engine.connect() as connection:
             current = await connection.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
+    except Exception as error:
+        raise DatabaseUnusable(explain(error, url)) from error
     finally:
         await engine.dispose()
-    return current, head
+    known = current is None or any(rev.revision == current for rev in script.walk_revisions())
+    return Schema(current, script.get_current_head() or "", known)
+
+
+@dataclass(frozen=True)
+class Upgraded:
+    before: str | None
+    after: str
+    # Oldest first.
+    applied: tuple[str, ...]
+
+
+async def migrate(url: str) -> Upgraded:
+    """``redraw db upgrade``: bring the database to the newest revision and say what that took."""
+    before = await schema_of(url)
+    if not before.known:
+        raise DatabaseUnusable(
+            f"the database is at revision {before.current}, newer than this version's {before.head}: "
+            "run the newer Redraw"
+        )
+    try:
+        await upgrade(url)
+    except Exception as error:
+        raise DatabaseUnusable(explain(error, url)) from error
+    script = ScriptDirectory.from_config(alembic_config(url))
+    applied = [rev.revision for rev in script.iterate_revisions(before.head, before.current or "base")]
+    if before.current is not None:
+        applied = [revision for revision in applied if revision != before.current]
+    return Upgraded(before.current, before.head, tuple(reversed(applied)))
+
+
+def create_engine_for(url: str) -> AsyncEngine:
+    """An engine, or DatabaseUnusable when even that fails (a SQLite directory that can't be made)."""
+    try:
+        return create_engine(url)
+    except OSError as error:
+        raise DatabaseUnusable(explain(error, url)) from error
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def explain(error: BaseException, url: str) -> str:
+    """One line for the operator: what went wrong with the database at ``url`` and what to do.
+    Never the password, never a traceback or SQL."""
+    parsed = make_url(url)
+    name, host = parsed.database, f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    sqlite = parsed.get_backend_name() == "sqlite"
+    for cause in _causes(error):
+        kind = type(cause).__name__
+        text = str(cause)
+        if kind == "InvalidCatalogNameError":
+            return f"database {name} does not exist: create it (createdb {name}), then `redraw db upgrade`"
+        if kind in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
+            return f"PostgreSQL at {host} refused user {parsed.username}: {text}; check REDRAW_DATABASE_URL"
+        missing_table = isinstance(cause, sqlite3.OperationalError) and "no such table" in text
+        if kind == "UndefinedTableError" or missing_table:
+            return NOT_MIGRATED
+        if isinstance(cause, sqlite3.OperationalError) and "unable to open" in text:
+            return f"cannot open the SQLite database {name}: check that its directory exists and is writable"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"cannot reach PostgreSQL at {host}: connection refused; is it running?"
+        if isinstance(cause, socket.gaierror):
+            return f"cannot find the database host {parsed.host}: check REDRAW_DATABASE_URL"
+        if isinstance(cause, TimeoutError):
+            return f"PostgreSQL at {host} did not answer in time"
+        if isinstance(cause, OSError) and cause.strerror:
+            where = cause.filename or (name if sqlite else host)
+            return f"cannot open the database at {where}: {cause.strerror}"
+    first_line = (str(error).splitlines() or [""])[0]
+    return hide_url_passwords(f"the database failed: {type(error).__name__}: {first_line}")
 
 
 def in_schema(schema: str) -> dict[str, Any]:

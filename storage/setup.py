@@ -8,18 +8,24 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from storage.blobs import FileBlobStore
-from storage.db import upgrade
+from storage.db import DatabaseUnusable, explain, schema_of, upgrade
 from storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
 
 async def open_storage(settings: Settings) -> tuple[SqlStore, FileBlobStore]:
+    """Raises DatabaseUnusable (one line: what to run or fix) before anything else starts."""
     url = settings.database_url
     if make_url(url).get_backend_name() == "sqlite":
         # The embedded default needs no operator step. PostgreSQL is upgraded with
         # `redraw db upgrade`, once per deploy, not by every instance at once.
-        await upgrade(url)
+        try:
+            await upgrade(url)
+        except Exception as error:
+            raise DatabaseUnusable(explain(error, url)) from error
+    elif (problem := (await schema_of(url)).problem) is not None:
+        raise DatabaseUnusable(problem)
     blobs = FileBlobStore(settings.redraw_data_dir / "blobs")
     if settings.redraw_blob_retention_days > 0:
         removed = await blobs.prune(settings.redraw_blob_retention_days)

@@ -78,7 +78,7 @@ async def test_a_bad_request_is_refused_without_calling_the_provider(
         str(REDRAW), "draw", "restyle", "-i", str(not_an_image), "--lang", "zh", env=provider(fake)
     )
     assert code == 2
-    assert "无法读取第 1 张图片" in err
+    assert "无法读取第 1 张输入图片" in err
     assert fake.requests == []
 
 

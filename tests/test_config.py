@@ -135,6 +135,14 @@ def test_versioned_paths_pass_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().warnings == []
 
 
+def test_platform_ids_are_read_as_the_engine_compares_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDRAW_ALLOWED_USERS", " Telegram:123 , DISCORD:80351110224678912")
+    monkeypatch.setenv("REDRAW_ALLOWED_CHATS", "telegram:-1001234567890")
+    settings = load_settings()
+    assert settings.redraw_allowed_users == ["telegram:123", "discord:80351110224678912"]
+    assert settings.redraw_allowed_chats == ["telegram:-1001234567890"]
+
+
 def test_secrets_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
     monkeypatch.setenv("REDRAW_BACKEND", "foo")

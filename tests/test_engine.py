@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,6 +27,8 @@ from bot.engine.inbound import (
 )
 from bot.engine.records import MessageKey, TurnStatus, UserRecord
 from bot.errors import InputError
+from bot.pricing import Inputs, PriceTable
+from bot.types import ImageParams
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY, RecordingSleep
@@ -344,6 +347,34 @@ async def test_budget_allows_then_refuses_once_spent(make_world: MakeWorld) -> N
     assert "daily budget" in world.channel.texts[-1]
     await world.say(command="usage")
     assert "today 2 images" in world.channel.texts[-1]
+
+
+async def test_the_reservation_counts_the_pictures_sent(make_world: MakeWorld) -> None:
+    world = make_world(budgets=Budgets(user_daily=0.2))
+    await world.say(command="settings", text="size 1024x1024")
+    await world.say("a red fox")  # a high-quality square: about $0.125, within the budget
+    assert len(world.channel.results) == 1
+    # Three photos are billed as input too (at high fidelity on gpt-image-2): over the budget.
+    photos = tuple(png(colour, (1024, 1024)) for colour in ("red", "green", "blue"))
+    await world.say("combine them", images=photos, user="u2")
+    assert len(world.provider_calls()) == 1
+    assert "daily budget" in world.channel.texts[-1] and "needs about $0.28" in world.channel.texts[-1]
+
+
+async def test_a_charge_above_its_reservation_is_logged_with_both_figures(
+    make_world: MakeWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = make_world()
+    await world.say(command="settings", text="quality low")
+    # The fake bills 4,160 output tokens, a high-quality square, whatever the quality asked.
+    with caplog.at_level(logging.WARNING, logger="bot.pricing"):
+        await world.say("a red fox")
+    [result] = world.channel.results
+    turn = await world.store.get_turn(result.actions[0].turn_id)
+    assert turn is not None and turn.cost_usd == pytest.approx((50 * 5 + 4160 * 30) / 1e6)
+    estimate = PriceTable().estimate("gpt-image-2", ImageParams(quality="low"), inputs=Inputs(9))
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "bot.pricing"]
+    assert f"${turn.cost_usd:.6f}" in warning and f"${estimate:.6f}" in warning
 
 
 async def test_concurrency_limit_queues_with_a_place(make_world: MakeWorld, fake: FakeOpenAI) -> None:

@@ -14,6 +14,7 @@ from bot.blobs import MemoryBlobStore
 from bot.errors import (
     AuthFailed,
     ContentBlocked,
+    EndpointNotFound,
     InsufficientBalance,
     MalformedResponse,
     ModelUnavailable,
@@ -207,6 +208,30 @@ async def test_last_model_missing_is_explained(
     assert "/settings" in render_error(caught.value)
 
 
+class CountingTransport(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return await super().handle_async_request(request)
+
+
+async def test_a_wrong_base_url_path_is_not_a_missing_model(blobs: MemoryBlobStore, fake: FakeOpenAI) -> None:
+    transport = CountingTransport()
+    # The host is right, the path is not: the fake answers its bare 404 there.
+    wrong = fake.base_url.removesuffix("/v1") + "/openai/v1"
+    async with UpstreamClient(base_url=wrong, api_key=TEST_API_KEY, transport=transport) as client:
+        backend = ImagesBackend(client, blobs, ["gpt-image-2", "gpt-image-1.5"])
+        with pytest.raises(EndpointNotFound) as caught:
+            await backend.run(await make_request("x"))
+    assert transport.paths == ["/openai/v1/images/generations"]  # no other model tried, no retry
+    told = render_error(caught.value, "en")
+    assert "404" in told and "OPENAI_BASE_URL" in told and "/settings" not in told
+    assert "OPENAI_BASE_URL" in render_error(caught.value, "zh")
+
+
 async def test_stream_error_events_are_typed(client: UpstreamClient) -> None:
     moderation = client.error_from_event(
         {"type": "error", "error": {"code": "moderation_blocked", "message": "no"}}, "req_1"
@@ -239,6 +264,14 @@ def test_retry_after_forms() -> None:
             ModelUnavailable,
         ),
         (404, b'{"error": {"message": "The model does not exist"}}', ModelUnavailable),
+        # A 404 that names no model: the path is wrong, not the model.
+        (404, b"404 page not found", EndpointNotFound),
+        (404, b"<html><body><h1>404 Not Found</h1>nginx</body></html>", EndpointNotFound),
+        (
+            404,
+            b'{"error": {"message": "Invalid URL (POST /v1/images/generations)", "type": "invalid_request_error"}}',
+            EndpointNotFound,
+        ),
         (
             403,
             b'{"error": {"message": "Your request was rejected as a result of our safety system"}}',

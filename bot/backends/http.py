@@ -35,6 +35,7 @@ from bot.errors import (
     AuthFailed,
     BadRequest,
     ContentBlocked,
+    EndpointNotFound,
     InsufficientBalance,
     MalformedResponse,
     ModelUnavailable,
@@ -465,15 +466,14 @@ class UpstreamClient:
             return InsufficientBalance(summary, **context)
         if status == 429:
             return RateLimited(summary, retry_after=retry_after, **context)
-        if (
-            code == "model_not_found"
-            or status == 404
-            or (
-                "model" in words
-                and any(w in words for w in ("does not exist", "not found", "no available channel"))
-            )
+        if code == "model_not_found" or (
+            "model" in words
+            and any(w in words for w in ("does not exist", "not found", "no available channel"))
         ):
             return ModelUnavailable(summary, **context)
+        if status == 404:
+            # No model named: the path itself is not there (a wrong OPENAI_BASE_URL).
+            return EndpointNotFound(summary, **context)
         if status == 403:
             return AuthFailed(summary, **context)
         if status >= 500 or status in (408, 409):

@@ -51,7 +51,7 @@ from bot.errors import InputError, RedrawError, UpstreamError
 from bot.logs import current_turn
 from bot.messages import MESSAGES, render, render_error
 from bot.models import image_model, size_label
-from bot.pricing import PriceTable
+from bot.pricing import PriceTable, Quote
 from bot.types import (
     MIME_EXTENSIONS,
     GeneratedImage,
@@ -680,7 +680,9 @@ class Engine:
             parent_images=len(parent_turn.images) if parent_turn else 0,
             user_id=f"{turn.platform}:{turn.user_id}",
         )
-        estimate = self.options.prices.estimate(turn.model, request.params, request.params.n * copies)
+        parent_images = len(parent_turn.images) if parent_turn else 0
+        quote = self.options.prices.quote(turn.model, request, copies=copies, parent_images=parent_images)
+        estimate = quote.usd
         # A quick refusal from the ledger alone; the claim below checks again with every
         # instance's running turns counted.
         if (refusal := await self._early_budget_refusal(turn, estimate)) is not None:
@@ -694,7 +696,7 @@ class Engine:
                 copies=copies,
             )
             job.delivering = True
-        await self._deliver(job, params=request.params, drawn=results, progress=progress)
+        await self._deliver(job, quote=quote, drawn=results, progress=progress)
 
     async def _call(
         self,
@@ -742,17 +744,12 @@ class Engine:
             except Exception:
                 log.exception("could not clear the progress message of turn %s", turn.id)
 
-    async def _deliver(self, job: _Job, *, params: ImageParams, drawn: _Drawn, progress: MessageKey) -> None:
+    async def _deliver(self, job: _Job, *, quote: Quote, drawn: _Drawn, progress: MessageKey) -> None:
         turn, results = job.turn, drawn.results
         images = [image for result in results for image in result.images]
         first = results[0]
         # Only the copies that were drawn are charged.
-        cost = sum(
-            self.options.prices.charge(
-                result.model, params, len(result.images), result.usage, reported=result.backend == "images"
-            )
-            for result in results
-        )
+        cost = quote.charge(results)
         state = first.state if len(results) == 1 else {"variants": [result.state for result in results]}
         outcome = Outcome(
             TurnStatus.DONE,
