@@ -102,6 +102,11 @@ class UpstreamUnavailable(UpstreamError):
     retryable = True
     model_fallback = True
 
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
+        # A 503 may say when to come back, as a 429 does.
+        self.retry_after = retry_after
+        super().__init__(detail, **kwargs)
+
 
 class UpstreamTimeout(UpstreamError):
     # Not retried: the provider may still be drawing (and billing) the first attempt.

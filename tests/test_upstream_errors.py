@@ -86,6 +86,17 @@ async def test_5xx_is_retried_with_backoff(
     assert 1.0 <= sleeps.waits[0] <= 2.0 and 2.0 <= sleeps.waits[1] <= 3.0  # exponential, with jitter
 
 
+async def test_503_honours_retry_after(
+    backend: ImagesBackend, fake: FakeOpenAI, sleeps: RecordingSleep
+) -> None:
+    fake.fail("unavailable", retry_after=7)
+    result = await backend.run(await make_request("a red kite"))
+
+    assert colour_name(result.images[0].data) == "red"
+    assert calls(fake) == 2
+    assert sleeps.waits == [7.0]
+
+
 async def test_5xx_exhausted(backend: ImagesBackend, fake: FakeOpenAI) -> None:
     fake.fail("server_error", times=3)
     with pytest.raises(UpstreamUnavailable):

@@ -1,8 +1,9 @@
 """The HTTP client for the image provider: timeouts, retries, typed errors, request ids.
 
 429 and 5xx are retried with exponential backoff and jitter (tenacity), honouring
-``Retry-After``, bounded in attempts and in total time. 400/401/403 and read
-timeouts are never retried: the first attempt may still be drawing and billing.
+``Retry-After`` (on a 503 as on a 429), bounded in attempts and in total time.
+400/401/403 and read timeouts are never retried: the first attempt may still be
+drawing and billing.
 """
 
 from __future__ import annotations
@@ -382,7 +383,7 @@ class UpstreamClient:
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RateLimited) and error.retry_after is not None:
+        if isinstance(error, RateLimited | UpstreamUnavailable) and error.retry_after is not None:
             return error.retry_after
         return float(self._backoff(state))
 
@@ -477,7 +478,7 @@ class UpstreamClient:
         if status == 403:
             return AuthFailed(summary, **context)
         if status >= 500 or status in (408, 409):
-            return UpstreamUnavailable(summary, **context)
+            return UpstreamUnavailable(summary, retry_after=retry_after, **context)
         if 400 <= status < 500:
             return BadRequest(summary, **context)
         return UpstreamError(summary, **context)
