@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -46,7 +46,7 @@ from bot.errors import (
     UpstreamUnavailable,
 )
 from bot.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
-from bot.offload import cooperative, run_cpu
+from bot.offload import cooperative, gated, run_cpu
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,12 @@ async def parse_json(raw: list[bytes] | bytes) -> Any:
     return await run_cpu(_loads_chunks, raw)
 
 
-async def read_body(response: httpx.Response) -> list[bytes]:
-    return [chunk async for chunk in cooperative(response.aiter_bytes())]
+async def read_body(response: httpx.Response, gate: asyncio.Semaphore | None = None) -> list[bytes]:
+    """The whole body; with ``gate``, holding one of its slots only while bytes flow."""
+    if gate is None:
+        return [chunk async for chunk in cooperative(response.aiter_bytes())]
+    async with aclosing(gated(response.aiter_bytes(), gate)) as chunks:
+        return [chunk async for chunk in cooperative(chunks)]
 
 
 @dataclass
@@ -182,6 +186,8 @@ class UpstreamClient:
         # Reading a body costs ~2.5 ms of loop time per MB, paid by every socket that
         # is ready in the same loop turn. Capping concurrent readers bounds a turn when
         # many multi-MB results land at once; the rest wait in the kernel's buffers.
+        # A reader holds its slot only while bytes flow (offload.gated), never while
+        # the network keeps it waiting.
         self._body_readers = asyncio.Semaphore(max_body_readers)
         timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
@@ -285,8 +291,7 @@ class UpstreamClient:
         started = time.perf_counter()
         response = await self._open_stream(path, kwargs)
         try:
-            async with self._body_readers:
-                chunks = await read_body(response)
+            chunks = await read_body(response, self._body_readers)
         except httpx.TimeoutException as exc:
             raise self._timeout(exc) from None
         except httpx.TransportError as exc:
