@@ -117,6 +117,19 @@ class MalformedResponse(UpstreamError):
     key = "malformed_response"
 
 
+class LinkRefused(MalformedResponse):
+    """An image link the bot will not fetch: its scheme, address, redirects or content type."""
+
+    key = "link_refused"
+
+
+class LinkTooSlow(UpstreamError):
+    """An image link that missed the download deadline or the minimum rate. Not retried:
+    a link that drips will drip again."""
+
+    key = "link_too_slow"
+
+
 class NoImageReturned(UpstreamError):
     """The model answered with text only (a question, a refusal)."""
 

@@ -395,6 +395,14 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "The image service sent back a broken result. Please try again.",
         "zh": "图像服务返回了损坏的结果，请重试。",
     },
+    "link_refused": {
+        "en": "The image service answered with a picture link I won't open (not a safe address or not an image). Please try again; if it keeps happening, tell the bot's operator.",
+        "zh": "图像服务返回的图片链接不安全或不是图片，已拒绝打开。请重试；如果一直这样，请联系机器人管理员。",
+    },
+    "link_too_slow": {
+        "en": "The picture's download from the image service was too slow and was abandoned. Please try again.",
+        "zh": "从图像服务下载图片太慢，已放弃。请重试。",
+    },
     "no_image": {
         "en": "The model answered without an image: {message}",
         "zh": "模型没有返回图片，而是回答：{message}",

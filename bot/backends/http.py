@@ -3,7 +3,7 @@
 429 and 5xx are retried with exponential backoff and jitter (tenacity), honouring
 ``Retry-After`` (on a 503 as on a 429), bounded in attempts and in total time.
 400/401/403 and read timeouts are never retried: the first attempt may still be
-drawing and billing.
+drawing and billing. Image links are fetched by :mod:`bot.backends.links`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from bot import payloads
+from bot.backends.links import GRACE_S, MIN_RATE, LinkFetcher, Resolve, system_resolve
 from bot.backends.sse import ServerSentEvent, iter_events
 from bot.config import Settings
 from bot.errors import (
@@ -37,6 +38,7 @@ from bot.errors import (
     BadRequest,
     ContentBlocked,
     InsufficientBalance,
+    LinkTooSlow,
     MalformedResponse,
     ModelUnavailable,
     RateLimited,
@@ -174,6 +176,11 @@ class UpstreamClient:
         retry_max_seconds: float = 120.0,
         max_download_bytes: int = 50 * 1024 * 1024,
         max_body_readers: int = 4,
+        link_timeout: float = 120.0,
+        link_min_rate: float = MIN_RATE,
+        link_grace_s: float = GRACE_S,
+        fetch_private_links: bool = False,
+        resolve: Resolve = system_resolve,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -182,6 +189,7 @@ class UpstreamClient:
         self.retry_attempts = retry_attempts
         self.retry_max_seconds = retry_max_seconds
         self.max_download_bytes = max_download_bytes
+        self.link_timeout = link_timeout
         self._sleep = sleep
         # Reading a body costs ~2.5 ms of loop time per MB, paid by every socket that
         # is ready in the same loop turn. Capping concurrent readers bounds a turn when
@@ -200,11 +208,16 @@ class UpstreamClient:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             transport=transport,
         )
-        # Image links live on other hosts: never send them our key.
-        self._downloads = httpx.AsyncClient(
-            timeout=httpx.Timeout(connect=connect_timeout, read=120.0, write=30.0, pool=connect_timeout),
-            follow_redirects=True,
-            transport=transport,
+        self._links = LinkFetcher(
+            provider_url=self.base_url,
+            max_bytes=max_download_bytes,
+            gate=self._body_readers,
+            error_from=lambda status, headers: self.error_from(status, headers, b""),
+            connect_timeout=connect_timeout,
+            private_ok=fetch_private_links,
+            min_rate=link_min_rate,
+            grace_s=link_grace_s,
+            resolve=resolve,
         )
 
     @classmethod
@@ -217,13 +230,15 @@ class UpstreamClient:
             "retry_attempts": settings.redraw_retry_attempts,
             "retry_max_seconds": settings.redraw_retry_max_seconds,
             "max_download_bytes": settings.redraw_max_download_mb * 1024 * 1024,
+            "link_timeout": settings.redraw_link_timeout,
+            "fetch_private_links": settings.redraw_fetch_private_links,
         }
         options.update(overrides)
         return cls(**options)
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        await self._downloads.aclose()
+        await self._links.aclose()
 
     async def __aenter__(self) -> UpstreamClient:
         return self
@@ -279,11 +294,14 @@ class UpstreamClient:
         except (ValueError, AttributeError):
             raise MalformedResponse("GET /models did not answer a model list") from None
 
-    async def download(self, url: str) -> tuple[bytes, str | None]:
-        """Fetch an image link (size-capped). Returns the bytes and the content type."""
-        if not url.startswith(("http://", "https://")):
-            raise MalformedResponse(f"unsupported image link scheme: {url[:40]}")
-        return await self._with_retries(lambda: self._download_once(url))
+    async def download(self, url: str) -> tuple[bytes, str]:
+        """Fetch an image link by the rules of :mod:`bot.backends.links`, within
+        ``link_timeout`` in all (retries included). Returns the bytes and their image type."""
+        try:
+            async with asyncio.timeout(self.link_timeout):
+                return await self._with_retries(lambda: self._links.fetch(url))
+        except TimeoutError:
+            raise LinkTooSlow(f"the image link took longer than {self.link_timeout:.0f} s") from None
 
     # --- internals -----------------------------------------------------------
 
@@ -334,31 +352,6 @@ class UpstreamClient:
             await response.aclose()
             raise self.error_from(response.status_code, response.headers, content)
         return response
-
-    async def _download_once(self, url: str) -> tuple[bytes, str | None]:
-        try:
-            async with self._downloads.stream("GET", url) as response, self._body_readers:
-                if response.status_code >= 400:
-                    error = self.error_from(response.status_code, response.headers, b"")
-                    if not error.retryable:
-                        raise MalformedResponse(
-                            f"the image link answered HTTP {response.status_code}",
-                            status=response.status_code,
-                        )
-                    raise error
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > self.max_download_bytes:
-                    raise MalformedResponse(f"the image link is too large ({declared} bytes)")
-                body = bytearray()
-                async for chunk in cooperative(response.aiter_bytes()):
-                    body += chunk
-                    if len(body) > self.max_download_bytes:
-                        raise MalformedResponse("the image link is larger than the download limit")
-                return bytes(body), response.headers.get("content-type")
-        except httpx.TimeoutException:
-            raise UpstreamUnavailable("downloading the image link timed out") from None
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"cannot download the image link: {type(exc).__name__}") from None
 
     def _timeout(self, exc: httpx.TimeoutException) -> UpstreamError:
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
