@@ -14,6 +14,7 @@ from bot.backends.chat import ChatBackend
 from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
 from bot.backends.links import refusal
+from bot.backends.responses import ResponsesBackend
 from bot.blobs import MemoryBlobStore
 from bot.config import load_settings
 from bot.errors import LinkRefused, LinkTooSlow, UpstreamError
@@ -21,7 +22,7 @@ from bot.messages import render_error
 from tests.conftest import TEST_API_KEY
 from tests.fakes.link_host import LinkHost
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import colour_name, make_request, png
+from tests.helpers import PartialCollector, colour_name, make_request, png
 
 
 @pytest.fixture
@@ -279,3 +280,42 @@ async def test_links_that_drip_do_not_hold_the_body_slots(
         for drip in drips:
             drip.cancel()
         await asyncio.gather(*drips, return_exceptions=True)
+
+
+# --- how many links count -----------------------------------------------------------------
+
+
+async def test_thirty_links_in_one_answer_give_one_download(chat: ChatBackend, fake: FakeOpenAI) -> None:
+    answer_with(fake, *(fake.file_url(f"{index}.png", png("cyan")) for index in range(30)))
+    result = await draw(chat)
+    assert len(result.images) == 1
+    assert fake.fetched == ["/files/0.png"]
+
+
+async def test_an_images_answer_with_more_than_n_links(
+    client: UpstreamClient, fake: FakeOpenAI, blobs: MemoryBlobStore
+) -> None:
+    fake.images_result, fake.answer_images = "url", 30
+    result = await ImagesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("two red kites", n=2))
+    assert len(result.images) == 2
+    assert len(fake.fetched) == 2
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_images_answer_with_more_than_n_pictures(
+    client: UpstreamClient, fake: FakeOpenAI, blobs: MemoryBlobStore, stream: bool
+) -> None:
+    fake.answer_images = 5
+    backend = ImagesBackend(client, blobs, ["gpt-image-2"], partial_images=1 if stream else 0)
+    previews = PartialCollector()
+    result = await backend.run(await make_request("a red kite"), on_partial=previews)
+    assert len(result.images) == 1
+    assert fake.last().json.get("stream", False) is stream
+
+
+async def test_a_response_with_more_than_n_pictures(
+    client: UpstreamClient, fake: FakeOpenAI, blobs: MemoryBlobStore
+) -> None:
+    fake.answer_images = 3
+    result = await ResponsesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("a red kite"))
+    assert len(result.images) == 1 and len(result.state["images"]) == 1
