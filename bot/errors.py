@@ -117,6 +117,12 @@ class MalformedResponse(UpstreamError):
     key = "malformed_response"
 
 
+class OutputTooLarge(MalformedResponse):
+    """The provider's picture has more pixels than the bot decodes (a decompression bomb)."""
+
+    key = "output_too_large"
+
+
 class LinkRefused(MalformedResponse):
     """An image link the bot will not fetch: its scheme, address, redirects or content type."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pybase64
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from bot.errors import InputError, MalformedResponse
+from bot.errors import InputError, MalformedResponse, OutputTooLarge
 from bot.types import PreparedImage
 
 try:  # HEIC/HEIF photos from phones; the plugin is a regular dependency but stay usable without it.
@@ -34,6 +34,9 @@ MAX_MASK_BYTES = 4 * 1024 * 1024
 # Decompression-bomb guard: beyond this an input is refused before it is decoded.
 MAX_INPUT_PIXELS = 64_000_000
 Image.MAX_IMAGE_PIXELS = MAX_INPUT_PIXELS
+# The largest picture gpt-image-2 draws is 3840x2160 (8.3 MP); twice that (4096x4096)
+# leaves room for a proxy that upscales, and refuses a provider's (or a link's) bomb unread.
+MAX_OUTPUT_PIXELS = 4096 * 4096
 
 _PASSTHROUGH = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp"}
 
@@ -58,6 +61,26 @@ def describe(data: bytes) -> tuple[str, int, int]:
         fmt = image.format or ""
         mime = _PASSTHROUGH.get(fmt) or Image.MIME.get(fmt) or "application/octet-stream"
         return mime, image.width, image.height
+
+
+def header_pixels(data: bytes | memoryview) -> int:
+    """Width x height from the header, without decoding; 0 when it cannot be read. A bomb
+    Pillow refuses to open still reports its count."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return int(image.width * image.height)
+    except Image.DecompressionBombError as exc:
+        return _bomb_pixels(exc)
+    except Exception:  # whatever Pillow raises on garbage: the decode itself will say
+        return 0
+
+
+def _bomb_pixels(exc: Exception) -> int:
+    # Pillow refuses before we see the size; its message carries the pixel count.
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(found.group(1)) if found else 0
 
 
 def b64decode_image(text: str | bytes | memoryview) -> bytes:
@@ -87,13 +110,21 @@ class ImageInfo:
 
 
 def inspect_output(data: bytes) -> ImageInfo:
-    """Check a provider's image is whole (truncation is the usual failure) and describe it."""
+    """Check a provider's image is whole (truncation is the usual failure) and not a bomb,
+    and describe it. Reads the header and the chunk checksums, never the pixels."""
+    pixels = header_pixels(data)
+    if pixels > MAX_OUTPUT_PIXELS:
+        raise OutputTooLarge(
+            f"the returned image has {pixels} pixels, over the {MAX_OUTPUT_PIXELS} limit",
+            megapixels=round(pixels / 1e6),
+            limit=round(MAX_OUTPUT_PIXELS / 1e6),
+        )
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt = image.format or ""
             width, height = image.size
             check_whole(image, data)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MalformedResponse(f"the returned image is broken: {exc}") from None
     mime = _PASSTHROUGH.get(fmt) or Image.MIME.get(fmt) or "application/octet-stream"
     return ImageInfo(mime, width, height, hashlib.sha256(data).hexdigest())
@@ -151,15 +182,13 @@ def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
                 image.seek(0)
                 png = _to_png(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Pillow refuses before we see the size; its message carries the pixel count.
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        raise _too_many_pixels(index, int(found.group(1)) if found else 0) from None
+        raise _too_many_pixels(index, _bomb_pixels(exc)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"unreadable image: {exc}", key="image_unreadable", index=index) from None
     return PreparedImage(png, "image/png", width, height, hashlib.sha256(png).hexdigest())
 
 
-def _too_many_pixels(index: int, pixels: int) -> InputError:
+def _too_many_pixels(index: int | str, pixels: int) -> InputError:
     return InputError(
         "too many pixels",
         key="image_too_many_pixels",
@@ -204,6 +233,8 @@ def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
             if alpha.getextrema()[0] != 0:
                 raise InputError("mask fully opaque", key="mask_no_transparent_area")
             width, height = image.size
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels("mask", _bomb_pixels(exc)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"unreadable mask: {exc}", key="image_unreadable", index="mask") from None
     return PreparedImage(data, "image/png", width, height, hashlib.sha256(data).hexdigest())

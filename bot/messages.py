@@ -395,6 +395,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "The image service sent back a broken result. Please try again.",
         "zh": "图像服务返回了损坏的结果，请重试。",
     },
+    "output_too_large": {
+        "en": "The image service sent back a picture of {megapixels} megapixels, more than the {limit} I accept, so it was not shown. Please try again.",
+        "zh": "图像服务返回了一张 {megapixels} 百万像素的图片，超过了可接受的 {limit} 百万像素，因此未显示。请重试。",
+    },
     "link_refused": {
         "en": "The image service answered with a picture link I won't open (not a safe address or not an image). Please try again; if it keeps happening, tell the bot's operator.",
         "zh": "图像服务返回的图片链接不安全或不是图片，已拒绝打开。请重试；如果一直这样，请联系机器人管理员。",
