@@ -1,5 +1,5 @@
 """Image and base64 work. Everything here is synchronous and CPU-bound: callers run
-it on the image thread (:func:`bot.offload.run_cpu`), never on the event loop.
+it on the image pool (:func:`bot.offload.run_cpu`), never on the event loop.
 
 Base64 goes through pybase64: SIMD-fast, and it releases the GIL, where the
 standard library holds it for ~80 ms on a 4K image and so stalls the event loop
@@ -19,6 +19,7 @@ import pybase64
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from bot.errors import InputError, MalformedResponse, OutputTooLarge
+from bot.offload import HEAVY_PIXELS, weighed
 from bot.types import PreparedImage
 
 try:  # HEIC/HEIF photos from phones; the plugin is a regular dependency but stay usable without it.
@@ -36,7 +37,7 @@ MAX_INPUT_PIXELS = 64_000_000
 Image.MAX_IMAGE_PIXELS = MAX_INPUT_PIXELS
 # The largest picture gpt-image-2 draws is 3840x2160 (8.3 MP); twice that (4096x4096)
 # leaves room for a proxy that upscales, and refuses a provider's (or a link's) bomb unread.
-MAX_OUTPUT_PIXELS = 4096 * 4096
+MAX_OUTPUT_PIXELS = HEAVY_PIXELS
 
 _PASSTHROUGH = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp"}
 
@@ -150,6 +151,15 @@ def decode_output(b64: str | bytes | memoryview) -> tuple[bytes, ImageInfo]:
     return data, inspect_output(data)
 
 
+def _input_pixels(data: bytes, index: int = 1) -> int:
+    """What :func:`prepare_input` may decode: nothing when it refuses the image unread."""
+    if len(data) > MAX_INPUT_BYTES:
+        return 0
+    pixels = header_pixels(data)
+    return pixels if pixels <= MAX_INPUT_PIXELS else 0
+
+
+@weighed(_input_pixels)
 def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
     """Sniff one user image with Pillow; convert what the provider won't take.
 
@@ -206,6 +216,12 @@ def _to_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def _mask_pixels(data: bytes, first: PreparedImage) -> int:
+    # A mask of another size than the first image is refused before it is decoded.
+    return first.width * first.height if len(data) <= MAX_MASK_BYTES else 0
+
+
+@weighed(_mask_pixels)
 def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
     """A mask must be a PNG with alpha, with a transparent area, the first image's size."""
     if len(data) > MAX_MASK_BYTES:
@@ -244,6 +260,11 @@ def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
+def _preview_pixels(data: bytes, max_side: int | None = None, quality: int = 85) -> int:
+    return header_pixels(data)
+
+
+@weighed(_preview_pixels)
 def jpeg_preview(data: bytes, max_side: int | None = None, quality: int = 85) -> bytes:
     """A JPEG of ``data`` with its longest side at most ``max_side`` (None keeps the size):
     what a platform shows when the original is too large for a photo. Transparency

@@ -131,6 +131,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "Image {index} has {megapixels} megapixels; I can take at most {limit}. Send a smaller image.",
         "zh": "第 {index} 张图片有 {megapixels} 百万像素，最多只能处理 {limit} 百万像素。请发送更小的图片。",
     },
+    "image_queue_full": {
+        "en": "You already have {limit} requests with pictures being prepared. Wait for them to finish, then send this one again.",
+        "zh": "你已有 {limit} 个带图片的请求正在处理。请等它们完成后再发送这一条。",
+    },
     "parent_image_missing": {
         "en": "That earlier image is no longer stored, so I can't edit it. Send it again as a photo to keep working on it.",
         "zh": "之前的那张图片已不再保存，无法继续编辑。请把它作为照片重新发送以继续修改。",

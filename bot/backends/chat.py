@@ -61,7 +61,7 @@ class FoundImages:
 
 def find_images(content: bytes | LargeString) -> FoundImages:
     """Pull images out of a reply: data URLs first (by byte search: they are megabytes),
-    then markdown image links, then bare image links. Runs on the image thread."""
+    then markdown image links, then bare image links. Runs on the image pool."""
     raw = bytes(content.as_bytes()) if isinstance(content, LargeString) else content
     view = memoryview(raw)
     data_urls: list[bytes | memoryview] = []

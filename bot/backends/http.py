@@ -77,7 +77,7 @@ def _json_request(body: bytes) -> dict[str, Any]:
 class UpstreamResponse:
     status: int
     headers: httpx.Headers
-    # The body as received: joining 16 MB is left to the image thread.
+    # The body as received: joining 16 MB is left to the image pool.
     chunks: list[bytes]
     request_id: str | None
     elapsed_s: float
@@ -98,7 +98,7 @@ def _loads_chunks(chunks: list[bytes] | bytes) -> Any:
 
 
 async def parse_json(raw: list[bytes] | bytes) -> Any:
-    """Parse a body; big ones (base64 images) on the image thread."""
+    """Parse a body; big ones (base64 images) on the image pool."""
     size = len(raw) if isinstance(raw, bytes) else sum(map(len, raw))
     if size <= _INLINE_PARSE_LIMIT:
         return _loads_chunks(raw)
