@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     # Partial previews while streaming (0 turns streaming off; proxies often lack it).
     redraw_partial_images: int = Field(default=2, ge=0, le=3)
     redraw_max_download_mb: int = Field(default=50, ge=1, le=500)
+    # All the time one image link may take, redirects and retries included.
+    redraw_link_timeout: float = Field(default=120.0, gt=0)
+    # Image links in an answer may point at private (RFC 1918, CGNAT, ULA) and loopback
+    # addresses: for a self-hosted proxy whose file server is on the private network.
+    # Link-local and cloud metadata addresses stay refused.
+    redraw_fetch_private_links: bool = False
 
     # Limits on turns in flight, and spending budgets in USD (unset: no budget).
     redraw_limit_per_user: int = Field(default=2, ge=1)

@@ -109,6 +109,11 @@ class UpstreamUnavailable(UpstreamError):
     retryable = True
     model_fallback = True
 
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
+        # A 503 may say when to come back, as a 429 does.
+        self.retry_after = retry_after
+        super().__init__(detail, **kwargs)
+
 
 class UpstreamTimeout(UpstreamError):
     # Not retried: the provider may still be drawing (and billing) the first attempt.
@@ -117,6 +122,25 @@ class UpstreamTimeout(UpstreamError):
 
 class MalformedResponse(UpstreamError):
     key = "malformed_response"
+
+
+class OutputTooLarge(MalformedResponse):
+    """The provider's picture has more pixels than the bot decodes (a decompression bomb)."""
+
+    key = "output_too_large"
+
+
+class LinkRefused(MalformedResponse):
+    """An image link the bot will not fetch: its scheme, address, redirects or content type."""
+
+    key = "link_refused"
+
+
+class LinkTooSlow(UpstreamError):
+    """An image link that missed the download deadline or the minimum rate. Not retried:
+    a link that drips will drip again."""
+
+    key = "link_too_slow"
 
 
 class NoImageReturned(UpstreamError):

@@ -1,5 +1,5 @@
 """Image and base64 work. Everything here is synchronous and CPU-bound: callers run
-it on the image thread (:func:`bot.offload.run_cpu`), never on the event loop.
+it on the image pool (:func:`bot.offload.run_cpu`), never on the event loop.
 
 Base64 goes through pybase64: SIMD-fast, and it releases the GIL, where the
 standard library holds it for ~80 ms on a 4K image and so stalls the event loop
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import pybase64
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from bot.errors import InputError, MalformedResponse
+from bot.errors import InputError, MalformedResponse, OutputTooLarge
+from bot.offload import HEAVY_PIXELS, weighed
 from bot.types import PreparedImage
 
 try:  # HEIC/HEIF photos from phones; the plugin is a regular dependency but stay usable without it.
@@ -34,6 +35,9 @@ MAX_MASK_BYTES = 4 * 1024 * 1024
 # Decompression-bomb guard: beyond this an input is refused before it is decoded.
 MAX_INPUT_PIXELS = 64_000_000
 Image.MAX_IMAGE_PIXELS = MAX_INPUT_PIXELS
+# The largest picture gpt-image-2 draws is 3840x2160 (8.3 MP); twice that (4096x4096)
+# leaves room for a proxy that upscales, and refuses a provider's (or a link's) bomb unread.
+MAX_OUTPUT_PIXELS = HEAVY_PIXELS
 
 _PASSTHROUGH = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp"}
 
@@ -58,6 +62,26 @@ def describe(data: bytes) -> tuple[str, int, int]:
         fmt = image.format or ""
         mime = _PASSTHROUGH.get(fmt) or Image.MIME.get(fmt) or "application/octet-stream"
         return mime, image.width, image.height
+
+
+def header_pixels(data: bytes | memoryview) -> int:
+    """Width x height from the header, without decoding; 0 when it cannot be read. A bomb
+    Pillow refuses to open still reports its count."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return int(image.width * image.height)
+    except Image.DecompressionBombError as exc:
+        return _bomb_pixels(exc)
+    except Exception:  # whatever Pillow raises on garbage: the decode itself will say
+        return 0
+
+
+def _bomb_pixels(exc: Exception) -> int:
+    # Pillow refuses before we see the size; its message carries the pixel count.
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(found.group(1)) if found else 0
 
 
 def b64decode_image(text: str | bytes | memoryview) -> bytes:
@@ -87,13 +111,21 @@ class ImageInfo:
 
 
 def inspect_output(data: bytes) -> ImageInfo:
-    """Check a provider's image is whole (truncation is the usual failure) and describe it."""
+    """Check a provider's image is whole (truncation is the usual failure) and not a bomb,
+    and describe it. Reads the header and the chunk checksums, never the pixels."""
+    pixels = header_pixels(data)
+    if pixels > MAX_OUTPUT_PIXELS:
+        raise OutputTooLarge(
+            f"the returned image has {pixels} pixels, over the {MAX_OUTPUT_PIXELS} limit",
+            megapixels=round(pixels / 1e6),
+            limit=round(MAX_OUTPUT_PIXELS / 1e6),
+        )
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt = image.format or ""
             width, height = image.size
             check_whole(image, data)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MalformedResponse(f"the returned image is broken: {exc}") from None
     mime = _PASSTHROUGH.get(fmt) or Image.MIME.get(fmt) or "application/octet-stream"
     return ImageInfo(mime, width, height, hashlib.sha256(data).hexdigest())
@@ -119,6 +151,15 @@ def decode_output(b64: str | bytes | memoryview) -> tuple[bytes, ImageInfo]:
     return data, inspect_output(data)
 
 
+def _input_pixels(data: bytes, index: int = 1) -> int:
+    """What :func:`prepare_input` may decode: nothing when it refuses the image unread."""
+    if len(data) > MAX_INPUT_BYTES:
+        return 0
+    pixels = header_pixels(data)
+    return pixels if pixels <= MAX_INPUT_PIXELS else 0
+
+
+@weighed(_input_pixels)
 def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
     """Sniff one user image with Pillow; convert what the provider won't take.
 
@@ -151,15 +192,13 @@ def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
                 image.seek(0)
                 png = _to_png(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Pillow refuses before we see the size; its message carries the pixel count.
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        raise _too_many_pixels(index, int(found.group(1)) if found else 0) from None
+        raise _too_many_pixels(index, _bomb_pixels(exc)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"unreadable image: {exc}", key="image_unreadable", index=index) from None
     return PreparedImage(png, "image/png", width, height, hashlib.sha256(png).hexdigest())
 
 
-def _too_many_pixels(index: int, pixels: int) -> InputError:
+def _too_many_pixels(index: int | str, pixels: int) -> InputError:
     return InputError(
         "too many pixels",
         key="image_too_many_pixels",
@@ -177,6 +216,12 @@ def _to_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def _mask_pixels(data: bytes, first: PreparedImage) -> int:
+    # A mask of another size than the first image is refused before it is decoded.
+    return first.width * first.height if len(data) <= MAX_MASK_BYTES else 0
+
+
+@weighed(_mask_pixels)
 def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
     """A mask must be a PNG with alpha, with a transparent area, the first image's size."""
     if len(data) > MAX_MASK_BYTES:
@@ -204,6 +249,8 @@ def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
             if alpha.getextrema()[0] != 0:
                 raise InputError("mask fully opaque", key="mask_no_transparent_area")
             width, height = image.size
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels("mask", _bomb_pixels(exc)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"unreadable mask: {exc}", key="image_unreadable", index="mask") from None
     return PreparedImage(data, "image/png", width, height, hashlib.sha256(data).hexdigest())
@@ -213,6 +260,11 @@ def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
+def _preview_pixels(data: bytes, max_side: int | None = None, quality: int = 85) -> int:
+    return header_pixels(data)
+
+
+@weighed(_preview_pixels)
 def jpeg_preview(data: bytes, max_side: int | None = None, quality: int = 85) -> bytes:
     """A JPEG of ``data`` with its longest side at most ``max_side`` (None keeps the size):
     what a platform shows when the original is too large for a photo. Transparency

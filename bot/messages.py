@@ -131,6 +131,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "Image {index} has {megapixels} megapixels; I can take at most {limit}. Send a smaller image.",
         "zh": "第 {index} 张图片有 {megapixels} 百万像素，最多只能处理 {limit} 百万像素。请发送更小的图片。",
     },
+    "image_queue_full": {
+        "en": "You already have {limit} requests with pictures being prepared. Wait for them to finish, then send this one again.",
+        "zh": "你已有 {limit} 个带图片的请求正在处理。请等它们完成后再发送这一条。",
+    },
     "parent_image_missing": {
         "en": "That earlier image is no longer stored, so I can't edit it. Send it again as a photo to keep working on it.",
         "zh": "之前的那张图片已不再保存，无法继续编辑。请把它作为照片重新发送以继续修改。",
@@ -438,6 +442,18 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
     "malformed_response": {
         "en": "The image service sent back a broken result. Please try again.",
         "zh": "图像服务返回了损坏的结果，请重试。",
+    },
+    "output_too_large": {
+        "en": "The image service sent back a picture of {megapixels} megapixels, more than the {limit} I accept, so it was not shown. Please try again.",
+        "zh": "图像服务返回了一张 {megapixels} 百万像素的图片，超过了可接受的 {limit} 百万像素，因此未显示。请重试。",
+    },
+    "link_refused": {
+        "en": "The image service answered with a picture link I won't open (not a safe address or not an image). Please try again; if it keeps happening, tell the bot's operator.",
+        "zh": "图像服务返回的图片链接不安全或不是图片，已拒绝打开。请重试；如果一直这样，请联系机器人管理员。",
+    },
+    "link_too_slow": {
+        "en": "The picture's download from the image service was too slow and was abandoned. Please try again.",
+        "zh": "从图像服务下载图片太慢，已放弃。请重试。",
     },
     "no_image": {
         "en": "The model answered without an image: {message}",

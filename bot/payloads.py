@@ -59,7 +59,7 @@ Payload = str | bytes | memoryview | LargeString
 
 
 def unwrap(value: Payload) -> str | bytes | memoryview:
-    """A payload's bytes (or text). Scans megabytes: call it on the image thread."""
+    """A payload's bytes (or text). Scans megabytes: call it on the image pool."""
     return value.as_bytes() if isinstance(value, LargeString) else value
 
 

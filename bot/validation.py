@@ -7,7 +7,8 @@ localize. Image sniffing runs in a worker thread.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from bot import imaging
@@ -23,7 +24,7 @@ from bot.models import (
     nearest_preset,
     parse_size,
 )
-from bot.offload import run_cpu
+from bot.offload import QueueFull, run_cpu, user_queue
 from bot.types import ImageParams, ImageRequest, PreparedImage
 
 MAX_PROMPT_CHARS = 32_000
@@ -155,6 +156,16 @@ async def prepare_images(images: Sequence[bytes], *, already: int = 0) -> tuple[
     return tuple(prepared)
 
 
+@asynccontextmanager
+async def image_work(user_id: str | None) -> AsyncIterator[None]:
+    """One request's image preparation, counted against its user (see :func:`user_queue`)."""
+    try:
+        async with user_queue(user_id):
+            yield
+    except QueueFull as full:
+        raise InputError("image queue full", key="image_queue_full", limit=full.limit) from None
+
+
 async def prepare_request(
     prompt: str,
     params: ImageParams = DEFAULT_PARAMS,
@@ -180,6 +191,11 @@ async def prepare_request(
         # A mask applies to the first uploaded image; with a parent only, the caller
         # passes the parent's image as the first upload.
         raise InputError("mask without image", key="mask_without_image")
-    prepared = await prepare_images(images, already=parent_images)
-    prepared_mask = await run_cpu(imaging.prepare_mask, mask, prepared[0]) if mask is not None else None
+    prepared: tuple[PreparedImage, ...] = ()
+    prepared_mask = None
+    if images:
+        async with image_work(user_id):
+            prepared = await prepare_images(images, already=parent_images)
+            if mask is not None:
+                prepared_mask = await run_cpu(imaging.prepare_mask, mask, prepared[0])
     return ImageRequest(prompt=text, params=checked, images=prepared, mask=prepared_mask, user_id=user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -85,6 +86,37 @@ async def test_5xx_is_retried_with_backoff(
     assert result.images and calls(fake) == 3
     assert len(sleeps.waits) == 2
     assert 1.0 <= sleeps.waits[0] <= 2.0 and 2.0 <= sleeps.waits[1] <= 3.0  # exponential, with jitter
+
+
+async def test_503_honours_retry_after(
+    backend: ImagesBackend, fake: FakeOpenAI, sleeps: RecordingSleep
+) -> None:
+    fake.fail("unavailable", retry_after=7)
+    result = await backend.run(await make_request("a red kite"))
+
+    assert colour_name(result.images[0].data) == "red"
+    assert calls(fake) == 2
+    assert sleeps.waits == [7.0]
+
+
+async def test_a_provider_that_dribbles_does_not_hold_the_body_slots(
+    backend: ImagesBackend, fake: FakeOpenAI
+) -> None:
+    """Four answers that keep their connection alive with a space while they draw hold
+    no body-read slot: another chat's picture still arrives first."""
+    fake.fail("dribble", times=4)
+    slow = [
+        asyncio.create_task(backend.run(await make_request(f"{colour} kites")))
+        for colour in ("blue", "green", "yellow", "purple")
+    ]
+    await asyncio.wait_for(fake.until_dripping(4), 30)
+    other = asyncio.create_task(backend.run(await make_request("a red kite")))
+    done, _ = await asyncio.wait([other, *slow], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    fake.release_drips()
+    answers = await asyncio.gather(*slow, other, return_exceptions=True)
+    assert done == {other}
+    colours = [colour_name(a.images[0].data) if not isinstance(a, BaseException) else a for a in answers]
+    assert colours == ["blue", "green", "yellow", "purple", "red"]
 
 
 async def test_5xx_exhausted(backend: ImagesBackend, fake: FakeOpenAI) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from bot import imaging
 from bot.backends.http import UpstreamClient, parse_json
 from bot.blobs import BlobNotFound, BlobStore
-from bot.errors import InputError, MalformedResponse, UpstreamError
+from bot.errors import InputError, MalformedResponse, OutputTooLarge, UpstreamError
 from bot.offload import run_cpu
 from bot.payloads import LargeString, Payload, unwrap
 from bot.types import MIME_EXTENSIONS, GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
@@ -163,8 +163,8 @@ class BaseBackend(ABC):
             return
         try:
             data = await run_cpu(_decode_partial, payload)
-        except MalformedResponse:
-            log.warning("skipping an undecodable partial image")
+        except MalformedResponse as error:
+            log.warning("skipping a partial image: %s", error.detail)
             return
         try:
             await on_partial(PartialImage(index, data, imaging.sniff_mime(data) or "image/png"))
@@ -184,7 +184,11 @@ def _decode_output(payload: Payload) -> tuple[bytes, imaging.ImageInfo]:
 
 
 def _decode_partial(payload: Payload) -> bytes:
-    return imaging.b64decode_image(unwrap(payload))
+    data = imaging.b64decode_image(unwrap(payload))
+    # Previews skip the whole-image check, not the bomb check: the adapters decode them.
+    if (pixels := imaging.header_pixels(data)) > imaging.MAX_OUTPUT_PIXELS:
+        raise OutputTooLarge(f"a preview of {pixels} pixels")
+    return data
 
 
 def text_of(value: Any) -> str:

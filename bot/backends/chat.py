@@ -12,6 +12,7 @@ stay in the history as a short ``[image]`` note, which keeps every request small
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,8 @@ from bot.models import parse_size
 from bot.offload import run_cpu
 from bot.payloads import LargeString
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
+
+log = logging.getLogger(__name__)
 
 MAX_HISTORY_MESSAGES = 20
 IMAGE_NOTE = "[image]"
@@ -58,7 +61,7 @@ class FoundImages:
 
 def find_images(content: bytes | LargeString) -> FoundImages:
     """Pull images out of a reply: data URLs first (by byte search: they are megabytes),
-    then markdown image links, then bare image links. Runs on the image thread."""
+    then markdown image links, then bare image links. Runs on the image pool."""
     raw = bytes(content.as_bytes()) if isinstance(content, LargeString) else content
     view = memoryview(raw)
     data_urls: list[bytes | memoryview] = []
@@ -138,7 +141,7 @@ class ChatBackend(BaseBackend):
             raise MalformedResponse("the chat response has no message", request_id=response.request_id)
         content, part_urls = _message_content(choices[0]["message"])
         found = await run_cpu(find_images, content)
-        images = await self._collect(found, part_urls)
+        images = await self._collect(found, part_urls, request.params.n)
         if not images:
             raise NoImageReturned(
                 "the model answered without an image",
@@ -162,13 +165,21 @@ class ChatBackend(BaseBackend):
             text=found.text or None,
         )
 
-    async def _collect(self, found: FoundImages, part_urls: Sequence[str]) -> list[GeneratedImage]:
-        images = [await self.store_output(url) for url in found.data_urls]
-        for url in dict.fromkeys([*part_urls, *found.links]):  # in order, each once
-            if url.startswith("data:"):
-                images.append(await self.store_output(url))
-            elif url:
-                images.append(await self.store_downloaded(url))
+    async def _collect(
+        self, found: FoundImages, part_urls: Sequence[str], wanted: int
+    ) -> list[GeneratedImage]:
+        """The first ``wanted`` pictures of the answer, in order: one charge buys what was
+        asked for, and a prompt that makes the model write 30 links gets no 30 downloads."""
+        links = [url for url in dict.fromkeys([*part_urls, *found.links]) if url]  # in order, each once
+        candidates: list[bytes | memoryview | str] = [*found.data_urls, *links]
+        if len(candidates) > wanted:
+            log.warning("the answer holds %d pictures; keeping the first %d", len(candidates), wanted)
+        images = []
+        for candidate in candidates[:wanted]:
+            if isinstance(candidate, str) and not candidate.startswith("data:"):
+                images.append(await self.store_downloaded(candidate))
+            else:
+                images.append(await self.store_output(candidate))
         return images
 
 

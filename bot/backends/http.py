@@ -1,8 +1,9 @@
 """The HTTP client for the image provider: timeouts, retries, typed errors, request ids.
 
 429 and 5xx are retried with exponential backoff and jitter (tenacity), honouring
-``Retry-After``, bounded in attempts and in total time. 400/401/403 and read
-timeouts are never retried: the first attempt may still be drawing and billing.
+``Retry-After`` (on a 503 as on a 429), bounded in attempts and in total time.
+400/401/403 and read timeouts are never retried: the first attempt may still be
+drawing and billing. Image links are fetched by :mod:`bot.backends.links`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from tenacity import (
 )
 
 from bot import payloads
+from bot.backends.links import GRACE_S, MIN_RATE, LinkFetcher, Resolve, system_resolve
 from bot.backends.sse import ServerSentEvent, iter_events
 from bot.config import Settings
 from bot.errors import (
@@ -37,6 +39,7 @@ from bot.errors import (
     ContentBlocked,
     EndpointNotFound,
     InsufficientBalance,
+    LinkTooSlow,
     MalformedResponse,
     ModelUnavailable,
     RateLimited,
@@ -46,7 +49,7 @@ from bot.errors import (
     UpstreamUnavailable,
 )
 from bot.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
-from bot.offload import cooperative, run_cpu
+from bot.offload import cooperative, gated, run_cpu
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ def _json_request(body: bytes) -> dict[str, Any]:
 class UpstreamResponse:
     status: int
     headers: httpx.Headers
-    # The body as received: joining 16 MB is left to the image thread.
+    # The body as received: joining 16 MB is left to the image pool.
     chunks: list[bytes]
     request_id: str | None
     elapsed_s: float
@@ -96,15 +99,19 @@ def _loads_chunks(chunks: list[bytes] | bytes) -> Any:
 
 
 async def parse_json(raw: list[bytes] | bytes) -> Any:
-    """Parse a body; big ones (base64 images) on the image thread."""
+    """Parse a body; big ones (base64 images) on the image pool."""
     size = len(raw) if isinstance(raw, bytes) else sum(map(len, raw))
     if size <= _INLINE_PARSE_LIMIT:
         return _loads_chunks(raw)
     return await run_cpu(_loads_chunks, raw)
 
 
-async def read_body(response: httpx.Response) -> list[bytes]:
-    return [chunk async for chunk in cooperative(response.aiter_bytes())]
+async def read_body(response: httpx.Response, gate: asyncio.Semaphore | None = None) -> list[bytes]:
+    """The whole body; with ``gate``, holding one of its slots only while bytes flow."""
+    if gate is None:
+        return [chunk async for chunk in cooperative(response.aiter_bytes())]
+    async with aclosing(gated(response.aiter_bytes(), gate)) as chunks:
+        return [chunk async for chunk in cooperative(chunks)]
 
 
 @dataclass
@@ -170,6 +177,11 @@ class UpstreamClient:
         retry_max_seconds: float = 120.0,
         max_download_bytes: int = 50 * 1024 * 1024,
         max_body_readers: int = 4,
+        link_timeout: float = 120.0,
+        link_min_rate: float = MIN_RATE,
+        link_grace_s: float = GRACE_S,
+        fetch_private_links: bool = False,
+        resolve: Resolve = system_resolve,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -178,10 +190,13 @@ class UpstreamClient:
         self.retry_attempts = retry_attempts
         self.retry_max_seconds = retry_max_seconds
         self.max_download_bytes = max_download_bytes
+        self.link_timeout = link_timeout
         self._sleep = sleep
         # Reading a body costs ~2.5 ms of loop time per MB, paid by every socket that
         # is ready in the same loop turn. Capping concurrent readers bounds a turn when
         # many multi-MB results land at once; the rest wait in the kernel's buffers.
+        # A reader holds its slot only while bytes flow (offload.gated), never while
+        # the network keeps it waiting.
         self._body_readers = asyncio.Semaphore(max_body_readers)
         timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
@@ -194,11 +209,16 @@ class UpstreamClient:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             transport=transport,
         )
-        # Image links live on other hosts: never send them our key.
-        self._downloads = httpx.AsyncClient(
-            timeout=httpx.Timeout(connect=connect_timeout, read=120.0, write=30.0, pool=connect_timeout),
-            follow_redirects=True,
-            transport=transport,
+        self._links = LinkFetcher(
+            provider_url=self.base_url,
+            max_bytes=max_download_bytes,
+            gate=self._body_readers,
+            error_from=lambda status, headers: self.error_from(status, headers, b""),
+            connect_timeout=connect_timeout,
+            private_ok=fetch_private_links,
+            min_rate=link_min_rate,
+            grace_s=link_grace_s,
+            resolve=resolve,
         )
 
     @classmethod
@@ -211,13 +231,15 @@ class UpstreamClient:
             "retry_attempts": settings.redraw_retry_attempts,
             "retry_max_seconds": settings.redraw_retry_max_seconds,
             "max_download_bytes": settings.redraw_max_download_mb * 1024 * 1024,
+            "link_timeout": settings.redraw_link_timeout,
+            "fetch_private_links": settings.redraw_fetch_private_links,
         }
         options.update(overrides)
         return cls(**options)
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        await self._downloads.aclose()
+        await self._links.aclose()
 
     async def __aenter__(self) -> UpstreamClient:
         return self
@@ -273,11 +295,14 @@ class UpstreamClient:
         except (ValueError, AttributeError):
             raise MalformedResponse("GET /models did not answer a model list") from None
 
-    async def download(self, url: str) -> tuple[bytes, str | None]:
-        """Fetch an image link (size-capped). Returns the bytes and the content type."""
-        if not url.startswith(("http://", "https://")):
-            raise MalformedResponse(f"unsupported image link scheme: {url[:40]}")
-        return await self._with_retries(lambda: self._download_once(url))
+    async def download(self, url: str) -> tuple[bytes, str]:
+        """Fetch an image link by the rules of :mod:`bot.backends.links`, within
+        ``link_timeout`` in all (retries included). Returns the bytes and their image type."""
+        try:
+            async with asyncio.timeout(self.link_timeout):
+                return await self._with_retries(lambda: self._links.fetch(url))
+        except TimeoutError:
+            raise LinkTooSlow(f"the image link took longer than {self.link_timeout:.0f} s") from None
 
     # --- internals -----------------------------------------------------------
 
@@ -285,8 +310,7 @@ class UpstreamClient:
         started = time.perf_counter()
         response = await self._open_stream(path, kwargs)
         try:
-            async with self._body_readers:
-                chunks = await read_body(response)
+            chunks = await read_body(response, self._body_readers)
         except httpx.TimeoutException as exc:
             raise self._timeout(exc) from None
         except httpx.TransportError as exc:
@@ -330,31 +354,6 @@ class UpstreamClient:
             raise self.error_from(response.status_code, response.headers, content)
         return response
 
-    async def _download_once(self, url: str) -> tuple[bytes, str | None]:
-        try:
-            async with self._downloads.stream("GET", url) as response, self._body_readers:
-                if response.status_code >= 400:
-                    error = self.error_from(response.status_code, response.headers, b"")
-                    if not error.retryable:
-                        raise MalformedResponse(
-                            f"the image link answered HTTP {response.status_code}",
-                            status=response.status_code,
-                        )
-                    raise error
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > self.max_download_bytes:
-                    raise MalformedResponse(f"the image link is too large ({declared} bytes)")
-                body = bytearray()
-                async for chunk in cooperative(response.aiter_bytes()):
-                    body += chunk
-                    if len(body) > self.max_download_bytes:
-                        raise MalformedResponse("the image link is larger than the download limit")
-                return bytes(body), response.headers.get("content-type")
-        except httpx.TimeoutException:
-            raise UpstreamUnavailable("downloading the image link timed out") from None
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"cannot download the image link: {type(exc).__name__}") from None
-
     def _timeout(self, exc: httpx.TimeoutException) -> UpstreamError:
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
             # Nothing reached the provider yet: safe to retry.
@@ -383,7 +382,7 @@ class UpstreamClient:
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RateLimited) and error.retry_after is not None:
+        if isinstance(error, RateLimited | UpstreamUnavailable) and error.retry_after is not None:
             return error.retry_after
         return float(self._backoff(state))
 
@@ -477,7 +476,7 @@ class UpstreamClient:
         if status == 403:
             return AuthFailed(summary, **context)
         if status >= 500 or status in (408, 409):
-            return UpstreamUnavailable(summary, **context)
+            return UpstreamUnavailable(summary, retry_after=retry_after, **context)
         if 400 <= status < 500:
             return BadRequest(summary, **context)
         return UpstreamError(summary, **context)

@@ -55,7 +55,7 @@ class ImagesBackend(BaseBackend):
             body = payloads.dumps(fields)
             if stream:
                 async with self.client.stream_json("images/generations", body) as events:
-                    return await self._from_stream(model, events, on_partial)
+                    return await self._from_stream(model, events, on_partial, request.params.n)
             response = await self.client.post_json("images/generations", body)
         else:
             if request.params.input_fidelity is not None:
@@ -63,20 +63,26 @@ class ImagesBackend(BaseBackend):
             form, files = _form(fields), _files(inputs, request)
             if stream:
                 async with self.client.stream_multipart("images/edits", form, files) as events:
-                    return await self._from_stream(model, events, on_partial)
+                    return await self._from_stream(model, events, on_partial, request.params.n)
             response = await self.client.post_multipart("images/edits", form, files)
         document = await response.json()
-        images, usage, revised = await self._from_document(document)
+        images, usage, revised = await self._from_document(document, request.params.n)
         return self._result(model, images, usage, revised, response.request_id)
 
-    async def _from_document(self, document: Any) -> tuple[list[GeneratedImage], Usage | None, str | None]:
+    async def _from_document(
+        self, document: Any, wanted: int
+    ) -> tuple[list[GeneratedImage], Usage | None, str | None]:
         if not isinstance(document, dict) or not isinstance(document.get("data"), list):
             raise MalformedResponse("the images response has no data list")
-        images = []
+        images: list[GeneratedImage] = []
         revised = None
         for item in document["data"]:
             if not isinstance(item, dict):
                 continue
+            if len(images) == wanted:
+                # One charge buys n pictures: a proxy's extra ones are neither fetched nor sent.
+                log.warning("the answer holds more than the %d pictures asked for; keeping those", wanted)
+                break
             if item.get("b64_json"):
                 images.append(await self.store_output(item["b64_json"]))
             elif item.get("url"):
@@ -91,11 +97,11 @@ class ImagesBackend(BaseBackend):
         return images, Usage.from_api(document.get("usage")), revised
 
     async def _from_stream(
-        self, model: str, events: EventStream, on_partial: PartialCallback | None
+        self, model: str, events: EventStream, on_partial: PartialCallback | None, wanted: int
     ) -> TurnResult:
         if not events.is_event_stream:
             # The proxy ignored stream=true and answered in one piece.
-            whole = await self._from_document(await events.read_json())
+            whole = await self._from_document(await events.read_json(), wanted)
             return self._result(model, *whole, events.request_id)
         images: list[GeneratedImage] = []
         usage: Usage | None = None
@@ -108,7 +114,7 @@ class ImagesBackend(BaseBackend):
                 await self.emit_partial(
                     on_partial, int(document.get("partial_image_index", 0)), document["b64_json"]
                 )
-            elif kind.endswith(".completed"):
+            elif kind.endswith(".completed") and len(images) < wanted:
                 images.append(await self.store_output(document["b64_json"]))
                 usage = Usage.from_api(document.get("usage")) or usage
             elif kind == "error" or "error" in document:

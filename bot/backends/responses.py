@@ -82,7 +82,7 @@ class ResponsesBackend(BaseBackend):
         else:
             response = await self.client.post_json("responses", body)
             document, request_id = await response.json(), response.request_id
-        return await self._result(model, document, request_id)
+        return await self._result(model, document, request_id, request.params.n)
 
     async def _body(
         self,
@@ -150,7 +150,7 @@ class ResponsesBackend(BaseBackend):
                 raise self.client.error_from_event(document, events.request_id)
         raise MalformedResponse("the response stream ended before the response completed")
 
-    async def _result(self, model: str, document: Any, request_id: str | None) -> TurnResult:
+    async def _result(self, model: str, document: Any, request_id: str | None, wanted: int) -> TurnResult:
         if not isinstance(document, dict):
             raise MalformedResponse("the response is not a JSON object", request_id=request_id)
         if isinstance(document.get("error"), dict):
@@ -162,6 +162,10 @@ class ResponsesBackend(BaseBackend):
             if not isinstance(item, dict):
                 continue
             if item.get("type") == "image_generation_call" and item.get("result"):
+                if len(images) == wanted:
+                    # One charge buys what was asked for; more are not decoded or sent.
+                    log.warning("the response holds more than the %d pictures asked for", wanted)
+                    continue
                 images.append(await self.store_output(item["result"]))
                 revised = revised or text_of(item.get("revised_prompt")) or None
             elif item.get("type") == "message":

@@ -10,6 +10,10 @@ Every request is recorded (fields, and each file's sha256) and checked against
 OpenAI's OpenAPI file; a request that violates it gets a 400, like the real API,
 and its violations stay on the record. Responses are chained by id. Faults are
 queued with :meth:`FakeOpenAI.fail`.
+
+A hostile or careless provider is a few attributes away: ``chat_content`` (answer
+the chat with any text, e.g. links elsewhere), ``answer_images`` (more pictures than
+``n``), ``fixed_png`` (a decompression bomb), and ``/redirect?to=`` on its own host.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ import io
 import itertools
 import json
 import re
+import struct
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import BodyPartReader, web
 from PIL import Image
@@ -77,6 +84,20 @@ def nearest_colour_name(rgb: tuple[int, int, int]) -> str:
         return sum((a - b) ** 2 for a, b in zip(COLOURS[name], rgb, strict=True))
 
     return min((name for name in COLOURS if name.isascii()), key=distance)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A whole, valid 1-bit PNG of ``width`` x ``height``: a few KB that decode to as many
+    pixels as they claim (a decompression bomb). Made row by row, never held in full."""
+    row = bytes(1 + (width + 7) // 8)  # filter byte, then all-black bits
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def draw_png(size: tuple[int, int], colour: tuple[int, int, int], *, texture: bool = False) -> bytes:
@@ -184,6 +205,8 @@ class FakeOpenAI:
         "auth",
         "previous_response_not_found",
         "broken_body",
+        "unavailable",
+        "dribble",
     )
 
     def __init__(self, *, validator: SpecValidator | None = None, texture: bool = False) -> None:
@@ -200,6 +223,19 @@ class FakeOpenAI:
         self.ignore_stream = False
         # Always draw this size (the benchmark's 4K image).
         self.fixed_size: tuple[int, int] | None = None
+        # Answer this picture (and previews) whatever was asked (e.g. a bomb_png).
+        self.fixed_png: bytes | None = None
+        # Answer this many pictures whatever n says (a careless proxy).
+        self.answer_images: int | None = None
+        # Answer the chat with this content (text, or a list of parts) instead of a picture.
+        self.chat_content: str | list[dict[str, Any]] | None = None
+        # Paths of GET requests to its own host (/files, /redirect, /drip), in order.
+        self.fetched: list[str] = []
+        self.file_types: dict[str, str] = {}
+        # /drip responses that have sent their first byte and not yet ended.
+        self.dripping = 0
+        self._drips_released = asyncio.Event()
+        self._drip_started = asyncio.Event()
         self.responses: dict[str, bytes] = {}
         self.files: dict[str, bytes] = {}
         self._ids = itertools.count(1)
@@ -216,6 +252,8 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/drip", self._drip)
         app.router.add_get("/v1/models", self._models)
         # A closing fake drops handlers still sleeping in a "slow" fault.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
@@ -231,7 +269,32 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def file_url(self, name: str, data: bytes | None = None, content_type: str = "image/png") -> str:
+        """A link on the fake's own host; with ``data``, it serves those bytes."""
+        if data is not None:
+            self.files[name] = data
+            self.file_types[name] = content_type
+        return f"http://127.0.0.1:{self.port}/files/{name}"
+
+    def redirect_url(self, to: str) -> str:
+        return f"http://127.0.0.1:{self.port}/redirect?{urlencode({'to': to})}"
+
+    def drip_url(self, every: float = 0.0) -> str:
+        """A link that claims a 1 MB image, sends one byte, then waits for
+        :meth:`release_drips`; with ``every``, sends a byte every ``every`` seconds."""
+        return f"http://127.0.0.1:{self.port}/drip?every={every}"
+
+    def release_drips(self) -> None:
+        self._drips_released.set()
+
+    async def until_dripping(self, count: int) -> None:
+        """Wait until ``count`` drips have sent their first byte."""
+        while self.dripping < count:
+            self._drip_started.clear()
+            await self._drip_started.wait()
+
     async def close(self) -> None:
+        self.release_drips()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -302,6 +365,11 @@ class FakeOpenAI:
                 "insufficient_quota",
                 "insufficient_quota",
             )
+        if fault.kind == "unavailable":
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return self._error(
+                503, "The engine is currently overloaded.", "overloaded", "server_error", **headers
+            )
         if fault.kind == "server_error":
             return self._error(
                 500, "The server had an error while processing your request.", "server_error", "server_error"
@@ -326,6 +394,8 @@ class FakeOpenAI:
         return None
 
     def _draw(self, size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:
+        if self.fixed_png is not None:
+            return self.fixed_png
         size = self.fixed_size or size
         key = (size, colour)
         if key not in self._png_cache:
@@ -397,7 +467,8 @@ class FakeOpenAI:
         if refusal is not None:
             return refusal
         colour = colour_named(body["prompt"]) or DEFAULT_COLOUR
-        pngs = [self._draw(self._size(body.get("size")), colour) for _ in range(int(body.get("n") or 1))]
+        count = self.answer_images or int(body.get("n") or 1)
+        pngs = [self._draw(self._size(body.get("size")), colour) for _ in range(count)]
         return await self._images_answer(request, body, pngs, fault, "image_generation")
 
     async def _edits(self, request: web.Request) -> web.StreamResponse:
@@ -429,7 +500,7 @@ class FakeOpenAI:
             first_size = first.size
         colour = colour_named(fields.get("prompt", "")) or colour_of(images[0])
         size = self._size(fields.get("size"), first_size)
-        pngs = [self._draw(size, colour) for _ in range(int(fields.get("n", "1")))]
+        pngs = [self._draw(size, colour) for _ in range(self.answer_images or int(fields.get("n", "1")))]
         body = {
             **fields,
             "stream": fields.get("stream") == "true",
@@ -461,7 +532,7 @@ class FakeOpenAI:
             stream = await self._open_sse(request)
             for png in pngs:
                 for index in range(int(body.get("partial_images") or 0)):
-                    partial = draw_png((256, 256), colour_of(png))
+                    partial = self.fixed_png or draw_png((256, 256), colour_of(png))
                     await self._send_event(
                         stream,
                         {
@@ -499,7 +570,27 @@ class FakeOpenAI:
             "usage": usage,
             "output_format": common["output_format"],
         }
+        if fault is not None and fault.kind == "dribble":
+            return await self._dribble(request, json.dumps(answer).encode())
         return web.json_response(answer, headers={"x-request-id": self._request_id()})
+
+    async def _dribble(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        """As proxies that keep a connection alive do: a space now, the answer once
+        :meth:`release_drips` is called."""
+        response = web.StreamResponse(
+            headers={"Content-Type": "application/json", "x-request-id": self._request_id()}
+        )
+        await response.prepare(request)
+        self.dripping += 1
+        self._drip_started.set()
+        try:
+            await response.write(b" ")
+            await self._drips_released.wait()
+            await response.write(body)
+        finally:
+            self.dripping -= 1
+        await response.write_eof()
+        return response
 
     async def _open_sse(self, request: web.Request) -> web.StreamResponse:
         stream = web.StreamResponse(
@@ -526,10 +617,37 @@ class FakeOpenAI:
         )
 
     async def _file(self, request: web.Request) -> web.Response:
+        self.fetched.append(request.path_qs)
         png = self.files.get(request.match_info["name"])
         if png is None:
             return web.Response(status=404, text="not found")
-        return web.Response(body=png, content_type="image/png")
+        name = request.match_info["name"]
+        return web.Response(body=png, content_type=self.file_types.get(name, "image/png"))
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        self.fetched.append(request.path_qs)
+        raise web.HTTPFound(request.query["to"])
+
+    async def _drip(self, request: web.Request) -> web.StreamResponse:
+        self.fetched.append(request.path_qs)
+        every = float(request.query.get("every", "0"))
+        response = web.StreamResponse(headers={"Content-Type": "image/png", "Content-Length": "1000000"})
+        await response.prepare(request)
+        self.dripping += 1
+        self._drip_started.set()
+        try:
+            await response.write(b"\x89")
+            while not self._drips_released.is_set():
+                if every:
+                    await asyncio.sleep(every)
+                    await response.write(b"\x00")
+                else:
+                    await self._drips_released.wait()
+        except ConnectionError:
+            pass  # the bot gave up on it
+        finally:
+            self.dripping -= 1
+        return response
 
     # --- /chat/completions ---------------------------------------------------------------
 
@@ -550,7 +668,9 @@ class FakeOpenAI:
         size_match = _SIZE_IN_PROMPT.search(prompt)
         size = (int(size_match.group(1)), int(size_match.group(2))) if size_match else (1024, 1024)
         png = self._draw(size, colour)
-        if self.chat_result == "text_only":
+        if self.chat_content is not None:
+            content: str | list[dict[str, Any]] = self.chat_content
+        elif self.chat_result == "text_only":
             content = "I can't draw that, but here is a description instead."
         elif self.chat_result == "data_url" and (fault is None or fault.kind != "url_404"):
             content = f"Here you go!\n\n![image](data:image/png;base64,{self._b64(png, fault)})"
@@ -599,7 +719,7 @@ class FakeOpenAI:
         png = self._draw(self._size(tool.get("size"), (1024, 1024)), colour)
         response_id = f"resp_{next(self._ids):06d}"
         self.responses[response_id] = png
-        item = {
+        item: dict[str, Any] = {
             "type": "image_generation_call",
             "id": f"ig_{next(self._ids)}",
             "status": "completed",
@@ -617,7 +737,10 @@ class FakeOpenAI:
             "status": "completed",
             "model": body["model"],
             "previous_response_id": previous,
-            "output": [item],
+            "output": [
+                {**item, "id": f"{item['id']}_{extra}"} if extra else item
+                for extra in range(self.answer_images or 1)
+            ],
             "usage": {
                 "input_tokens": 100,
                 "output_tokens": 20,
@@ -637,7 +760,7 @@ class FakeOpenAI:
                 },
             )
             for index in range(int(tool.get("partial_images") or 0)):
-                partial = draw_png((256, 256), colour)
+                partial = self.fixed_png or draw_png((256, 256), colour)
                 await self._send_event(
                     stream,
                     {
