@@ -79,6 +79,14 @@ CLI_MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "The provider URL answered 404 Not Found: check OPENAI_BASE_URL (most providers want it to end in /v1).",
         "zh": "服务商地址返回 404 Not Found：请检查 OPENAI_BASE_URL（大多数服务商要求以 /v1 结尾）。",
     },
+    "link_refused": {
+        "en": "The provider answered with a picture link that was not fetched (not a safe address, or not an image). Try again; if it keeps happening, check the provider or proxy at OPENAI_BASE_URL (REDRAW_FETCH_PRIVATE_LINKS admits a proxy on a private network).",
+        "zh": "服务商返回的图片链接没有被下载（地址不安全或不是图片）。请重试；如果一直这样，请检查 OPENAI_BASE_URL 指向的服务商或代理（私有网络上的代理可用 REDRAW_FETCH_PRIVATE_LINKS 放行）。",
+    },
+    "image_queue_full": {
+        "en": "{limit} requests with pictures are already being prepared. Wait for them, then run the command again.",
+        "zh": "已有 {limit} 个带图片的请求正在处理。请等它们完成后再运行命令。",
+    },
     "upstream_timeout": {
         "en": "The image took longer than REDRAW_READ_TIMEOUT and was abandoned. Try again, perhaps with a lower --quality or --size.",
         "zh": "生成时间超过 REDRAW_READ_TIMEOUT，已放弃。请重试，或降低 --quality 或 --size。",

@@ -248,6 +248,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "✅ User {user} can use the bot again.",
         "zh": "✅ 用户 {user} 可以再次使用机器人。",
     },
+    "block_admin": {
+        "en": "Bot admins can't be blocked.",
+        "zh": "机器人管理员不能被禁止。",
+    },
     "admins_only": {
         "en": "Only the bot's admins can do that.",
         "zh": "只有机器人管理员可以这样做。",

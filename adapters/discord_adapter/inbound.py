@@ -136,6 +136,7 @@ class MessageReader:
             and replied is not None
             and any(map(is_picture, replied.attachments)),
             reply_turn=_turn_of_buttons(replied) if replied is not None and replied_to_bot else None,
+            reply_image=_picture_index(replied) if replied is not None and replied_to_bot else 0,
         )
 
 
@@ -147,6 +148,15 @@ def _turn_of_buttons(message: discord.Message) -> int | None:
             if isinstance(parsed, ActionButton):
                 return parsed.turn_id
     return None
+
+
+def _picture_index(message: discord.Message) -> int:
+    """Which of a turn's pictures one of our messages shows: each goes as ``redraw-<n>…``."""
+    for attachment in message.attachments:
+        match = re.match(r"redraw-(\d+)", attachment.filename)
+        if match:
+            return int(match.group(1)) - 1
+    return 0
 
 
 def _can_manage(channel: object, member: discord.abc.User) -> bool:

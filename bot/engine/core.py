@@ -404,6 +404,8 @@ class Engine:
 
     def _permits(self, platform: str, user_id: str, chat_id: str, user: UserRecord | None) -> bool:
         access = self.options.access
+        if f"{platform}:{user_id}" in access.admins:
+            return True  # the operator's own admins can't be locked out, not even by themselves
         if user is not None and user.blocked:
             return False
         if not access.allowed_users and not access.allowed_chats:
@@ -433,7 +435,8 @@ class Engine:
         turn = await self.store.get_turn(inbound.reply_turn)
         if turn is None or (turn.platform, turn.chat_id) != inbound.chat or not turn.output_blobs:
             return None
-        found = SentMessage(inbound.reply_to, turn.id, "image", 0)
+        index = min(max(inbound.reply_image, 0), len(turn.output_blobs) - 1)
+        found = SentMessage(inbound.reply_to, turn.id, "image", index)
         await self.store.record_messages([found])
         return found
 
@@ -445,8 +448,11 @@ class Engine:
         words = inbound.text.split()
         target = words[0] if words else inbound.reply_user_id
         command = "block" if blocked else "unblock"
-        if not target or len(words) > 1:
+        # A user id as the platform gives it, not a @name (which would block nobody).
+        if not target or len(words) > 1 or not target.replace("-", "").replace("_", "").isalnum():
             return render("block_usage", inbound.locale, command=command)
+        if blocked and await self._bot_admin(platform, target):
+            return render("block_admin", inbound.locale)
         current = await self.store.user(platform, target) or UserRecord(platform, target)
         await self.store.put_user(replace(current, blocked=blocked))
         return render("blocked_user" if blocked else "unblocked_user", inbound.locale, user=target)

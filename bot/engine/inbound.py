@@ -52,6 +52,8 @@ class Inbound:
     reply_user_id: str | None = None
     reply_bot_picture: bool = False
     reply_turn: int | None = None
+    # Which of that turn's pictures the replied message shows (several pictures, one message each).
+    reply_image: int = 0
 
     @property
     def chat(self) -> tuple[str, str]:
