@@ -17,7 +17,8 @@ from bot.engine.records import MessageKey, SentMessage, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, upgrade
-from storage.sql import GroupCommit, SqlStore
+from storage.group_commit import GroupCommit
+from storage.sql import SqlStore
 from tests.helpers import png
 
 
