@@ -11,7 +11,18 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Integer,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import ReturningInsert
@@ -19,7 +30,23 @@ from sqlalchemy.sql.dml import ReturningInsert
 from bot.engine.records import TurnStatus
 from storage.tables import chat_settings, inbound_keys, ledger, message_keys, turns, users
 
+# How far up a turn's parents a lineage goes.
+LINEAGE_LIMIT = 1000
+
 TURN_BY_ID = select(turns).where(turns.c.id == bindparam("turn_id"))
+# A turn and its parents in one query, root first (nearest LINEAGE_LIMIT turns only).
+_anchor = (
+    select(turns.c.id, turns.c.parent_id, literal_column("1", Integer).label("depth"))
+    .where(turns.c.id == bindparam("turn_id"))
+    .cte("chain", recursive=True)
+)
+_parent = turns.alias("parent")
+_chain = _anchor.union_all(
+    select(_parent.c.id, _parent.c.parent_id, _anchor.c.depth + 1).where(
+        _parent.c.id == _anchor.c.parent_id, _anchor.c.depth < LINEAGE_LIMIT
+    )
+)
+LINEAGE = select(turns).join(_chain, turns.c.id == _chain.c.id).order_by(_chain.c.depth.desc())
 
 # Slot claims from every instance take this lock first, so two can't both count
 # a limit as not yet full and both take its last place.

@@ -101,15 +101,9 @@ def get_turn(connection: Connection, turn_id: int) -> TurnRecord | None:
 
 
 def lineage(connection: Connection, turn_id: int) -> list[TurnRecord]:
-    chain: list[TurnRecord] = []
-    current: int | None = turn_id
-    while current is not None and len(chain) < 1000:
-        turn = get_turn(connection, current)
-        if turn is None:
-            break
-        chain.append(turn)
-        current = turn.parent_id
-    return list(reversed(chain))
+    """The turn and its parents, root first: one recursive query, not one per parent."""
+    rows = connection.execute(statements.LINEAGE, {"turn_id": turn_id}).all()
+    return [turn_record(row) for row in rows]
 
 
 def claim_slot(connection: Connection, turn_id: int, request: SlotRequest) -> SlotOutcome:
