@@ -3,7 +3,6 @@ provider's images into stored blobs, and loading a parent's images."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -48,13 +47,6 @@ class InputImage:
 
     def __repr__(self) -> str:
         return f"InputImage({self.mime}, {len(self.data)} bytes, blob={self.blob_id[:12]})"
-
-
-def safety_identifier(user_id: str | None) -> str | None:
-    """A stable hash of our user id: the provider can tell abusers apart, never who they are."""
-    if not user_id:
-        return None
-    return hashlib.sha256(f"redraw:{user_id}".encode()).hexdigest()
 
 
 class BaseBackend(ABC):

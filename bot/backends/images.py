@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 from bot import payloads
-from bot.backends.base import BaseBackend, InputImage, PartialCallback, safety_identifier, text_of
+from bot.backends.base import BaseBackend, InputImage, PartialCallback, text_of
+from bot.backends.fields import image_fields, safety_identifier
 from bot.backends.http import EventStream, Files
 from bot.errors import MalformedResponse
 from bot.types import GeneratedImage, ImageParams, ImageRequest, ParentTurn, TurnResult, Usage
@@ -15,22 +16,9 @@ from bot.types import GeneratedImage, ImageParams, ImageRequest, ParentTurn, Tur
 log = logging.getLogger(__name__)
 
 
-def image_fields(model: str, prompt: str, params: ImageParams, user_id: str | None) -> dict[str, Any]:
-    """The parameters both endpoints share; only those set and accepted by the model
-    (validation already refused the rest)."""
-    fields: dict[str, Any] = {
-        "model": model,
-        "prompt": prompt,
-        "n": params.n,
-        "size": params.size,
-        "quality": params.quality,
-        "output_format": params.output_format,
-        "moderation": params.moderation,
-    }
-    if params.output_compression is not None:
-        fields["output_compression"] = params.output_compression
-    if params.background is not None:
-        fields["background"] = params.background
+def request_fields(model: str, prompt: str, params: ImageParams, user_id: str | None) -> dict[str, Any]:
+    """What /images/generations and /images/edits both take."""
+    fields: dict[str, Any] = {"model": model, "prompt": prompt, "n": params.n, **image_fields(params)}
     if (user := safety_identifier(user_id)) is not None:
         fields["user"] = user
     return fields
@@ -47,7 +35,7 @@ class ImagesBackend(BaseBackend):
         on_partial: PartialCallback | None,
     ) -> TurnResult:
         inputs = await self.input_images(request, parent)
-        fields = image_fields(model, request.prompt, request.params, request.user_id)
+        fields = request_fields(model, request.prompt, request.params, request.user_id)
         stream = self.streaming(on_partial)
         if stream:
             fields.update(stream=True, partial_images=self.partial_images)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import imaging, payloads
-from bot.backends.base import BaseBackend, InputImage, PartialCallback, safety_identifier, text_of
+from bot.backends.base import BaseBackend, InputImage, PartialCallback, text_of
+from bot.backends.fields import image_fields, safety_identifier
 from bot.backends.http import EventStream, UpstreamClient
 from bot.blobs import BlobStore
 from bot.errors import InputError, MalformedResponse, NoImageReturned, StateExpired
@@ -93,18 +94,7 @@ class ResponsesBackend(BaseBackend):
         stream: bool,
     ) -> dict[str, Any]:
         params = request.params
-        tool: dict[str, Any] = {
-            "type": "image_generation",
-            "model": model,
-            "size": params.size,
-            "quality": params.quality,
-            "output_format": params.output_format,
-            "moderation": params.moderation,
-        }
-        if params.output_compression is not None:
-            tool["output_compression"] = params.output_compression
-        if params.background is not None:
-            tool["background"] = params.background
+        tool: dict[str, Any] = {"type": "image_generation", "model": model, **image_fields(params)}
         if params.input_fidelity is not None:
             tool["input_fidelity"] = params.input_fidelity
         if request.mask is not None:
