@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from bot.backends.base import safety_identifier
+from bot.backends.fields import safety_identifier
 from bot.backends.http import UpstreamClient
 from bot.backends.responses import ResponsesBackend
 from bot.blobs import MemoryBlobStore

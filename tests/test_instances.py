@@ -13,7 +13,7 @@ import pytest
 
 from bot.engine.records import TurnStatus
 from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus
-from storage import sql
+from storage import clock
 from storage.db import in_schema
 from storage.sql import SqlStore
 from tests.conftest import POSTGRES_URL
@@ -157,7 +157,7 @@ async def test_leases_are_measured_on_the_database_servers_clock(
         # heartbeats still count as fresh.
         behind = datetime.now(UTC) - timedelta(hours=2)
         with monkeypatch.context() as on_its_host:
-            on_its_host.setattr(sql, "now", lambda: behind)
+            on_its_host.setattr(clock, "now", lambda: behind)
             await live.heartbeat("live")
             [turn_id] = await queued(live, 1, instance="live")
         assert await sweeper.interrupt_unfinished(lease_s=90, instance_id="sweeper") == []

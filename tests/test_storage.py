@@ -17,7 +17,8 @@ from bot.engine.records import MessageKey, SentMessage, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, upgrade
-from storage.sql import GroupCommit, SqlStore
+from storage.group_commit import GroupCommit
+from storage.sql import SqlStore
 from tests.helpers import png
 
 
@@ -113,6 +114,22 @@ async def test_records_round_trip(store: SqlStore) -> None:
     assert (await store.sent_message(MessageKey("tg", "chat", "9"))) is not None
     assert (await store.update_chat("tg", "chat", clear_latest=True)).settings == {"size": "1024x1024"}
     assert (await store.chat_state("tg", "chat")).latest_turn_id is None
+
+
+async def test_lineage_is_root_first_and_stops_at_a_thousand(store: SqlStore) -> None:
+    """One recursive query on either database: the nearest 1000 turns of the chain, root first."""
+    ids: list[int] = []
+    parent: int | None = None
+    for n in range(1003):
+        turn = await store.create_turn(
+            NewTurn("tg", "chat", "user", f"step {n}", "images", "gpt-image-2", {}, parent_id=parent)
+        )
+        assert turn is not None
+        ids.append(turn.id)
+        parent = turn.id
+    assert [t.id for t in await store.lineage(ids[4])] == ids[:5]
+    assert [t.id for t in await store.lineage(ids[-1])] == ids[3:]
+    assert await store.lineage(ids[-1] + 1) == []
 
 
 async def test_group_commit_never_strands_a_write() -> None:

@@ -8,8 +8,9 @@ import logging
 import httpx
 import pytest
 
-from bot.backends.http import UpstreamClient, retry_after_of
+from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
+from bot.backends.provider_errors import retry_after_of
 from bot.backends.responses import ResponsesBackend
 from bot.blobs import MemoryBlobStore
 from bot.errors import (

@@ -3,16 +3,15 @@ provider's images into stored blobs, and loading a parent's images."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot import imaging
-from bot.backends.http import UpstreamClient, parse_json
+from bot.backends.http import EventStream, UpstreamClient, parse_json
 from bot.blobs import BlobNotFound, BlobStore
 from bot.errors import InputError, MalformedResponse, OutputTooLarge, UpstreamError
 from bot.offload import run_cpu
@@ -50,11 +49,15 @@ class InputImage:
         return f"InputImage({self.mime}, {len(self.data)} bytes, blob={self.blob_id[:12]})"
 
 
-def safety_identifier(user_id: str | None) -> str | None:
-    """A stable hash of our user id: the provider can tell abusers apart, never who they are."""
-    if not user_id:
-        return None
-    return hashlib.sha256(f"redraw:{user_id}".encode()).hexdigest()
+@dataclass(frozen=True)
+class ModelCall:
+    """One model's try at a request, as the fallback chain hands it to a backend."""
+
+    model: str
+    # The request with its parameters fitted to this model.
+    request: ImageRequest
+    parent: ParentTurn | None
+    on_partial: PartialCallback | None
 
 
 class BaseBackend(ABC):
@@ -91,7 +94,7 @@ class BaseBackend(ABC):
                 request if position == 0 else replace(request, params=adapt_params(request.params, model))
             )
             try:
-                result = await self._run_model(model, attempt, parent, on_partial)
+                result = await self._run_model(ModelCall(model, attempt, parent, on_partial))
             except UpstreamError as error:
                 if not error.model_fallback or position + 1 == len(self.models):
                     raise
@@ -108,13 +111,7 @@ class BaseBackend(ABC):
         raise AssertionError("unreachable: the last model re-raises")
 
     @abstractmethod
-    async def _run_model(
-        self,
-        model: str,
-        request: ImageRequest,
-        parent: ParentTurn | None,
-        on_partial: PartialCallback | None,
-    ) -> TurnResult: ...
+    async def _run_model(self, call: ModelCall) -> TurnResult: ...
 
     # --- helpers for subclasses --------------------------------------------
 
@@ -172,11 +169,15 @@ class BaseBackend(ABC):
             # A preview failing to show must not cost the user the final image.
             log.exception("partial image callback failed")
 
-    async def event_json(self, data: bytes) -> Any:
-        document = await parse_json(data)
-        if not isinstance(document, dict):
-            raise MalformedResponse("a streamed event is not a JSON object")
-        return document
+    async def stream_documents(self, events: EventStream) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
+        """Each event of a stream as (its type, its JSON object), until ``[DONE]``."""
+        async for event in events.events():
+            if event.data.strip() == b"[DONE]":
+                return
+            document = await parse_json(event.data)
+            if not isinstance(document, dict):
+                raise MalformedResponse("a streamed event is not a JSON object")
+            yield str(document.get("type") or event.event or ""), document
 
 
 def _decode_output(payload: Payload) -> tuple[bytes, imaging.ImageInfo]:

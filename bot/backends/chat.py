@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import imaging, payloads
-from bot.backends.base import BaseBackend, InputImage, PartialCallback, text_of
+from bot.backends.base import BaseBackend, InputImage, ModelCall, text_of
 from bot.errors import MalformedResponse, NoImageReturned
 from bot.models import parse_size
 from bot.offload import run_cpu
 from bot.payloads import LargeString
-from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
+from bot.types import GeneratedImage, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +110,8 @@ def _message_content(message: Mapping[str, Any]) -> tuple[bytes | LargeString, l
 class ChatBackend(BaseBackend):
     name = "chat"
 
-    async def _run_model(
-        self,
-        model: str,
-        request: ImageRequest,
-        parent: ParentTurn | None,
-        on_partial: PartialCallback | None,
-    ) -> TurnResult:
+    async def _run_model(self, call: ModelCall) -> TurnResult:
+        model, request, parent = call.model, call.request, call.parent
         history: list[dict[str, Any]] = []
         if parent is not None and parent.backend == self.name:
             history = [dict(message) for message in parent.state.get("messages", [])]

@@ -1,22 +1,20 @@
-"""The HTTP client for the image provider: timeouts, retries, typed errors, request ids.
+"""The HTTP client for the image provider: transport, timeouts and retries.
 
 429 and 5xx are retried with exponential backoff and jitter (tenacity), honouring
 ``Retry-After`` (on a 503 as on a 429), bounded in attempts and in total time.
 400/401/403 and read timeouts are never retried: the first attempt may still be
-drawing and billing. Image links are fetched by :mod:`bot.backends.links`.
+drawing and billing. Which typed error a failure is, is decided by
+:mod:`bot.backends.provider_errors`; image links are fetched by :mod:`bot.backends.links`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -31,19 +29,13 @@ from tenacity import (
 
 from bot import payloads
 from bot.backends.links import GRACE_S, MIN_RATE, LinkFetcher, Resolve, system_resolve
+from bot.backends.provider_errors import ProviderErrors, request_id_of
 from bot.backends.sse import ServerSentEvent, iter_events
 from bot.config import Settings
 from bot.errors import (
-    AuthFailed,
-    BadRequest,
-    ContentBlocked,
-    EndpointNotFound,
-    InsufficientBalance,
     LinkTooSlow,
     MalformedResponse,
-    ModelUnavailable,
     RateLimited,
-    StateExpired,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -55,14 +47,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-oneapi-request-id", "openai-request-id")
-_MODERATION_CODES = {"moderation_blocked", "content_policy_violation", "content_filter", "safety_violation"}
-_BALANCE_CODES = {
-    "insufficient_quota",
-    "insufficient_balance",
-    "billing_hard_limit_reached",
-    "insufficient_user_quota",
-}
 # Parse small bodies on the loop; hand big ones (base64 images) to a thread.
 _INLINE_PARSE_LIMIT = 32 * 1024
 
@@ -135,36 +119,6 @@ class EventStream:
         return await parse_json(await read_body(self.response))
 
 
-def request_id_of(headers: Mapping[str, str]) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        if value := headers.get(name):
-            return value
-    return None
-
-
-def retry_after_of(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    if (millis := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 class UpstreamClient:
     def __init__(
         self,
@@ -187,6 +141,7 @@ class UpstreamClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key or ""
+        self.errors = ProviderErrors(self._api_key)
         self.retry_attempts = retry_attempts
         self.retry_max_seconds = retry_max_seconds
         self.max_download_bytes = max_download_bytes
@@ -401,102 +356,12 @@ class UpstreamClient:
 
     # --- errors --------------------------------------------------------------
 
-    def redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
     def error_from(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         """Map a failed response to the typed error the engine explains."""
-        message, code, kind = _error_fields(body)
-        return self.classify(
-            status,
-            message=message,
-            code=code,
-            kind=kind,
-            request_id=request_id_of(headers),
-            retry_after=retry_after_of(headers),
-        )
+        return self.errors.from_response(status, headers, body)
 
     def error_from_event(self, document: Mapping[str, Any], request_id: str | None) -> UpstreamError:
         """Map an ``error`` event of a stream (``{"type": "error", "error": {...}}``)."""
-        error = document.get("error") if isinstance(document.get("error"), Mapping) else document
-        assert isinstance(error, Mapping)
-        code, kind = str(error.get("code") or ""), str(error.get("type") or "")
-        status = 500 if kind == "server_error" or code == "server_error" else 400
-        message = str(error.get("message") or "")
-        failure = self.classify(
-            status, message=message, code=code, kind=kind, request_id=request_id, retry_after=None
-        )
+        failure = self.errors.from_event(document, request_id)
         UPSTREAM_ERRORS.labels(failure.kind).inc()
         return failure
-
-    def classify(
-        self,
-        status: int,
-        *,
-        message: str,
-        code: str,
-        kind: str,
-        request_id: str | None,
-        retry_after: float | None,
-    ) -> UpstreamError:
-        message = self.redact(message)
-        summary = f"HTTP {status}: {message}" if message else f"HTTP {status}"
-        context: dict[str, Any] = {
-            "status": status,
-            "request_id": request_id,
-            "code": code,
-            "provider_message": message or None,
-        }
-        words = f"{message} {code} {kind}".lower()
-        if status == 401:
-            return AuthFailed(summary, **context)
-        if code in _MODERATION_CODES or (
-            status in (400, 403)
-            and any(w in words for w in ("moderation", "safety system", "content policy"))
-        ):
-            return ContentBlocked(summary, **context)
-        if code == "previous_response_not_found" or ("previous response" in words and "not found" in words):
-            return StateExpired(summary, **context)
-        if (
-            status == 402
-            or code in _BALANCE_CODES
-            or (status == 429 and any(w in words for w in ("quota", "balance", "credit", "余额")))
-        ):
-            return InsufficientBalance(summary, **context)
-        if status == 429:
-            return RateLimited(summary, retry_after=retry_after, **context)
-        if code == "model_not_found" or (
-            "model" in words
-            and any(w in words for w in ("does not exist", "not found", "no available channel"))
-        ):
-            return ModelUnavailable(summary, **context)
-        if status == 404:
-            # No model named: the path itself is not there (a wrong OPENAI_BASE_URL).
-            return EndpointNotFound(summary, **context)
-        if status == 403:
-            return AuthFailed(summary, **context)
-        if status >= 500 or status in (408, 409):
-            return UpstreamUnavailable(summary, retry_after=retry_after, **context)
-        if 400 <= status < 500:
-            return BadRequest(summary, **context)
-        return UpstreamError(summary, **context)
-
-
-def _error_fields(body: bytes) -> tuple[str, str, str]:
-    """(message, code, type) from an OpenAI-style error body, or a text snippet."""
-    text = body[:4096].decode("utf-8", "replace").strip()
-    try:
-        document = json.loads(body) if body and len(body) < 1_000_000 else None
-    except ValueError:
-        document = None
-    if isinstance(document, dict):
-        error = document.get("error", document)
-        if isinstance(error, dict):
-            return (
-                str(error.get("message") or error.get("detail") or "")[:500],
-                str(error.get("code") or ""),
-                str(error.get("type") or ""),
-            )
-        if isinstance(error, str):
-            return error[:500], "", ""
-    return text[:300], "", ""

@@ -4,33 +4,22 @@ to edit (the parent's output image first, then uploads). State: the output image
 from __future__ import annotations
 
 import logging
+from contextlib import aclosing
 from typing import Any
 
 from bot import payloads
-from bot.backends.base import BaseBackend, InputImage, PartialCallback, safety_identifier, text_of
+from bot.backends.base import BaseBackend, InputImage, ModelCall, PartialCallback, text_of
+from bot.backends.fields import image_fields, safety_identifier
 from bot.backends.http import EventStream, Files
 from bot.errors import MalformedResponse
-from bot.types import GeneratedImage, ImageParams, ImageRequest, ParentTurn, TurnResult, Usage
+from bot.types import GeneratedImage, ImageParams, ImageRequest, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 
 
-def image_fields(model: str, prompt: str, params: ImageParams, user_id: str | None) -> dict[str, Any]:
-    """The parameters both endpoints share; only those set and accepted by the model
-    (validation already refused the rest)."""
-    fields: dict[str, Any] = {
-        "model": model,
-        "prompt": prompt,
-        "n": params.n,
-        "size": params.size,
-        "quality": params.quality,
-        "output_format": params.output_format,
-        "moderation": params.moderation,
-    }
-    if params.output_compression is not None:
-        fields["output_compression"] = params.output_compression
-    if params.background is not None:
-        fields["background"] = params.background
+def request_fields(model: str, prompt: str, params: ImageParams, user_id: str | None) -> dict[str, Any]:
+    """What /images/generations and /images/edits both take."""
+    fields: dict[str, Any] = {"model": model, "prompt": prompt, "n": params.n, **image_fields(params)}
     if (user := safety_identifier(user_id)) is not None:
         fields["user"] = user
     return fields
@@ -39,15 +28,10 @@ def image_fields(model: str, prompt: str, params: ImageParams, user_id: str | No
 class ImagesBackend(BaseBackend):
     name = "images"
 
-    async def _run_model(
-        self,
-        model: str,
-        request: ImageRequest,
-        parent: ParentTurn | None,
-        on_partial: PartialCallback | None,
-    ) -> TurnResult:
-        inputs = await self.input_images(request, parent)
-        fields = image_fields(model, request.prompt, request.params, request.user_id)
+    async def _run_model(self, call: ModelCall) -> TurnResult:
+        model, request, on_partial = call.model, call.request, call.on_partial
+        inputs = await self.input_images(request, call.parent)
+        fields = request_fields(model, request.prompt, request.params, request.user_id)
         stream = self.streaming(on_partial)
         if stream:
             fields.update(stream=True, partial_images=self.partial_images)
@@ -105,20 +89,17 @@ class ImagesBackend(BaseBackend):
             return self._result(model, *whole, events.request_id)
         images: list[GeneratedImage] = []
         usage: Usage | None = None
-        async for event in events.events():
-            if event.data.strip() == b"[DONE]":
-                break
-            document = await self.event_json(event.data)
-            kind = str(document.get("type") or event.event or "")
-            if kind.endswith(".partial_image"):
-                await self.emit_partial(
-                    on_partial, int(document.get("partial_image_index", 0)), document["b64_json"]
-                )
-            elif kind.endswith(".completed") and len(images) < wanted:
-                images.append(await self.store_output(document["b64_json"]))
-                usage = Usage.from_api(document.get("usage")) or usage
-            elif kind == "error" or "error" in document:
-                raise self.client.error_from_event(document, events.request_id)
+        async with aclosing(self.stream_documents(events)) as documents:
+            async for kind, document in documents:
+                if kind.endswith(".partial_image"):
+                    await self.emit_partial(
+                        on_partial, int(document.get("partial_image_index", 0)), document["b64_json"]
+                    )
+                elif kind.endswith(".completed") and len(images) < wanted:
+                    images.append(await self.store_output(document["b64_json"]))
+                    usage = Usage.from_api(document.get("usage")) or usage
+                elif kind == "error" or "error" in document:
+                    raise self.client.error_from_event(document, events.request_id)
         if not images:
             raise MalformedResponse("the image stream ended without a final image")
         return self._result(model, images, usage, None, events.request_id)

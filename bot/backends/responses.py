@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import aclosing
 from typing import Any
 
 from bot import imaging, payloads
-from bot.backends.base import BaseBackend, InputImage, PartialCallback, safety_identifier, text_of
+from bot.backends.base import BaseBackend, InputImage, ModelCall, PartialCallback, text_of
+from bot.backends.fields import image_fields, safety_identifier
 from bot.backends.http import EventStream, UpstreamClient
 from bot.blobs import BlobStore
 from bot.errors import InputError, MalformedResponse, NoImageReturned, StateExpired
 from bot.offload import run_cpu
-from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
+from bot.types import GeneratedImage, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -38,73 +40,43 @@ class ResponsesBackend(BaseBackend):
         super().__init__(client, blobs, models, partial_images=partial_images)
         self.mainline_model = mainline_model
 
-    async def _run_model(
-        self,
-        model: str,
-        request: ImageRequest,
-        parent: ParentTurn | None,
-        on_partial: PartialCallback | None,
-    ) -> TurnResult:
+    async def _run_model(self, call: ModelCall) -> TurnResult:
+        request, parent = call.request, call.parent
         previous = None
         if parent is not None and parent.backend == self.name:
             previous = parent.state.get("response_id") or None
         if previous is None:
-            return await self._call(
-                model, request, None, await self.input_images(request, parent), on_partial
-            )
+            return await self._call(call, None, await self.input_images(request, parent))
         uploads = await self.input_images(request, None)
         try:
-            return await self._call(model, request, str(previous), uploads, on_partial)
+            return await self._call(call, str(previous), uploads)
         except StateExpired:
             log.info("response %s is gone upstream; continuing from its stored image", previous)
             if parent is None or not parent.images:
                 raise InputError(
                     "parent gone upstream, no stored image", key="parent_image_missing"
                 ) from None
-            return await self._call(
-                model, request, None, await self.input_images(request, parent), on_partial
-            )
+            return await self._call(call, None, await self.input_images(request, parent))
 
     async def _call(
-        self,
-        model: str,
-        request: ImageRequest,
-        previous_response_id: str | None,
-        images: Sequence[InputImage],
-        on_partial: PartialCallback | None,
+        self, call: ModelCall, previous_response_id: str | None, images: Sequence[InputImage]
     ) -> TurnResult:
-        stream = self.streaming(on_partial)
-        document_out = await self._body(model, request, previous_response_id, images, stream)
+        stream = self.streaming(call.on_partial)
+        document_out = await self._body(call, previous_response_id, images, stream)
         body = await run_cpu(payloads.dumps, document_out)
         if stream:
             async with self.client.stream_json("responses", body) as events:
-                document, request_id = await self._from_stream(events, on_partial)
+                document, request_id = await self._from_stream(events, call.on_partial)
         else:
             response = await self.client.post_json("responses", body)
             document, request_id = await response.json(), response.request_id
-        return await self._result(model, document, request_id, request.params.n)
+        return await self._result(call.model, document, request_id, call.request.params.n)
 
     async def _body(
-        self,
-        model: str,
-        request: ImageRequest,
-        previous_response_id: str | None,
-        images: Sequence[InputImage],
-        stream: bool,
+        self, call: ModelCall, previous_response_id: str | None, images: Sequence[InputImage], stream: bool
     ) -> dict[str, Any]:
-        params = request.params
-        tool: dict[str, Any] = {
-            "type": "image_generation",
-            "model": model,
-            "size": params.size,
-            "quality": params.quality,
-            "output_format": params.output_format,
-            "moderation": params.moderation,
-        }
-        if params.output_compression is not None:
-            tool["output_compression"] = params.output_compression
-        if params.background is not None:
-            tool["background"] = params.background
+        request, params = call.request, call.request.params
+        tool: dict[str, Any] = {"type": "image_generation", "model": call.model, **image_fields(params)}
         if params.input_fidelity is not None:
             tool["input_fidelity"] = params.input_fidelity
         if request.mask is not None:
@@ -135,19 +107,15 @@ class ResponsesBackend(BaseBackend):
     ) -> tuple[Any, str | None]:
         if not events.is_event_stream:
             return await events.read_json(), events.request_id
-        async for event in events.events():
-            if event.data.strip() == b"[DONE]":
-                break
-            document = await self.event_json(event.data)
-            kind = str(document.get("type") or event.event or "")
-            if kind == "response.image_generation_call.partial_image":
-                await self.emit_partial(
-                    on_partial, int(document.get("partial_image_index", 0)), document["partial_image_b64"]
-                )
-            elif kind in ("response.completed", "response.incomplete", "response.failed"):
-                return document.get("response"), events.request_id
-            elif kind == "error":
-                raise self.client.error_from_event(document, events.request_id)
+        async with aclosing(self.stream_documents(events)) as documents:
+            async for kind, document in documents:
+                if kind == "response.image_generation_call.partial_image":
+                    index = int(document.get("partial_image_index", 0))
+                    await self.emit_partial(on_partial, index, document["partial_image_b64"])
+                elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                    return document.get("response"), events.request_id
+                elif kind == "error":
+                    raise self.client.error_from_event(document, events.request_id)
         raise MalformedResponse("the response stream ended before the response completed")
 
     async def _result(self, model: str, document: Any, request_id: str | None, wanted: int) -> TurnResult:
