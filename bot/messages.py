@@ -43,20 +43,20 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "zh": "宽和高都必须是 16 的倍数，{size} 不符合。可以试试 {suggestion}。",
     },
     "size_side_too_long": {
-        "en": "The longest side may be at most {limit} pixels; {size} is larger. Try 3840x2160.",
-        "zh": "最长边不能超过 {limit} 像素，{size} 超出了。可以试试 3840x2160。",
+        "en": "The longest side may be at most {limit} pixels; {size} is larger. Try {suggestion}.",
+        "zh": "最长边不能超过 {limit} 像素，{size} 超出了。可以试试 {suggestion}。",
     },
     "size_ratio_too_wide": {
-        "en": "The aspect ratio may be at most 3:1; {size} is wider than that. Pick a less extreme shape.",
-        "zh": "宽高比不能超过 3:1，{size} 超出了。请选择不那么极端的比例。",
+        "en": "The aspect ratio may be at most 3:1; {size} is wider than that. Try {suggestion}.",
+        "zh": "宽高比不能超过 3:1，{size} 超出了。可以试试 {suggestion}。",
     },
     "size_too_few_pixels": {
-        "en": "{size} is too small: the image needs at least {limit} pixels in total. Try 1024x1024.",
-        "zh": "{size} 太小：总像素至少需要 {limit}。可以试试 1024x1024。",
+        "en": "{size} is too small: the image needs at least {limit} pixels in total. Try {suggestion}.",
+        "zh": "{size} 太小：总像素至少需要 {limit}。可以试试 {suggestion}。",
     },
     "size_too_many_pixels": {
-        "en": "{size} is too large: at most {limit} pixels in total (3840x2160). Pick a smaller size.",
-        "zh": "{size} 太大：总像素最多 {limit}（3840x2160）。请选择更小的尺寸。",
+        "en": "{size} is too large: at most {limit} pixels in total (3840x2160). Try {suggestion}.",
+        "zh": "{size} 太大：总像素最多 {limit}（3840x2160）。可以试试 {suggestion}。",
     },
     "size_not_supported": {
         "en": "{model} can't draw {size}. Choose one of: {allowed}.",

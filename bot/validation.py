@@ -6,7 +6,8 @@ localize. Image sniffing runs in a worker thread.
 
 from __future__ import annotations
 
-import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -14,14 +15,14 @@ from bot import imaging
 from bot.errors import InputError
 from bot.models import (
     MAX_PIXELS,
-    MAX_RATIO,
     MAX_SIDE,
     MIN_PIXELS,
-    SIZE_STEP,
     ImageModel,
     image_model,
     nearest_preset,
+    nearest_valid_size,
     parse_size,
+    size_problem,
 )
 from bot.offload import run_cpu
 from bot.types import ImageParams, ImageRequest, PreparedImage
@@ -37,6 +38,15 @@ INPUT_FIDELITIES = ("low", "high")
 # Backends whose one call yields one image; more come from parallel calls (variations).
 SINGLE_IMAGE_BACKENDS = ("responses", "chat")
 DEFAULT_PARAMS = ImageParams()
+# How much of a refused value a message quotes back.
+SHOWN_VALUE_CHARS = 24
+# What each size refusal quotes of the rule it broke.
+_SIZE_LIMITS: dict[str, dict[str, object]] = {
+    "size_side_too_long": {"limit": MAX_SIDE},
+    "size_too_few_pixels": {"limit": f"{MIN_PIXELS:,}"},
+    "size_too_many_pixels": {"limit": f"{MAX_PIXELS:,}"},
+}
+_SIZE_SIGNS = str.maketrans({"×": "x", "*": "x", "X": "x", "ｘ": "x", "Ｘ": "x", "＊": "x"})
 
 
 def check_prompt(prompt: str) -> str:
@@ -49,14 +59,17 @@ def check_prompt(prompt: str) -> str:
 
 
 def normalize_size(size: str) -> str:
-    """Accept ``1536x1024``, ``1536X1024``, ``1536×1024``, ``1536*1024``; return ``1536x1024``."""
-    text = size.strip().lower().replace("×", "x").replace("*", "x").replace(" ", "")
+    """Accept ``1536x1024``, ``1536X1024``, ``1536×1024``, ``1536*1024`` (full-width digits and
+    signs too); return ``1536x1024``. ``²x²`` and the like are no size."""
+    text = "".join(size.split()).lower().translate(_SIZE_SIGNS)
+    # Decimal digits of any script are digits; superscripts and circled numbers are not.
+    text = "".join(str(unicodedata.digit(c)) if unicodedata.category(c) == "Nd" else c for c in text)
     if text == "auto":
         return text
-    dims = parse_size(text)
-    if dims is None or 0 in dims:
-        raise InputError("bad size", key="size_invalid", size=size.strip())
-    return f"{dims[0]}x{dims[1]}"
+    found = re.fullmatch(r"0*([0-9]+)x0*([0-9]+)", text)
+    if found is None or "0" in found.groups():
+        raise InputError("bad size", key="size_invalid", size=_shown(size.strip()))
+    return f"{found.group(1)}x{found.group(2)}"
 
 
 def check_size(size: str, model: ImageModel) -> str:
@@ -68,31 +81,26 @@ def check_size(size: str, model: ImageModel) -> str:
             "size not supported",
             key="size_not_supported",
             model=model.name,
-            size=size,
+            size=_shown(size),
             allowed=", ".join(model.sizes),
         )
     width, height = parse_size(size) or (0, 0)
-    if width % SIZE_STEP or height % SIZE_STEP:
-        suggestion = f"{_round16(width)}x{_round16(height)}"
-        raise InputError("size step", key="size_not_multiple_of_16", size=size, suggestion=suggestion)
-    if max(width, height) > MAX_SIDE:
-        raise InputError("side too long", key="size_side_too_long", size=size, limit=MAX_SIDE)
-    if max(width, height) / min(width, height) > MAX_RATIO:
-        raise InputError("ratio", key="size_ratio_too_wide", size=size)
-    if width * height < MIN_PIXELS:
-        raise InputError("too few pixels", key="size_too_few_pixels", size=size, limit=f"{MIN_PIXELS:,}")
-    if width * height > MAX_PIXELS:
-        raise InputError("too many pixels", key="size_too_many_pixels", size=size, limit=f"{MAX_PIXELS:,}")
-    return size
+    key = size_problem(width, height)
+    if key is None:
+        return size
+    # Every refusal names a size that is itself accepted, of the same shape where the rules allow.
+    suggestion = "{}x{}".format(*nearest_valid_size(width, height))
+    raise InputError(key, key=key, size=_shown(size), suggestion=suggestion, **_SIZE_LIMITS.get(key, {}))
+
+
+def _shown(value: str) -> str:
+    """What a refusal may quote of the user's value: a size of thousands of digits is cut."""
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[: SHOWN_VALUE_CHARS - 1] + "…"
 
 
 def check_quality(quality: str) -> str:
     _one_of(quality, QUALITIES, "quality_invalid")
     return quality
-
-
-def _round16(value: int) -> int:
-    return max(SIZE_STEP, math.floor(value / SIZE_STEP + 0.5) * SIZE_STEP)
 
 
 def check_params(params: ImageParams, model_name: str, backend: str = "images") -> ImageParams:
