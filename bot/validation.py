@@ -38,6 +38,14 @@ INPUT_FIDELITIES = ("low", "high")
 # Backends whose one call yields one image; more come from parallel calls (variations).
 SINGLE_IMAGE_BACKENDS = ("responses", "chat")
 DEFAULT_PARAMS = ImageParams()
+# Control and format characters (U+200B…U+200D, U+2060, U+FEFF, tags, bidi marks), and every
+# kind of space: they show nothing.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+# Marks and letters that render as nothing: the combining grapheme joiner, Hangul fillers,
+# Khmer inherent vowels, Mongolian variation selectors, the blank Braille pattern.
+_INVISIBLE_CHARS = frozenset(
+    {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0}
+)
 # How much of a refused value a message quotes back.
 SHOWN_VALUE_CHARS = 24
 # What each size refusal quotes of the rule it broke.
@@ -49,9 +57,30 @@ _SIZE_LIMITS: dict[str, dict[str, object]] = {
 _SIZE_SIGNS = str.maketrans({"×": "x", "*": "x", "X": "x", "ｘ": "x", "Ｘ": "x", "＊": "x"})
 
 
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only spaces, zero-width and other format or control
+    characters, variation selectors, fillers. Such a prompt is an empty one."""
+    return all(map(_invisible, text))
+
+
+def visible(text: str) -> str:
+    """``text``, or ``""`` when it shows nothing (what adapters hand the engine)."""
+    return "" if is_blank(text) else text
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    return (
+        unicodedata.category(char) in _INVISIBLE_CATEGORIES
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or code in _INVISIBLE_CHARS
+    )
+
+
 def check_prompt(prompt: str) -> str:
     text = prompt.strip()
-    if not text:
+    if is_blank(text):
         raise InputError("empty prompt", key="prompt_empty")
     if len(text) > MAX_PROMPT_CHARS:
         raise InputError("prompt too long", key="prompt_too_long", length=len(text), limit=MAX_PROMPT_CHARS)

@@ -17,6 +17,7 @@ from telegram.error import BadRequest, TelegramError
 from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
 from bot.errors import InputError, download_too_large
+from bot.validation import visible
 
 PLATFORM = "telegram"
 # Bots may download files up to 20 MB from Telegram's own Bot API server.
@@ -172,7 +173,7 @@ class InboundBuilder:
             user_id=user_id,
             user_name=user_name,
             chat_kind=chat_kind(first.chat),
-            text=parsed.text,
+            text=visible(parsed.text),
             locale=language,
             images=tuple(ImageInput(self._loader(ref), ref.mime, ref.source) for ref in refs),
             reply_to=reply_to,

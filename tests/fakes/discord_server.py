@@ -207,6 +207,8 @@ class FakeDiscord:
         # Every message, by id: the users' and the bot's (deleted ones keep ``deleted``).
         self.messages: dict[int, dict[str, Any]] = {}
         self.files: dict[str, Upload] = {}
+        # The CDN names of the files the bot downloaded, in order.
+        self.downloads: list[str] = []
         self.calls: list[Call] = []
         self.interactions: dict[int, InteractionRecord] = {}
         self.commands: list[dict[str, Any]] = []
@@ -655,6 +657,7 @@ class FakeDiscord:
         upload = self.files.get(request.match_info["name"])
         if upload is None:
             return web.Response(status=404)
+        self.downloads.append(request.match_info["name"])
         return web.Response(body=upload.data, content_type=upload.content_type)
 
     async def _rest(self, request: web.Request) -> web.Response:
