@@ -127,6 +127,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "Image {index} isn't a picture I can read. Send a PNG, JPEG, WebP, GIF or HEIC image.",
         "zh": "无法读取第 {index} 张图片。请发送 PNG、JPEG、WebP、GIF 或 HEIC 图片。",
     },
+    "image_type_unsupported": {
+        "en": "Image {index} is of type {type}, which I can't read. Send a PNG, JPEG, WebP, GIF or HEIC image.",
+        "zh": "第 {index} 张图片的类型是 {type}，我无法读取。请发送 PNG、JPEG、WebP、GIF 或 HEIC 图片。",
+    },
     "image_too_many_pixels": {
         "en": "Image {index} has {megapixels} megapixels; I can take at most {limit}. Send a smaller image.",
         "zh": "第 {index} 张图片有 {megapixels} 百万像素，最多只能处理 {limit} 百万像素。请发送更小的图片。",

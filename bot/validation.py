@@ -10,9 +10,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from bot import imaging
-from bot.errors import InputError
+from bot.errors import InputError, download_too_large
 from bot.models import (
     MAX_PIXELS,
     MAX_SIDE,
@@ -45,6 +46,27 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 # Khmer inherent vowels, Mongolian variation selectors, the blank Braille pattern.
 _INVISIBLE_CHARS = frozenset(
     {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0}
+)
+# Upload types the bot reads (see imaging.prepare_input), named as platforms name them.
+READABLE_MIMES = frozenset(
+    {
+        "image/png",
+        "image/x-png",
+        "image/jpeg",
+        "image/jpg",
+        "image/pjpeg",
+        "image/webp",
+        "image/gif",
+        "image/heic",
+        "image/heif",
+        "image/heic-sequence",
+        "image/heif-sequence",
+        "image/avif",
+        "image/bmp",
+        "image/x-bmp",
+        "image/x-ms-bmp",
+        "image/tiff",
+    }
 )
 # How much of a refused value a message quotes back.
 SHOWN_VALUE_CHARS = 24
@@ -180,6 +202,57 @@ def _one_of(value: str, allowed: Sequence[str], key: str) -> None:
 def check_image_count(count: int) -> None:
     if count > MAX_INPUT_IMAGES:
         raise InputError("too many images", key="too_many_images", count=count, limit=MAX_INPUT_IMAGES)
+
+
+class ImageFacts(Protocol):
+    """What a platform says about an upload before it is fetched; None where it says nothing."""
+
+    @property
+    def mime(self) -> str | None: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    @property
+    def width(self) -> int | None: ...
+
+    @property
+    def height(self) -> int | None: ...
+
+    # The most this platform lets the bot fetch (Telegram's Bot API: 20 MB); None: no own limit.
+    @property
+    def max_bytes(self) -> int | None: ...
+
+
+def check_upfront(prompt: str, images: Sequence[ImageFacts], *, already: int = 0) -> None:
+    """Everything the text and the platforms' metadata can tell, checked before anything is
+    downloaded, decoded or stored: a refused request fetches nothing. ``already`` counts the
+    images the request carries besides these (the parent's picture)."""
+    check_prompt(prompt)
+    check_image_count(already + len(images))
+    for index, image in enumerate(images, start=1):
+        if image.mime is not None and image.mime.lower() not in READABLE_MIMES:
+            shown = _shown(image.mime)
+            raise InputError("unreadable type", key="image_type_unsupported", index=index, type=shown)
+        size = image.size
+        if size is not None and image.max_bytes is not None and size > image.max_bytes:
+            raise download_too_large(size, image.max_bytes)
+        if size is not None and size > imaging.MAX_INPUT_BYTES:
+            raise InputError(
+                "image too big",
+                key="image_too_big",
+                index=index,
+                size_mb=round(size / 2**20, 1),
+                limit_mb=imaging.MAX_INPUT_BYTES // 2**20,
+            )
+        if image.width and image.height and image.width * image.height > imaging.MAX_INPUT_PIXELS:
+            raise InputError(
+                "too many pixels",
+                key="image_too_many_pixels",
+                index=index,
+                megapixels=round(image.width * image.height / 1e6),
+                limit=imaging.MAX_INPUT_PIXELS // 1_000_000,
+            )
 
 
 async def prepare_images(images: Sequence[bytes], *, already: int = 0) -> tuple[PreparedImage, ...]:

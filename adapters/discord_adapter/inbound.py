@@ -61,7 +61,15 @@ def unsupported_kind(message: discord.Message) -> str | None:
 
 
 def image_input(attachment: discord.Attachment, source: MessageKey | None) -> ImageInput:
-    return ImageInput(_loader(attachment), _mime(attachment) or None, source)
+    """The attachment with what Discord says of it, so the engine can refuse it unfetched."""
+    return ImageInput(
+        _loader(attachment),
+        _mime(attachment) or None,
+        source,
+        size=attachment.size,
+        width=attachment.width,
+        height=attachment.height,
+    )
 
 
 def _loader(attachment: discord.Attachment) -> Callable[[], Awaitable[bytes]]:
