@@ -7,12 +7,16 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_engine
+from bot.backends import ChatBackend, ImagesBackend
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
 from bot.config import ConfigError, load_settings
-from bot.engine.inbound import ChatKind, Inbound
+from bot.engine.core import Engine, EngineOptions
+from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound
 from bot.engine.records import MessageKey
+from storage.blobs import FileBlobStore
 from storage.setup import open_storage
+from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY
 from tests.fakes.channel import CollectingChannel
 from tests.fakes.openai_server import FakeOpenAI
@@ -81,3 +85,31 @@ async def test_chats_are_offered_and_may_pick_only_those(fake: FakeOpenAI, tmp_p
             assert "backend" not in (await store.chat_state("test", "c")).settings
     finally:
         await store.close()
+
+
+async def test_regenerating_a_picture_of_a_backend_no_longer_enabled_uses_the_default(
+    store: SqlStore, fake: FakeOpenAI, file_blobs: FileBlobStore
+) -> None:
+    models = {"images": "gpt-image-2", "chat": "gpt-image-2-all"}
+    channel = CollectingChannel()
+    async with UpstreamClient(base_url=fake.base_url, api_key=TEST_API_KEY) as client:
+        every = {
+            "images": ImagesBackend(client, file_blobs, [models["images"]]),
+            "chat": ChatBackend(client, file_blobs, [models["chat"]]),
+        }
+        before = Engine(store, file_blobs, every, EngineOptions("chat", models))
+        await before.handle(
+            Inbound(MessageKey("test", "c", "1"), "u", "U", ChatKind.PRIVATE, "a fox"), channel
+        )
+        await before.drain()
+        # The operator narrows REDRAW_BACKENDS to images; the old picture's Regenerate still works.
+        after = Engine(store, file_blobs, {"images": every["images"]}, EngineOptions("images", models))
+        regenerate = channel.action(ActionKind.REGENERATE)
+        press = ActionPress(ActionKind.REGENERATE, regenerate.turn_id, channel.last_image_key(), "u")
+        await after.press(press, channel)
+        await after.drain()
+    first, second = [request for request in fake.requests if request.path.startswith("/v1/")]
+    assert first.path == "/v1/chat/completions" and first.json["model"] == "gpt-image-2-all"
+    assert second.path == "/v1/images/generations" and second.json["model"] == "gpt-image-2"
+    redrawn = await store.get_turn(channel.results[-1].actions[0].turn_id)
+    assert redrawn is not None and (redrawn.backend, redrawn.model) == ("images", "gpt-image-2")
