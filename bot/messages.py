@@ -287,7 +287,7 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
     "help_discord": {
         "en": (
             "🎨 I draw pictures and keep editing them with you.\n\n"
-            "• `/imagine prompt: a red fox in the snow, watercolour` draws one; add image1…image4 to restyle or combine your images, size and quality to choose them for this picture.\n"
+            "• “/imagine prompt: a red fox in the snow, watercolour” draws one; add image1…image4 to restyle or combine your images, size and quality to choose them for this picture.\n"
             "• Mention me with a description (and images) to draw, e.g. “@Redraw a lighthouse at dusk”.\n"
             "• Reply to one of my pictures to change it: “make it night”, “add a hat” (no mention needed). Reply to an older one to branch from it.\n"
             "• Reply to someone's image and mention me to work on it.\n\n"
@@ -296,7 +296,7 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         ),
         "zh": (
             "🎨 我会作画，并和你一起不断修改。\n\n"
-            "• `/imagine prompt: 雪地里的红狐狸，水彩风格` 画一幅画；加上 image1…image4 可转换或融合你的图片，size 和 quality 为这张图选择尺寸和质量。\n"
+            "• “/imagine prompt: 雪地里的红狐狸，水彩风格” 画一幅画；加上 image1…image4 可转换或融合你的图片，size 和 quality 为这张图选择尺寸和质量。\n"
             "• @我 并写上描述（可带图片）即可作画，例如“@Redraw 黄昏的灯塔”。\n"
             "• 回复我的图片即可修改：“改成夜晚”、“加一顶帽子”（无需 @）。回复更早的图片可从那个版本分支。\n"
             "• 回复别人的图片并 @我，即可处理那张图片。\n\n"
