@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from adapters.monitor import Monitor
-from bot.app import build_backends, engine_options
+from bot.app import chat_backends, engine_options
 from bot.backends import UpstreamClient
 from bot.config import Settings
 from bot.engine.core import Engine, EngineOptions
@@ -94,7 +94,7 @@ class Runtime:
             await self._monitor.start()
         self._store, blobs = await open_storage(self.settings)
         self._client = UpstreamClient.from_settings(self.settings)
-        backends = build_backends(self.settings, self._client, blobs)
+        backends = chat_backends(self.settings, self._client, blobs)
         self._engine = Engine(self._store, blobs, backends, self.options)
         for platform in self.platforms:
             adapter = self._adapter(platform, self._engine)

@@ -35,6 +35,13 @@ def build_backends(settings: Settings, client: UpstreamClient, blobs: BlobStore)
     }
 
 
+def chat_backends(settings: Settings, client: UpstreamClient, blobs: BlobStore) -> dict[str, ImageBackend]:
+    """The backends chats may use and pick in /settings: those the operator enabled
+    (``Settings.enabled_backends``). ``redraw draw`` may still try any of the three."""
+    built = build_backends(settings, client, blobs)
+    return {name: built[name] for name in settings.enabled_backends}
+
+
 def engine_options(settings: Settings) -> EngineOptions:
     return EngineOptions(
         default_backend=settings.redraw_backend,
@@ -60,4 +67,4 @@ def engine_options(settings: Settings) -> EngineOptions:
 
 
 def build_engine(settings: Settings, store: Store, blobs: BlobStore, client: UpstreamClient) -> Engine:
-    return Engine(store, blobs, build_backends(settings, client, blobs), engine_options(settings))
+    return Engine(store, blobs, chat_backends(settings, client, blobs), engine_options(settings))

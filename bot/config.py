@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     openai_base_url: str = Field(default=DEFAULT_OPENAI_BASE_URL, repr=False)
 
     redraw_backend: BackendName = "responses"
+    # The backends chats may pick in /settings (unset: see enabled_backends).
+    redraw_backends: Annotated[list[BackendName], NoDecode] = Field(default_factory=list)
     # None means "the default for the backend" (see image_model).
     redraw_image_model: str | None = None
     redraw_responses_model: str = "gpt-5"
@@ -139,6 +141,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "redraw_fallback_models",
+        "redraw_backends",
         "redraw_allowed_users",
         "redraw_allowed_chats",
         "redraw_admins",
@@ -199,6 +202,14 @@ class Settings(BaseSettings):
         if value is not None:
             check_database_url(value)
         return value
+
+    @field_validator("redraw_backends")
+    @classmethod
+    def _backends_hold_the_default(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        default = info.data.get("redraw_backend")
+        if value and default is not None and default not in value:
+            raise ValueError(f"must include REDRAW_BACKEND ({default}), the backend chats start on")
+        return list(dict.fromkeys(value))
 
     @field_validator("redraw_webhook_url")
     @classmethod
@@ -269,6 +280,17 @@ class Settings(BaseSettings):
         if self.redraw_image_model and self.redraw_backend != "chat":
             return self.redraw_image_model
         return DEFAULT_IMAGE_MODEL
+
+    @property
+    def enabled_backends(self) -> list[str]:
+        """The backends chats may use: REDRAW_BACKENDS; unset, those known to work with the
+        provider: OpenAI's own API serves responses and images (chat's models live on proxies
+        only), and of a proxy only REDRAW_BACKEND is known to work."""
+        if self.redraw_backends:
+            return list(self.redraw_backends)
+        if self.openai_base_url == DEFAULT_OPENAI_BASE_URL:
+            return list(dict.fromkeys([self.redraw_backend, "responses", "images"]))
+        return [self.redraw_backend]
 
     @property
     def database_url(self) -> str:

@@ -43,20 +43,20 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "zh": "宽和高都必须是 16 的倍数，{size} 不符合。可以试试 {suggestion}。",
     },
     "size_side_too_long": {
-        "en": "The longest side may be at most {limit} pixels; {size} is larger. Try 3840x2160.",
-        "zh": "最长边不能超过 {limit} 像素，{size} 超出了。可以试试 3840x2160。",
+        "en": "The longest side may be at most {limit} pixels; {size} is larger. Try {suggestion}.",
+        "zh": "最长边不能超过 {limit} 像素，{size} 超出了。可以试试 {suggestion}。",
     },
     "size_ratio_too_wide": {
-        "en": "The aspect ratio may be at most 3:1; {size} is wider than that. Pick a less extreme shape.",
-        "zh": "宽高比不能超过 3:1，{size} 超出了。请选择不那么极端的比例。",
+        "en": "The aspect ratio may be at most 3:1; {size} is wider than that. Try {suggestion}.",
+        "zh": "宽高比不能超过 3:1，{size} 超出了。可以试试 {suggestion}。",
     },
     "size_too_few_pixels": {
-        "en": "{size} is too small: the image needs at least {limit} pixels in total. Try 1024x1024.",
-        "zh": "{size} 太小：总像素至少需要 {limit}。可以试试 1024x1024。",
+        "en": "{size} is too small: the image needs at least {limit} pixels in total. Try {suggestion}.",
+        "zh": "{size} 太小：总像素至少需要 {limit}。可以试试 {suggestion}。",
     },
     "size_too_many_pixels": {
-        "en": "{size} is too large: at most {limit} pixels in total (3840x2160). Pick a smaller size.",
-        "zh": "{size} 太大：总像素最多 {limit}（3840x2160）。请选择更小的尺寸。",
+        "en": "{size} is too large: at most {limit} pixels in total (3840x2160). Try {suggestion}.",
+        "zh": "{size} 太大：总像素最多 {limit}（3840x2160）。可以试试 {suggestion}。",
     },
     "size_not_supported": {
         "en": "{model} can't draw {size}. Choose one of: {allowed}.",
@@ -126,6 +126,10 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
     "image_unreadable": {
         "en": "Image {index} isn't a picture I can read. Send a PNG, JPEG, WebP, GIF or HEIC image.",
         "zh": "无法读取第 {index} 张图片。请发送 PNG、JPEG、WebP、GIF 或 HEIC 图片。",
+    },
+    "image_type_unsupported": {
+        "en": "Image {index} is of type {type}, which I can't read. Send a PNG, JPEG, WebP, GIF or HEIC image.",
+        "zh": "第 {index} 张图片的类型是 {type}，我无法读取。请发送 PNG、JPEG、WebP、GIF 或 HEIC 图片。",
     },
     "image_too_many_pixels": {
         "en": "Image {index} has {megapixels} megapixels; I can take at most {limit}. Send a smaller image.",
@@ -331,7 +335,7 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
     "help_discord": {
         "en": (
             "🎨 I draw pictures and keep editing them with you.\n\n"
-            "• `/imagine prompt: a red fox in the snow, watercolour` draws one; add image1…image4 to restyle or combine your images, size and quality to choose them for this picture.\n"
+            "• “/imagine prompt: a red fox in the snow, watercolour” draws one; add image1…image4 to restyle or combine your images, size and quality to choose them for this picture.\n"
             "• Mention me with a description (and images) to draw, e.g. “@Redraw a lighthouse at dusk”.\n"
             "• Reply to one of my pictures to change it: “make it night”, “add a hat” (no mention needed). Reply to an older one to branch from it.\n"
             "• Reply to someone's image and mention me to work on it.\n\n"
@@ -340,7 +344,7 @@ MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         ),
         "zh": (
             "🎨 我会作画，并和你一起不断修改。\n\n"
-            "• `/imagine prompt: 雪地里的红狐狸，水彩风格` 画一幅画；加上 image1…image4 可转换或融合你的图片，size 和 quality 为这张图选择尺寸和质量。\n"
+            "• “/imagine prompt: 雪地里的红狐狸，水彩风格” 画一幅画；加上 image1…image4 可转换或融合你的图片，size 和 quality 为这张图选择尺寸和质量。\n"
             "• @我 并写上描述（可带图片）即可作画，例如“@Redraw 黄昏的灯塔”。\n"
             "• 回复我的图片即可修改：“改成夜晚”、“加一顶帽子”（无需 @）。回复更早的图片可从那个版本分支。\n"
             "• 回复别人的图片并 @我，即可处理那张图片。\n\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 GPT_IMAGE_2_PRESETS: tuple[str, ...] = (
@@ -55,12 +56,80 @@ def image_model(name: str) -> ImageModel:
     return ImageModel(name, True, GPT_IMAGE_2_PRESETS, False, False)
 
 
+# Sides written with more digits than this are only ever "far too long": their value is
+# approximated from their leading digits (int() refuses thousands of digits outright).
+_EXACT_DIGITS = 9
+# How much a difference in area counts against a difference in shape when advising a size:
+# 1% off the requested aspect ratio weighs as much as 5% off its area.
+_AREA_WEIGHT = 0.2
+
+
 def parse_size(size: str) -> tuple[int, int] | None:
-    """``"1536x1024"`` → (1536, 1024); None for ``auto`` or anything unparseable."""
-    width, sep, height = size.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
+    """``"1536x1024"`` → (1536, 1024); None for ``auto`` or anything unparseable.
+
+    Only ASCII digits count (``"²x²"`` is no size), and a side of thousands of digits
+    parses to a huge number rather than raising."""
+    found = re.fullmatch(r"([0-9]+)x([0-9]+)", size.lower())
+    if found is None:
         return None
-    return int(width), int(height)
+    return _side(found.group(1)), _side(found.group(2))
+
+
+def _side(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    if len(digits) <= _EXACT_DIGITS:
+        return int(digits)
+    scale: int = 10 ** (len(digits) - _EXACT_DIGITS)
+    return int(digits[:_EXACT_DIGITS]) * scale
+
+
+def size_problem(width: int, height: int) -> str | None:
+    """The first gpt-image-2 rule a custom size breaks, as its message key; None: it fits."""
+    if width % SIZE_STEP or height % SIZE_STEP:
+        return "size_not_multiple_of_16"
+    if max(width, height) > MAX_SIDE:
+        return "size_side_too_long"
+    if max(width, height) > MAX_RATIO * min(width, height):
+        return "size_ratio_too_wide"
+    if width * height < MIN_PIXELS:
+        return "size_too_few_pixels"
+    if width * height > MAX_PIXELS:
+        return "size_too_many_pixels"
+    return None
+
+
+def nearest_valid_size(width: int, height: int) -> tuple[int, int]:
+    """The gpt-image-2 size closest to ``width``x``height``: the same shape first (aspect
+    ratio as close as the rules allow), then the closest area. A refused 5000x5000 becomes
+    another square (2880x2880), never 3840x2160."""
+    ratio = math.log(max(width, 1)) - math.log(max(height, 1))
+    area = math.log(max(width, 1)) + math.log(max(height, 1))
+    best: tuple[float, int, int] | None = None
+    for w in range(SIZE_STEP, MAX_SIDE + 1, SIZE_STEP):
+        # The heights this width allows: ratio ≤ 3:1, side ≤ 3840, pixels within bounds.
+        low = max(SIZE_STEP, _ceil_step(w / MAX_RATIO), _ceil_step(MIN_PIXELS / w))
+        high = min(MAX_SIDE, int(w * MAX_RATIO), (MAX_PIXELS // w) // SIZE_STEP * SIZE_STEP)
+        if low > high:
+            continue
+        # The shape term outweighs the area term, so for one width the best height is the
+        # one nearest w / ratio on either side.
+        ideal = w / math.exp(min(max(ratio, -math.log(MAX_RATIO)), math.log(MAX_RATIO)))
+        for h in {min(max(_floor_step(ideal), low), high), min(max(_ceil_step(ideal), low), high)}:
+            if size_problem(w, h) is not None:  # float rounding at a bound: never advise a refused size
+                continue
+            cost = abs(math.log(w / h) - ratio) + _AREA_WEIGHT * abs(math.log(w * h) - area)
+            if best is None or (cost, w, h) < best:
+                best = (cost, w, h)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _floor_step(value: float) -> int:
+    return int(value // SIZE_STEP) * SIZE_STEP
+
+
+def _ceil_step(value: float) -> int:
+    return math.ceil(value / SIZE_STEP) * SIZE_STEP
 
 
 def nearest_preset(size: str, model: ImageModel) -> str:

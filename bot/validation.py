@@ -6,23 +6,25 @@ localize. Image sniffing runs in a worker thread.
 
 from __future__ import annotations
 
-import math
+import re
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Protocol
 
 from bot import imaging
-from bot.errors import InputError
+from bot.errors import InputError, download_too_large
 from bot.models import (
     MAX_PIXELS,
-    MAX_RATIO,
     MAX_SIDE,
     MIN_PIXELS,
-    SIZE_STEP,
     ImageModel,
     image_model,
     nearest_preset,
+    nearest_valid_size,
     parse_size,
+    size_problem,
 )
 from bot.offload import QueueFull, run_cpu, user_queue
 from bot.types import ImageParams, ImageRequest, PreparedImage
@@ -38,11 +40,70 @@ INPUT_FIDELITIES = ("low", "high")
 # Backends whose one call yields one image; more come from parallel calls (variations).
 SINGLE_IMAGE_BACKENDS = ("responses", "chat")
 DEFAULT_PARAMS = ImageParams()
+# Control and format characters (U+200B…U+200D, U+2060, U+FEFF, tags, bidi marks), and every
+# kind of space: they show nothing.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+# Marks and letters that render as nothing: the combining grapheme joiner, Hangul fillers,
+# Khmer inherent vowels, Mongolian variation selectors, the blank Braille pattern.
+_INVISIBLE_CHARS = frozenset(
+    {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0}
+)
+# Upload types the bot reads (see imaging.prepare_input), named as platforms name them.
+READABLE_MIMES = frozenset(
+    {
+        "image/png",
+        "image/x-png",
+        "image/jpeg",
+        "image/jpg",
+        "image/pjpeg",
+        "image/webp",
+        "image/gif",
+        "image/heic",
+        "image/heif",
+        "image/heic-sequence",
+        "image/heif-sequence",
+        "image/avif",
+        "image/bmp",
+        "image/x-bmp",
+        "image/x-ms-bmp",
+        "image/tiff",
+    }
+)
+# How much of a refused value a message quotes back.
+SHOWN_VALUE_CHARS = 24
+# What each size refusal quotes of the rule it broke.
+_SIZE_LIMITS: dict[str, dict[str, object]] = {
+    "size_side_too_long": {"limit": MAX_SIDE},
+    "size_too_few_pixels": {"limit": f"{MIN_PIXELS:,}"},
+    "size_too_many_pixels": {"limit": f"{MAX_PIXELS:,}"},
+}
+_SIZE_SIGNS = str.maketrans({"×": "x", "*": "x", "X": "x", "ｘ": "x", "Ｘ": "x", "＊": "x"})
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only spaces, zero-width and other format or control
+    characters, variation selectors, fillers. Such a prompt is an empty one."""
+    return all(map(_invisible, text))
+
+
+def visible(text: str) -> str:
+    """``text``, or ``""`` when it shows nothing (what adapters hand the engine)."""
+    return "" if is_blank(text) else text
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    return (
+        unicodedata.category(char) in _INVISIBLE_CATEGORIES
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or code in _INVISIBLE_CHARS
+    )
 
 
 def check_prompt(prompt: str) -> str:
     text = prompt.strip()
-    if not text:
+    if is_blank(text):
         raise InputError("empty prompt", key="prompt_empty")
     if len(text) > MAX_PROMPT_CHARS:
         raise InputError("prompt too long", key="prompt_too_long", length=len(text), limit=MAX_PROMPT_CHARS)
@@ -50,14 +111,17 @@ def check_prompt(prompt: str) -> str:
 
 
 def normalize_size(size: str) -> str:
-    """Accept ``1536x1024``, ``1536X1024``, ``1536×1024``, ``1536*1024``; return ``1536x1024``."""
-    text = size.strip().lower().replace("×", "x").replace("*", "x").replace(" ", "")
+    """Accept ``1536x1024``, ``1536X1024``, ``1536×1024``, ``1536*1024`` (full-width digits and
+    signs too); return ``1536x1024``. ``²x²`` and the like are no size."""
+    text = "".join(size.split()).lower().translate(_SIZE_SIGNS)
+    # Decimal digits of any script are digits; superscripts and circled numbers are not.
+    text = "".join(str(unicodedata.digit(c)) if unicodedata.category(c) == "Nd" else c for c in text)
     if text == "auto":
         return text
-    dims = parse_size(text)
-    if dims is None or 0 in dims:
-        raise InputError("bad size", key="size_invalid", size=size.strip())
-    return f"{dims[0]}x{dims[1]}"
+    found = re.fullmatch(r"0*([0-9]+)x0*([0-9]+)", text)
+    if found is None or "0" in found.groups():
+        raise InputError("bad size", key="size_invalid", size=_shown(size.strip()))
+    return f"{found.group(1)}x{found.group(2)}"
 
 
 def check_size(size: str, model: ImageModel) -> str:
@@ -69,31 +133,26 @@ def check_size(size: str, model: ImageModel) -> str:
             "size not supported",
             key="size_not_supported",
             model=model.name,
-            size=size,
+            size=_shown(size),
             allowed=", ".join(model.sizes),
         )
     width, height = parse_size(size) or (0, 0)
-    if width % SIZE_STEP or height % SIZE_STEP:
-        suggestion = f"{_round16(width)}x{_round16(height)}"
-        raise InputError("size step", key="size_not_multiple_of_16", size=size, suggestion=suggestion)
-    if max(width, height) > MAX_SIDE:
-        raise InputError("side too long", key="size_side_too_long", size=size, limit=MAX_SIDE)
-    if max(width, height) / min(width, height) > MAX_RATIO:
-        raise InputError("ratio", key="size_ratio_too_wide", size=size)
-    if width * height < MIN_PIXELS:
-        raise InputError("too few pixels", key="size_too_few_pixels", size=size, limit=f"{MIN_PIXELS:,}")
-    if width * height > MAX_PIXELS:
-        raise InputError("too many pixels", key="size_too_many_pixels", size=size, limit=f"{MAX_PIXELS:,}")
-    return size
+    key = size_problem(width, height)
+    if key is None:
+        return size
+    # Every refusal names a size that is itself accepted, of the same shape where the rules allow.
+    suggestion = "{}x{}".format(*nearest_valid_size(width, height))
+    raise InputError(key, key=key, size=_shown(size), suggestion=suggestion, **_SIZE_LIMITS.get(key, {}))
+
+
+def _shown(value: str) -> str:
+    """What a refusal may quote of the user's value: a size of thousands of digits is cut."""
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[: SHOWN_VALUE_CHARS - 1] + "…"
 
 
 def check_quality(quality: str) -> str:
     _one_of(quality, QUALITIES, "quality_invalid")
     return quality
-
-
-def _round16(value: int) -> int:
-    return max(SIZE_STEP, math.floor(value / SIZE_STEP + 0.5) * SIZE_STEP)
 
 
 def check_params(params: ImageParams, model_name: str, backend: str = "images") -> ImageParams:
@@ -144,6 +203,57 @@ def _one_of(value: str, allowed: Sequence[str], key: str) -> None:
 def check_image_count(count: int) -> None:
     if count > MAX_INPUT_IMAGES:
         raise InputError("too many images", key="too_many_images", count=count, limit=MAX_INPUT_IMAGES)
+
+
+class ImageFacts(Protocol):
+    """What a platform says about an upload before it is fetched; None where it says nothing."""
+
+    @property
+    def mime(self) -> str | None: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    @property
+    def width(self) -> int | None: ...
+
+    @property
+    def height(self) -> int | None: ...
+
+    # The most this platform lets the bot fetch (Telegram's Bot API: 20 MB); None: no own limit.
+    @property
+    def max_bytes(self) -> int | None: ...
+
+
+def check_upfront(prompt: str, images: Sequence[ImageFacts], *, already: int = 0) -> None:
+    """Everything the text and the platforms' metadata can tell, checked before anything is
+    downloaded, decoded or stored: a refused request fetches nothing. ``already`` counts the
+    images the request carries besides these (the parent's picture)."""
+    check_prompt(prompt)
+    check_image_count(already + len(images))
+    for index, image in enumerate(images, start=1):
+        if image.mime is not None and image.mime.lower() not in READABLE_MIMES:
+            shown = _shown(image.mime)
+            raise InputError("unreadable type", key="image_type_unsupported", index=index, type=shown)
+        size = image.size
+        if size is not None and image.max_bytes is not None and size > image.max_bytes:
+            raise download_too_large(size, image.max_bytes)
+        if size is not None and size > imaging.MAX_INPUT_BYTES:
+            raise InputError(
+                "image too big",
+                key="image_too_big",
+                index=index,
+                size_mb=round(size / 2**20, 1),
+                limit_mb=imaging.MAX_INPUT_BYTES // 2**20,
+            )
+        if image.width and image.height and image.width * image.height > imaging.MAX_INPUT_PIXELS:
+            raise InputError(
+                "too many pixels",
+                key="image_too_many_pixels",
+                index=index,
+                megapixels=round(image.width * image.height / 1e6),
+                limit=imaging.MAX_INPUT_PIXELS // 1_000_000,
+            )
 
 
 async def prepare_images(images: Sequence[bytes], *, already: int = 0) -> tuple[PreparedImage, ...]:

@@ -12,7 +12,8 @@ Discord's limits are met here: 2000 characters a message, the guild's upload lim
 📎 Original button sends the file itself, or the best JPEG that fits. Each picture
 is a message of its own, so replying to one of several edits exactly that one; the
 buttons sit on the last. Nobody is pinged by a prompt's text (``@everyone``
-included); the user is pinged when the pictures arrive.
+included); the user is pinged when the pictures arrive. What the engine says
+(prompts quoted in it) is shown as written, never read as markdown.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import discord
 
 from adapters.discord_adapter.components import action_view, settings_view
 from adapters.discord_adapter.inbound import key_of
+from adapters.discord_adapter.markdown import plain
 from adapters.text import cut, split_text
 from bot import imaging
 from bot.engine.inbound import Action, OutgoingImage, SettingsView
@@ -116,6 +118,7 @@ class DiscordChannel:
     # --- progress -------------------------------------------------------------
 
     async def show_progress(self, reply_to: MessageKey, text: str, actions: Sequence[Action]) -> MessageKey:
+        text = plain(text)
         card = self._cards.get(reply_to)
         if card is not None and card.fresh:
             card.fresh = False
@@ -140,6 +143,7 @@ class DiscordChannel:
             return
         preview, state.pending_preview = preview or state.pending_preview, None
         state.last_edit = time.monotonic()
+        text = plain(text)
         changes: dict[str, Any] = {"content": self._card_text(state.card, text) if state.card else text}
         if preview is not None:
             jpeg = await run_cpu(imaging.jpeg_preview, preview, PROGRESS_PREVIEW_SIDE, 80)
@@ -179,7 +183,7 @@ class DiscordChannel:
             upload = await self._picture(image, index, limit)
             sent = await self._send(
                 reply_to,
-                content=cut(caption, MAX_CONTENT) if index == 0 else "",
+                content=cut(plain(caption), MAX_CONTENT) if index == 0 else "",
                 files=[upload],
                 view=action_view(actions) if last else None,
                 ping=index == 0,
@@ -209,9 +213,12 @@ class DiscordChannel:
     async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
         card = self._cards.pop(reply_to, None)
         if card is not None and card.fresh:
-            await self._edit_card(card, content=self._card_text(card, text), view=action_view(actions))
+            await self._edit_card(card, content=self._card_text(card, plain(text)), view=action_view(actions))
             return reply_to
-        parts = split_text(text, MAX_CONTENT)
+        parts = [plain(text)]
+        if len(parts[0]) > MAX_CONTENT:
+            # Split, then escaped (at most doubling): no escape is parted from what it escapes.
+            parts = [plain(part) for part in split_text(text, MAX_CONTENT // 2)]
         sent: discord.Message | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -240,11 +247,12 @@ class DiscordChannel:
         return key_of(sent)
 
     async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:
+        content = cut(plain(view.text), MAX_CONTENT)
         card = self._cards.pop(reply_to, None)
         if card is not None and card.fresh:
-            await self._edit_card(card, content=cut(view.text, MAX_CONTENT), view=settings_view(view))
+            await self._edit_card(card, content=content, view=settings_view(view))
             return reply_to
-        sent = await self._send(reply_to, content=cut(view.text, MAX_CONTENT), view=settings_view(view))
+        sent = await self._send(reply_to, content=content, view=settings_view(view))
         return key_of(sent)
 
     # --- sending --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 
 from adapters.discord_adapter.inbound import message_key
+from adapters.discord_adapter.markdown import plain
 from bot.engine.records import MessageKey
 from bot.models import image_model, size_label
 from bot.validation import QUALITIES
@@ -104,7 +105,7 @@ def build_commands(
     ) -> None:
         images = [image for image in (image1, image2, image3, image4) if image is not None]
         params = {name: choice.value for name, choice in (("size", size), ("quality", quality)) if choice}
-        shown = discord.utils.escape_markdown(" ".join(prompt.split()))
+        shown = plain(" ".join(prompt.split()))
         if len(shown) > PROMPT_SUMMARY_CHARS:
             shown = shown[: PROMPT_SUMMARY_CHARS - 1] + "…"
         extras = f" 🖼️×{len(images)}" if images else ""

@@ -18,6 +18,7 @@ from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
 from bot.errors import InputError, download_too_large
 from bot.imaging import MAX_INPUT_BYTES
+from bot.validation import visible
 
 PLATFORM = "discord"
 # Image attachments we don't read, though their type says image.
@@ -61,7 +62,15 @@ def unsupported_kind(message: discord.Message) -> str | None:
 
 
 def image_input(attachment: discord.Attachment, source: MessageKey | None) -> ImageInput:
-    return ImageInput(_loader(attachment), _mime(attachment) or None, source)
+    """The attachment with what Discord says of it, so the engine can refuse it unfetched."""
+    return ImageInput(
+        _loader(attachment),
+        _mime(attachment) or None,
+        source,
+        size=attachment.size,
+        width=attachment.width,
+        height=attachment.height,
+    )
 
 
 def _loader(attachment: discord.Attachment) -> Callable[[], Awaitable[bytes]]:
@@ -102,7 +111,7 @@ class MessageReader:
         key = key_of(message)
         images = [image_input(a, key) for a in message.attachments if is_picture(a)]
         unsupported = None if images else unsupported_kind(message)
-        text = self.clean_text(message)
+        text = visible(self.clean_text(message))
         reply_to = None
         replied_to_bot = False
         if message.reference is not None and message.reference.message_id is not None:
@@ -187,7 +196,7 @@ def interaction_inbound(
         user_id=str(interaction.user.id),
         user_name=interaction.user.display_name,
         chat_kind=ChatKind.GROUP if interaction.guild_id else ChatKind.PRIVATE,
-        text=text,
+        text=visible(text),
         locale=interaction_locale(interaction),
         images=() if unsupported else tuple(image_input(a, None) for a in attachments),
         reply_to=reply_to,

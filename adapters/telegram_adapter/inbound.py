@@ -18,6 +18,7 @@ from adapters.buttons import ActionButton, parse
 from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
 from bot.errors import InputError, download_too_large
+from bot.validation import visible
 
 PLATFORM = "telegram"
 # Bots may download files up to 20 MB from Telegram's own Bot API server.
@@ -49,6 +50,9 @@ class ImageRef:
     file_size: int | None
     mime: str | None
     source: MessageKey
+    # A photo's pixels, as Telegram states them (documents state none).
+    width: int | None = None
+    height: int | None = None
 
 
 def message_key(chat_id: int, message_id: int) -> MessageKey:
@@ -105,7 +109,9 @@ def image_ref(message: Message) -> ImageRef | None:
     source = key_of(message)
     if message.photo:
         largest = max(message.photo, key=lambda size: size.width * size.height)
-        return ImageRef(largest.file_id, largest.file_size, "image/jpeg", source)
+        return ImageRef(
+            largest.file_id, largest.file_size, "image/jpeg", source, largest.width, largest.height
+        )
     document = message.document
     if document is not None and message.animation is None:
         mime = (document.mime_type or "").lower()
@@ -175,9 +181,9 @@ class InboundBuilder:
             user_id=user_id,
             user_name=user_name,
             chat_kind=chat_kind(first.chat),
-            text=parsed.text,
+            text=visible(parsed.text),
             locale=language,
-            images=tuple(ImageInput(self._loader(ref), ref.mime, ref.source) for ref in refs),
+            images=tuple(self._input(ref) for ref in refs),
             reply_to=reply_to,
             command=parsed.command,
             addressed=parsed.mentioned or parsed.command is not None or replied_to_bot,
@@ -186,6 +192,18 @@ class InboundBuilder:
             reply_user_id=reply_user,
             reply_bot_picture=replied_to_bot and replied is not None and image_ref(replied) is not None,
             reply_turn=reply_turn,
+        )
+
+    def _input(self, ref: ImageRef) -> ImageInput:
+        """The picture with what Telegram says of it, so the engine can refuse it unfetched."""
+        return ImageInput(
+            self._loader(ref),
+            ref.mime,
+            ref.source,
+            size=ref.file_size,
+            width=ref.width,
+            height=ref.height,
+            max_bytes=self.download_limit,
         )
 
     def _loader(self, ref: ImageRef) -> Callable[[], Awaitable[bytes]]:

@@ -67,6 +67,7 @@ from bot.validation import (
     SINGLE_IMAGE_BACKENDS,
     check_quality,
     check_size,
+    check_upfront,
     prepare_request,
 )
 
@@ -473,6 +474,8 @@ class Engine:
             return
         backend = self._backend_for(chat)
         try:
+            # From the text and the platform's metadata first: a refused request downloads nothing.
+            check_upfront(inbound.text, inbound.images, already=1 if parent and parent.output_blobs else 0)
             params = self._request_params(chat, backend, inbound.params)
             uploads = [await image.load() for image in inbound.images]
         except InputError as error:

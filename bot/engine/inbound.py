@@ -19,11 +19,17 @@ class ChatKind(StrEnum):
 
 @dataclass(frozen=True)
 class ImageInput:
-    """An image a user sent (or replied to). Loaded only once the engine needs it."""
+    """An image a user sent (or replied to). Loaded only once the engine needs it, and only
+    after what the platform says of it (type, bytes, pixels) has passed the checks."""
 
     load: Callable[[], Awaitable[bytes]]
     mime: str | None = None
     source: MessageKey | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    # The most the platform lets the bot fetch; None: no limit of its own.
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,8 @@ async def test_settings_menus_change_what_the_next_picture_uses(world: DiscordWo
     assert [select["custom_id"] for select in selects] == ["s:backend", "s:size", "s:quality", "s:format"]
     size = selects[1]
     assert [o["value"] for o in size["options"] if o.get("default")] == ["auto"]
+    # Of a proxy only the configured backend is known to work: the only one offered.
+    assert [o["value"] for o in selects[0]["options"]] == ["responses"]
 
     await dc.pick(menu_id, "s:size", "1536x1024", ALICE, guild=world.guild)
     await dc.wait_for(lambda: "size 1536x1024" in dc.messages[menu_id]["content"], what="the menu updated")

@@ -46,7 +46,8 @@ async def test_a_guild_message_without_a_mention_is_ignored(world: DiscordWorld,
 async def test_a_prompt_pings_nobody(world: DiscordWorld, dc: FakeDiscord) -> None:
     await dc.say(ALICE, "@everyone a green banner for <@302>", guild=world.guild, mention_bot=True)
     picture = await dc.wait_picture(world.channel)
-    assert "@everyone" in picture["content"]
+    # Shown, but not as a mention (a zero-width space after the @).
+    assert "@\u200beveryone" in picture["content"] and "@everyone" not in picture["content"]
     sent = dc.calls_to("POST", f"/channels/{world.channel}/messages")
     assert all(call.body["allowed_mentions"]["parse"] == [] for call in sent)
 

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
+from PIL import Image
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake.discord-token-0123456789"
 BOT_ID = 100_000_000_000_000_001
@@ -207,6 +210,8 @@ class FakeDiscord:
         # Every message, by id: the users' and the bot's (deleted ones keep ``deleted``).
         self.messages: dict[int, dict[str, Any]] = {}
         self.files: dict[str, Upload] = {}
+        # The CDN names of the files the bot downloaded, in order.
+        self.downloads: list[str] = []
         self.calls: list[Call] = []
         self.interactions: dict[int, InteractionRecord] = {}
         self.commands: list[dict[str, Any]] = []
@@ -337,11 +342,12 @@ class FakeDiscord:
     # --- users act --------------------------------------------------------------
 
     def upload(self, filename: str, data: bytes, content_type: str = "image/png") -> dict[str, Any]:
-        """A file a user attaches (to a message or a slash command), served by the CDN."""
+        """A file a user attaches (to a message or a slash command), served by the CDN. Like
+        Discord, a picture's attachment states its width and height."""
         attachment_id = next(self._ids)
         name = f"{attachment_id}-{filename}"
         self.files[name] = Upload(filename, data, content_type)
-        return {
+        attachment = {
             "id": str(attachment_id),
             "filename": filename,
             "size": len(data),
@@ -349,6 +355,15 @@ class FakeDiscord:
             "proxy_url": f"http://127.0.0.1:{self.port}/cdn/{name}",
             "content_type": content_type,
         }
+        with (
+            warnings.catch_warnings(),
+            contextlib.suppress(OSError, ValueError, Image.DecompressionBombError),
+        ):
+            # Discord states a huge picture's size as readily as a small one's.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                attachment["width"], attachment["height"] = image.size
+        return attachment
 
     async def say(
         self,
@@ -655,6 +670,7 @@ class FakeDiscord:
         upload = self.files.get(request.match_info["name"])
         if upload is None:
             return web.Response(status=404)
+        self.downloads.append(request.match_info["name"])
         return web.Response(body=upload.data, content_type=upload.content_type)
 
     async def _rest(self, request: web.Request) -> web.Response:

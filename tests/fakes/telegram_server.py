@@ -187,6 +187,8 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.deleted: list[dict[str, Any]] = []
         self.files: dict[str, StoredFile] = {}
+        # The file paths the bot downloaded, in order.
+        self.downloads: list[str] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.admins: dict[int, set[int]] = {}
         self.chats: dict[int, Chat] = {}
@@ -527,6 +529,7 @@ class FakeTelegram:
         stored = next((f for f in self.files.values() if f.path == path), None)
         if stored is None:
             return web.Response(status=404)
+        self.downloads.append(path)
         return web.Response(body=stored.data, content_type="application/octet-stream")
 
     # --- storage helpers -------------------------------------------------------------------

@@ -111,7 +111,9 @@ async def test_settings_keyboard_changes_what_the_next_request_uses(
     menu = await tg.wait_text(PRIVATE, "Tap to change")
     labels = tg.buttons(menu)
     assert "📐 auto ✓" in labels and "📐 3:2" in labels and "📐 16:9 4K" in labels
-    assert "✨ high" in labels and "🖼 webp" in labels and "⚙️ images" in labels
+    assert "✨ high" in labels and "🖼 webp" in labels
+    # Of a proxy only the configured backend is known to work: the only one offered.
+    assert [label for label in labels if label.startswith("⚙️")] == ["⚙️ responses ✓"]
 
     query = tg.press(menu, "📐 3:2", ALICE)
     await tg.wait_for(lambda: "📐 3:2 ✓" in tg.buttons(menu), what="the keyboard to show the new size")
@@ -143,3 +145,28 @@ async def test_group_settings_are_for_admins(world: TelegramWorld, tg: FakeTeleg
     await tg.wait_text(GROUP, "Only this chat's admins can change")
     tg.send(GROUP, ALICE, "/settings format jpeg")
     await tg.wait_text(GROUP, "format jpeg")
+
+
+async def test_only_the_enabled_backends_are_offered_and_accepted(
+    idle_world: TelegramWorld, tg: FakeTelegram
+) -> None:
+    await idle_world.start(redraw_backends=["responses", "images"])
+    tg.send(PRIVATE, ALICE, "/settings")
+    menu = await tg.wait_text(PRIVATE, "Tap to change")
+    assert [label for label in tg.buttons(menu) if label.startswith("⚙️")] == ["⚙️ images", "⚙️ responses ✓"]
+    # A stale keyboard or a forged press can't switch to a backend that is not enabled.
+    forged = tg.button_press(menu, "⚙️ images", ALICE)
+    forged["data"] = "s:backend:chat"
+    tg.deliver({"callback_query": forged})
+    await tg.wait_for(lambda: forged["id"] in tg.answered, what="the answer")
+    assert tg.answered[forged["id"]]["show_alert"]
+    assert (
+        "“chat” isn't a valid backend. Choose one of: images, responses" in tg.answered[forged["id"]]["text"]
+    )
+    tg.send(PRIVATE, ALICE, "/settings backend chat")
+    await tg.wait_text(PRIVATE, "“chat” isn't a valid backend")
+    tg.press(menu, "⚙️ images", ALICE)
+    await tg.wait_for(lambda: "⚙️ images ✓" in tg.buttons(menu), what="the keyboard to show images")
+    tg.send(PRIVATE, ALICE, "a red kite")
+    await tg.wait_photo(PRIVATE)
+    assert [call.path for call in idle_world.provider_calls()] == ["/v1/images/generations"]
