@@ -41,6 +41,10 @@ CLI_MESSAGES: Mapping[str, Mapping[Locale, str]] = {
         "en": "Input image {index} is {size_mb} MB; the limit is {limit_mb} MB. Use a smaller file.",
         "zh": "第 {index} 张输入图片有 {size_mb} MB，上限是 {limit_mb} MB。请换一个更小的文件。",
     },
+    "image_type_unsupported": {
+        "en": "Input image {index} is of type {type}, which Redraw can't read. Use a PNG, JPEG, WebP, GIF or HEIC file.",
+        "zh": "第 {index} 张输入图片的类型是 {type}，无法读取。请使用 PNG、JPEG、WebP、GIF 或 HEIC 文件。",
+    },
     "image_unreadable": {
         "en": "Input image {index} isn't a picture Redraw can read. Use a PNG, JPEG, WebP, GIF or HEIC file.",
         "zh": "无法读取第 {index} 张输入图片。请使用 PNG、JPEG、WebP、GIF 或 HEIC 文件。",
