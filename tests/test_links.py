@@ -319,3 +319,16 @@ async def test_a_response_with_more_than_n_pictures(
     fake.answer_images = 3
     result = await ResponsesBackend(client, blobs, ["gpt-image-2"]).run(await make_request("a red kite"))
     assert len(result.images) == 1 and len(result.state["images"]) == 1
+
+
+async def test_a_link_that_cannot_be_fetched_never_has_another_model_draw_again(
+    client: UpstreamClient, blobs: MemoryBlobStore, fake: FakeOpenAI
+) -> None:
+    chained = ChatBackend(client, blobs, ["gpt-image-2-all", "gpt-image-2-vip"])
+    fake.files_unavailable = True
+    with pytest.raises(UpstreamError) as caught:
+        await draw(chained)
+    assert not caught.value.model_fallback
+    drawn = [r for r in fake.requests if r.path.endswith("/chat/completions")]
+    assert len(drawn) == 1, "the picture was paid for once; no second model may draw it"
+    explained(caught.value)

@@ -258,6 +258,9 @@ class UpstreamClient:
                 return await self._with_retries(lambda: self._links.fetch(url))
         except TimeoutError:
             raise LinkTooSlow(f"the image link took longer than {self.link_timeout:.0f} s") from None
+        except UpstreamUnavailable as error:
+            # The picture was drawn (and billed): another model must not draw it again.
+            raise MalformedResponse(f"the image link could not be fetched: {error.detail}") from None
 
     # --- internals -----------------------------------------------------------
 

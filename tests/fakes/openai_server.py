@@ -238,6 +238,8 @@ class FakeOpenAI:
         self._drip_started = asyncio.Event()
         self.responses: dict[str, bytes] = {}
         self.files: dict[str, bytes] = {}
+        # Its links answer 503 (a file store that is down while the answers still come).
+        self.files_unavailable = False
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._png_cache: dict[tuple[tuple[int, int], tuple[int, int, int]], bytes] = {}
@@ -618,6 +620,8 @@ class FakeOpenAI:
 
     async def _file(self, request: web.Request) -> web.Response:
         self.fetched.append(request.path_qs)
+        if self.files_unavailable:
+            return web.Response(status=503, text="the file store is down")
         png = self.files.get(request.match_info["name"])
         if png is None:
             return web.Response(status=404, text="not found")
