@@ -9,6 +9,7 @@ even from another thread. Hashing and Pillow's checks release the GIL too.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import io
 import re
@@ -42,6 +43,22 @@ MAX_OUTPUT_PIXELS = HEAVY_PIXELS
 _PASSTHROUGH = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp"}
 
 
+# The only formats Pillow may read here, from users or the provider: PostScript, EPS and
+# the rest of Pillow's plugins (some hand data to outside programs, like Ghostscript)
+# never see hostile bytes.
+READ_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "HEIF", "AVIF", "BMP", "TIFF")
+
+
+@functools.cache
+def _read_formats() -> tuple[str, ...]:
+    Image.init()
+    return tuple(name for name in READ_FORMATS if name in Image.OPEN)
+
+
+def _open(data: bytes | memoryview) -> Image.Image:
+    return Image.open(io.BytesIO(data), formats=_read_formats())
+
+
 def sniff_mime(data: bytes | memoryview) -> str | None:
     """The image type from its magic bytes: cheap enough for the event loop."""
     head = bytes(data[:16])
@@ -58,7 +75,7 @@ def sniff_mime(data: bytes | memoryview) -> str | None:
 
 def describe(data: bytes) -> tuple[str, int, int]:
     """(mime, width, height) from the header only: cheap enough for the event loop."""
-    with Image.open(io.BytesIO(data)) as image:
+    with _open(data) as image:
         fmt = image.format or ""
         mime = _PASSTHROUGH.get(fmt) or Image.MIME.get(fmt) or "application/octet-stream"
         return mime, image.width, image.height
@@ -70,7 +87,7 @@ def header_pixels(data: bytes | memoryview) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with _open(data) as image:
                 return int(image.width * image.height)
     except Image.DecompressionBombError as exc:
         return _bomb_pixels(exc)
@@ -121,7 +138,7 @@ def inspect_output(data: bytes) -> ImageInfo:
             limit=round(MAX_OUTPUT_PIXELS / 1e6),
         )
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _open(data) as image:
             fmt = image.format or ""
             width, height = image.size
             check_whole(image, data)
@@ -179,7 +196,7 @@ def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with _open(data) as image:
                 fmt = image.format or ""
                 width, height = image.size
                 if width * height > MAX_INPUT_PIXELS:
@@ -232,7 +249,7 @@ def prepare_mask(data: bytes, first: PreparedImage) -> PreparedImage:
             limit_mb=MAX_MASK_BYTES // 1048576,
         )
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _open(data) as image:
             fmt = image.format or "unknown"
             if fmt != "PNG":
                 raise InputError("mask not png", key="mask_not_png", format=fmt)
@@ -269,7 +286,7 @@ def jpeg_preview(data: bytes, max_side: int | None = None, quality: int = 85) ->
     """A JPEG of ``data`` with its longest side at most ``max_side`` (None keeps the size):
     what a platform shows when the original is too large for a photo. Transparency
     goes on white, as chat apps show it."""
-    with Image.open(io.BytesIO(data)) as image:
+    with _open(data) as image:
         image.load()
         if max_side is not None and max(image.size) > max_side:
             image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)

@@ -184,3 +184,17 @@ async def test_small_work_may_pass_big_work_that_does_not_fit_but_not_for_ever()
     await asyncio.gather(big, return_exceptions=True)
     await asyncio.gather(holder, *smalls)
     assert order[-1] == f"small-{MAX_OVERTAKES}" and budget.held == 0
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n0 0 moveto 64 64 lineto stroke\n%%EOF\n"
+
+
+def test_only_picture_formats_are_ever_opened() -> None:
+    # Pillow knows PostScript (and hands it to Ghostscript): from a user it is no picture.
+    with Image.open(io.BytesIO(EPS)) as opened:
+        assert opened.format == "EPS"  # what Pillow would do if asked freely
+    with pytest.raises(InputError) as caught:
+        imaging.prepare_input(EPS)
+    assert caught.value.message_key == "image_unreadable"
+    assert imaging.header_pixels(EPS) == 0
+    assert imaging.prepare_input(png("red")).data[:4] == b"\x89PNG"
