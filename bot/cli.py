@@ -23,19 +23,18 @@ from pathlib import Path
 
 from bot import __version__, logs
 from bot.app import build_backends
+from bot.app.plugins import load_storage, platform_names, token_variable
 from bot.backends import UpstreamClient
 from bot.blobs import MemoryBlobStore
 from bot.cli_messages import render_cli_error
 from bot.config import ConfigError, Settings, load_settings
-from bot.errors import InputError, UpstreamError
+from bot.errors import DatabaseUnusable, InputError, StartupError, UpstreamError
 from bot.redaction import shown_url
 from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
 from bot.validation import prepare_request
 
 EXIT_INPUT = 2
 EXIT_UPSTREAM = 1
-PLATFORMS = ("telegram", "discord")
-TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the bot (every platform whose token is set)")
-    run.add_argument("--platform", choices=PLATFORMS, help="run only this platform")
+    run.add_argument("--platform", choices=platform_names(), help="run only this platform")
 
     commands.add_parser("config", help="validate the settings and print them (secrets hidden)")
     commands.add_parser(
@@ -133,13 +132,13 @@ def run_bot(settings: Settings, platform: str | None) -> int:
         return EXIT_INPUT
     for name in platforms:
         if name not in settings.platforms:
-            print(f"redraw: --platform {name} needs {TOKEN_VARIABLES[name]}", file=sys.stderr)
+            print(f"redraw: --platform {name} needs {token_variable(name)}", file=sys.stderr)
             return EXIT_INPUT
     if not _provider_configured(settings):
         return EXIT_INPUT
-    # Imported here: the adapters load the platform libraries, which other commands don't need.
-    from adapters.runtime import StartupError, serve  # noqa: PLC0415
-    from storage.db import DatabaseUnusable  # noqa: PLC0415
+    # Imported here: the runtime loads the web server and, through the plugins, the
+    # platform libraries, which other commands don't need.
+    from bot.app.runtime import serve  # noqa: PLC0415
 
     try:
         clean = asyncio.run(serve(settings, platforms))
@@ -197,8 +196,8 @@ def health(settings: Settings) -> int:
 
 async def check(settings: Settings) -> int:
     """One line for the configuration and one for each part; non-zero when any fails."""
-    # Imported here: the checks load the platform libraries.
-    from adapters.checks import CheckResult, run_checks  # noqa: PLC0415
+    # Imported here: the checks load the plugins, and they the platform libraries.
+    from bot.app.checks import CheckResult, run_checks  # noqa: PLC0415
 
     results = [CheckResult("config", True, f"{settings.redraw_backend} backend, {settings.image_model}")]
     results += await run_checks(settings)
@@ -209,18 +208,16 @@ async def check(settings: Settings) -> int:
 
 
 async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
-    from storage.db import explain  # noqa: PLC0415
-    from storage.sql import SqlStore  # noqa: PLC0415
-
+    storage = load_storage()
     if args.since is not None:
         since = datetime(args.since.year, args.since.month, args.since.day, tzinfo=UTC)
     else:
         since = datetime.now(UTC) - timedelta(days=args.days)
-    store = SqlStore.from_url(settings.database_url)
+    store = storage.open_store(settings.database_url)
     try:
         stats = await store.stats(since)
     except Exception as error:
-        print(f"redraw: {explain(error, settings.database_url)}", file=sys.stderr)
+        print(f"redraw: {storage.explain(error, settings.database_url)}", file=sys.stderr)
         return EXIT_UPSTREAM
     finally:
         await store.close()
@@ -241,12 +238,10 @@ async def show_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def upgrade_database(settings: Settings) -> int:
-    # Imported here: storage is the only part that needs SQLAlchemy and Alembic.
-    from storage.db import DatabaseUnusable, migrate  # noqa: PLC0415
-
     where = shown_url(settings.database_url)
     try:
-        done = await migrate(settings.database_url)
+        # The storage plugin is the only part that loads SQLAlchemy and Alembic.
+        done = await load_storage().migrate(settings.database_url)
     except DatabaseUnusable as exc:
         print(f"redraw: {exc}", file=sys.stderr)
         return EXIT_UPSTREAM

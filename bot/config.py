@@ -50,6 +50,11 @@ class ConfigError(Exception):
     """Invalid configuration; the message names each variable and what it accepts."""
 
 
+# Each platform's token setting (its variable, upper-cased), in the order Redraw lists them.
+# A set token enables the platform: bot.app.plugins loads its plugin then, and only then.
+PLATFORM_TOKENS = {"telegram": "telegram_bot_token", "discord": "discord_bot_token"}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -315,12 +320,8 @@ class Settings(BaseSettings):
 
     @property
     def platforms(self) -> list[str]:
-        enabled = []
-        if self.telegram_bot_token:
-            enabled.append("telegram")
-        if self.discord_bot_token:
-            enabled.append("discord")
-        return enabled
+        """The platforms whose token is set, in PLATFORM_TOKENS' order."""
+        return [name for name, field in PLATFORM_TOKENS.items() if getattr(self, field)]
 
 
 def check_database_url(url: str) -> None:

@@ -1,13 +1,25 @@
-"""Errors the engine can explain to a user.
+"""Errors the engine can explain to a user, and the two an operator reads in one line.
 
-Every error carries a message ``key`` (see :mod:`bot.messages`) and the parameters
+Every ``RedrawError`` carries a message ``key`` (see :mod:`bot.messages`) and the parameters
 that text needs, so adapters can show it in the user's language. ``detail`` is for
 logs only and never holds secrets.
+
+``StartupError`` (a platform plugin) and ``DatabaseUnusable`` (the storage plugin) live
+here, below both the plugins and the composition root that prints them, so no import
+runs back up.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+
+class StartupError(Exception):
+    """A platform could not be reached or refused the credentials: said in one line."""
+
+
+class DatabaseUnusable(Exception):
+    """The database can't be used as it is; the message says, in one line, what to run or fix."""
 
 
 class RedrawError(Exception):

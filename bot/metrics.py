@@ -1,5 +1,5 @@
 """Prometheus metrics, on prometheus_client's default registry (served at /metrics
-when ``REDRAW_METRICS_PORT`` is set; see adapters/monitor.py).
+when ``REDRAW_METRICS_PORT`` is set; see bot/app/monitor.py).
 
 Counters are per process: Prometheus sums them over instances. Buckets follow the
 provider's pace: a picture takes 30 s to 5 min, one request up to the 600 s timeout.

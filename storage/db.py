@@ -21,14 +21,11 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.errors import DatabaseUnusable
 from bot.redaction import hide_url_passwords
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 NOT_MIGRATED = "the database is not migrated: run `redraw db upgrade`"
-
-
-class DatabaseUnusable(Exception):
-    """The database can't be used as it is; the message says, in one line, what to run or fix."""
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:

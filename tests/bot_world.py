@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from adapters.runtime import Runtime
 from bot.app import engine_options
+from bot.app.runtime import Runtime
 from bot.config import Settings
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_engine
+from bot.app import build_engine, open_storage
 from bot.backends import ChatBackend, ImagesBackend
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
@@ -15,7 +15,6 @@ from bot.engine.core import Engine, EngineOptions
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound
 from bot.engine.records import MessageKey
 from storage.blobs import FileBlobStore
-from storage.setup import open_storage
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY
 from tests.fakes.channel import CollectingChannel

@@ -34,11 +34,11 @@ from adapters.discord_adapter.inbound import (
     key_of,
     message_key,
 )
-from adapters.runtime import StartupError
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound, SettingPick
 from bot.engine.records import MessageKey
+from bot.errors import StartupError
 from bot.messages import render
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,6 @@ from telegram.ext import (
 )
 
 from adapters.buttons import ActionButton, SettingButton, parse
-from adapters.runtime import StartupError
 from adapters.telegram_adapter.albums import AlbumCollector
 from adapters.telegram_adapter.channel import TelegramChannel
 from adapters.telegram_adapter.inbound import (
@@ -47,6 +46,7 @@ from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
 from bot.engine.records import MessageKey
 from bot.engine.store import Reception
+from bot.errors import StartupError
 from bot.messages import render
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 from pydantic import SecretStr
 
-from adapters.runtime import StartupError, serve
+from bot.app.runtime import serve
+from bot.errors import StartupError
 from tests.discord.conftest import ALICE, DiscordWorld, settings_for
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from adapters.runtime import StartupError
+from bot.errors import StartupError
 from tests.discord.conftest import ALICE, BOB, DiscordWorld
 from tests.fakes.discord_server import MESSAGE_CONTENT_INTENT, FakeDiscord, User
 from tests.fakes.openai_server import FakeOpenAI

@@ -1,7 +1,9 @@
-"""Putting the engine together from the settings (the adapters' `redraw run` uses this)."""
+"""Putting the engine together from the settings: ``build_engine`` is the one way, for
+``redraw run`` (bot.app.runtime) and the tests."""
 
 from __future__ import annotations
 
+from bot.app.plugins import OpenStore, load_storage
 from bot.backends import ChatBackend, ImageBackend, ImagesBackend, ResponsesBackend, UpstreamClient
 from bot.blobs import BlobStore
 from bot.config import Settings
@@ -66,5 +68,22 @@ def engine_options(settings: Settings) -> EngineOptions:
     )
 
 
-def build_engine(settings: Settings, store: Store, blobs: BlobStore, client: UpstreamClient) -> Engine:
-    return Engine(store, blobs, chat_backends(settings, client, blobs), engine_options(settings))
+async def open_storage(settings: Settings) -> tuple[OpenStore, BlobStore]:
+    """The store and the blobs, through the storage plugin. Raises DatabaseUnusable (one
+    line: what to run or fix) before anything else starts."""
+    return await load_storage().open(
+        settings.database_url, settings.redraw_data_dir, settings.redraw_blob_retention_days
+    )
+
+
+def build_engine(
+    settings: Settings,
+    store: Store,
+    blobs: BlobStore,
+    client: UpstreamClient,
+    options: EngineOptions | None = None,
+) -> Engine:
+    """The engine: the backends chats may use, and ``options`` (from the settings unless given)."""
+    if options is None:
+        options = engine_options(settings)
+    return Engine(store, blobs, chat_backends(settings, client, blobs), options)

@@ -14,45 +14,16 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from adapters.monitor import Monitor
-from bot.app import chat_backends, engine_options
+from bot.app.monitor import Monitor
+from bot.app.plugins import OpenStore, PlatformAdapter, load_platform
+from bot.app.wiring import build_engine, engine_options, open_storage
 from bot.backends import UpstreamClient
 from bot.config import Settings
 from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import Channel
-from storage.setup import open_storage
-from storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
-
-
-class StartupError(Exception):
-    """A platform could not be reached or refused the credentials: said in one line."""
-
-
-class PlatformAdapter(Protocol):
-    platform: str
-    # Set when taking updates has ended for good: the process exits so a supervisor restarts it.
-    lost: asyncio.Event
-
-    @property
-    def channel(self) -> Channel: ...
-
-    async def start(self) -> None: ...
-
-    async def recover_receptions(self) -> None:
-        """Handle the messages instances that died took but never handled."""
-        ...
-
-    async def start_receiving(self) -> None: ...
-
-    async def stop_receiving(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    def health(self) -> str | None: ...
 
 
 class Runtime:
@@ -69,7 +40,7 @@ class Runtime:
         self.options = options or engine_options(settings)
         self.adapter_options = adapter_options or {}
         self.adapters: list[PlatformAdapter] = []
-        self._store: SqlStore | None = None
+        self._store: OpenStore | None = None
         self._client: UpstreamClient | None = None
         self._engine: Engine | None = None
         self._monitor: Monitor | None = None
@@ -81,7 +52,7 @@ class Runtime:
         return self._engine
 
     @property
-    def store(self) -> SqlStore:
+    def store(self) -> OpenStore:
         assert self._store is not None, "the runtime is not started"
         return self._store
 
@@ -94,8 +65,7 @@ class Runtime:
             await self._monitor.start()
         self._store, blobs = await open_storage(self.settings)
         self._client = UpstreamClient.from_settings(self.settings)
-        backends = chat_backends(self.settings, self._client, blobs)
-        self._engine = Engine(self._store, blobs, backends, self.options)
+        self._engine = build_engine(self.settings, self._store, blobs, self._client, self.options)
         for platform in self.platforms:
             adapter = self._adapter(platform, self._engine)
             try:
@@ -125,17 +95,9 @@ class Runtime:
         return [problem for problem in found if problem is not None]
 
     def _adapter(self, platform: str, engine: Engine) -> PlatformAdapter:
-        options = self.adapter_options.get(platform, {})
-        if platform == "telegram":
-            # Imported here: a Discord-only deployment need not load python-telegram-bot.
-            from adapters.telegram_adapter.service import TelegramAdapter  # noqa: PLC0415
-
-            return TelegramAdapter(self.settings, engine, **options)
-        if platform == "discord":
-            from adapters.discord_adapter.service import DiscordAdapter  # noqa: PLC0415
-
-            return DiscordAdapter(self.settings, engine, **options)
-        raise ValueError(f"unknown platform {platform!r}")
+        # Loaded here, and only for the platforms that run: a Discord-only deployment
+        # need not load python-telegram-bot.
+        return load_platform(platform).build(self.settings, engine, **self.adapter_options.get(platform, {}))
 
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.settings.redraw_shutdown_grace_s if grace_s is None else grace_s
