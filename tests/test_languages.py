@@ -135,7 +135,9 @@ def test_arabic_plural_forms_zero_one_two_few_many_other() -> None:
     wanted = forms(catalog(path).get(("rate_limited", "rate_limited")))
     assert len(wanted) == 6
     for n, form in ((0, 0), (1, 1), (2, 2), (3, 3), (10, 3), (11, 4), (99, 4), (100, 5), (102, 5), (111, 4)):
-        assert render("rate_limited", "ar", seconds=n) == wanted[form].replace("{seconds}", f"{FSI}{n}{PDI}"), n
+        assert render("rate_limited", "ar", seconds=n) == wanted[form].replace(
+            "{seconds}", f"{FSI}{n}{PDI}"
+        ), n
 
 
 @pytest.mark.parametrize(

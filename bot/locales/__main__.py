@@ -53,7 +53,7 @@ def update(domain: str) -> None:
             continue
         catalog = read(path)
         merged = Catalog(
-            locale=catalog.locale,
+            locale=path.parent.parent.name,  # the folder names the language, whatever the header says
             domain=domain,
             project="Redraw",
             version="1",
