@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("-n", type=int, default=1, help="number of images (images backend)")
     draw.add_argument("--backend", choices=["responses", "chat", "images"], help="override REDRAW_BACKEND")
     draw.add_argument("-o", "--out", type=Path, default=Path("."), help="directory for the images")
-    draw.add_argument("--lang", default="en", help="language of error messages (en, zh)")
+    draw.add_argument("--lang", default="en", help="language of error messages: en, zh, de, pt-BR…")
     return parser
 
 

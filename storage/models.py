@@ -126,6 +126,8 @@ class User(Base):
     allowed: Mapped[bool] = mapped_column(default=False)
     blocked: Mapped[bool] = mapped_column(default=False)
     admin: Mapped[bool] = mapped_column(default=False)
+    # The catalogue code chosen with /language ("de", "pt_BR"); NULL follows the platform's.
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class UsageEntry(Base):

@@ -103,7 +103,7 @@ SENT_MESSAGE = select(message_keys.c.turn_id, message_keys.c.kind, message_keys.
 CHAT_STATE = select(chat_settings.c.settings, chat_settings.c.latest_turn_id).where(
     chat_settings.c.platform == bindparam("platform"), chat_settings.c.chat_id == bindparam("chat_id")
 )
-USER = select(users.c.allowed, users.c.blocked, users.c.admin).where(
+USER = select(users.c.allowed, users.c.blocked, users.c.admin, users.c.locale).where(
     users.c.platform == bindparam("platform"), users.c.user_id == bindparam("user_id")
 )
 _CHAT_WHERE = (
@@ -119,6 +119,7 @@ CONTEXT = select(
     select(users.c.allowed).where(*_USER_WHERE).scalar_subquery().label("allowed"),
     select(users.c.blocked).where(*_USER_WHERE).scalar_subquery().label("blocked"),
     select(users.c.admin).where(*_USER_WHERE).scalar_subquery().label("admin"),
+    select(users.c.locale).where(*_USER_WHERE).scalar_subquery().label("locale"),
 )
 
 

@@ -1,9 +1,9 @@
-"""Redraw's application commands, with their Chinese localizations.
+"""Redraw's application commands, localized from the catalogues (:mod:`bot.locales`).
 
 ``/imagine prompt [image1..image4] [size] [quality]``, ``/settings``, ``/usage``,
-``/new``, ``/history``, ``/help``, and "Picture history" in a message's Apps menu.
-Command names stay English (they are typed); descriptions, option descriptions
-and choice names are localized by :class:`CommandTranslator`.
+``/new``, ``/history``, ``/language [language]``, ``/help``, and "Picture history" in
+a message's Apps menu. Command names stay English (they are typed); descriptions,
+option descriptions and choice names are localized by :class:`CommandTranslator`.
 """
 
 from __future__ import annotations
@@ -17,41 +17,30 @@ from discord.app_commands import locale_str
 from adapters.discord_adapter.inbound import message_key
 from adapters.discord_adapter.markdown import plain
 from bot.engine.records import MessageKey
+from bot.locales import ENGLISH, languages, normalize_locale
+from bot.messages import render
 from bot.models import image_model, size_label
 from bot.validation import QUALITIES
 
 PROMPT_SUMMARY_CHARS = 300
 
-# English text → its Chinese; the English is the default Discord shows.
-ZH: dict[str, str] = {
-    "Draw a picture from a prompt, optionally from your own images": (
-        "根据描述画一幅画，也可以基于你上传的图片"
-    ),
-    "What to draw, or how to change your images": "要画什么，或者如何修改你的图片",
-    "An image to start from or to combine": "作为起点或用于融合的图片",
-    "Picture size (default: this channel's setting)": "图片尺寸（默认：本频道的设置）",
-    "Picture quality (default: this channel's setting)": "图片质量（默认：本频道的设置）",
-    "Size, quality, format and backend for this channel": "本频道的尺寸、质量、格式和接口",
-    "What you have spent": "查看花费",
-    "Start a new picture: forget the latest one here": "开始一张新图片：不再接着上一张画",
-    "How the latest picture here was made": "查看这里最新一张图片的创作过程",
-    "How to use the bot, with examples": "使用说明和示例",
-    "Picture history": "图片历史",
-    "auto": "自动",
-    "low": "低",
-    "medium": "中",
-    "high": "高",
-}
-CHINESE = {discord.Locale.chinese, discord.Locale.taiwan_chinese}
-
 
 class CommandTranslator(app_commands.Translator):
+    """Each command string names its catalogue key (``locale_str(english, key=...)``):
+    a Discord locale gets that key's text in its language, when one is shipped."""
+
     async def translate(
         self, string: locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
     ) -> str | None:
-        if locale in CHINESE:
-            return ZH.get(string.message)
+        return localized(string, str(locale.value))
+
+
+def localized(string: locale_str, discord_locale: str) -> str | None:
+    key = string.extras.get("key")
+    code = normalize_locale(discord_locale)
+    if key is None or code == ENGLISH:
         return None
+    return render(key, code)
 
 
 class CommandRunner(Protocol):
@@ -69,8 +58,9 @@ class CommandRunner(Protocol):
     ) -> None: ...
 
 
-def _(text: str) -> locale_str:
-    return locale_str(text)
+def _(key: str) -> locale_str:
+    """A command string: its English text, and its key for the other languages."""
+    return locale_str(render(key, ENGLISH), key=key)
 
 
 def build_commands(
@@ -78,19 +68,17 @@ def build_commands(
 ) -> list[app_commands.Command | app_commands.ContextMenu]:  # type: ignore[type-arg]
     """The commands, their size choices those of the default backend's ``model``."""
     sizes = [app_commands.Choice(name=size_label(size), value=size) for size in image_model(model).sizes]
-    qualities = [app_commands.Choice(name=_(quality), value=quality) for quality in QUALITIES]
+    qualities = [app_commands.Choice(name=_(f"quality_{quality}"), value=quality) for quality in QUALITIES]
 
-    @app_commands.command(
-        name="imagine", description=_("Draw a picture from a prompt, optionally from your own images")
-    )
+    @app_commands.command(name="imagine", description=_("discord_imagine"))
     @app_commands.describe(
-        prompt=_("What to draw, or how to change your images"),
-        image1=_("An image to start from or to combine"),
-        image2=_("An image to start from or to combine"),
-        image3=_("An image to start from or to combine"),
-        image4=_("An image to start from or to combine"),
-        size=_("Picture size (default: this channel's setting)"),
-        quality=_("Picture quality (default: this channel's setting)"),
+        prompt=_("discord_imagine_prompt"),
+        image1=_("discord_imagine_image"),
+        image2=_("discord_imagine_image"),
+        image3=_("discord_imagine_image"),
+        image4=_("discord_imagine_image"),
+        size=_("discord_imagine_size"),
+        quality=_("discord_imagine_quality"),
     )
     @app_commands.choices(size=sizes, quality=qualities)
     async def imagine(  # noqa: PLR0917 - discord.py passes options positionally
@@ -118,31 +106,45 @@ def build_commands(
             summary=f"**{shown}**{extras}",
         )
 
-    @app_commands.command(
-        name="settings", description=_("Size, quality, format and backend for this channel")
-    )
+    @app_commands.command(name="settings", description=_("discord_settings"))
     async def settings(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "settings", ephemeral=True)
 
-    @app_commands.command(name="usage", description=_("What you have spent"))
+    @app_commands.command(name="usage", description=_("menu_usage"))
     async def usage(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "usage", ephemeral=True)
 
-    @app_commands.command(name="new", description=_("Start a new picture: forget the latest one here"))
+    @app_commands.command(name="new", description=_("discord_new"))
     async def new(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "new")
 
-    @app_commands.command(name="history", description=_("How the latest picture here was made"))
+    @app_commands.command(name="history", description=_("discord_history"))
     async def history(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "history", ephemeral=True)
 
-    @app_commands.command(name="help", description=_("How to use the bot, with examples"))
+    @app_commands.command(name="help", description=_("menu_help"))
     async def help_(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "help", ephemeral=True)
 
-    @app_commands.context_menu(name=_("Picture history"))
+    @app_commands.context_menu(name=_("discord_picture_history"))
     async def picture_history(interaction: discord.Interaction, message: discord.Message) -> None:
         replied = message_key(message.channel.id, message.id)
         await runner.run_command(interaction, "history", reply_to=replied, ephemeral=True)
 
-    return [imagine, settings, usage, new, history, help_, picture_history]
+    @app_commands.command(name="language", description=_("menu_language"))
+    @app_commands.describe(language=_("discord_language_code"))
+    @app_commands.choices(language=languages_offered())
+    async def language(
+        interaction: discord.Interaction, language: app_commands.Choice[str] | None = None
+    ) -> None:
+        text = language.value if language is not None else ""
+        await runner.run_command(interaction, "language", text=text, ephemeral=True)
+
+    return [imagine, settings, usage, new, history, help_, language, picture_history]
+
+
+def languages_offered() -> list[app_commands.Choice[str]]:
+    """/language's choices: automatic, then each shipped language by its own name (25 at most)."""
+    offered = [app_commands.Choice(name=_("discord_language_auto"), value="auto")]
+    offered += [app_commands.Choice(name=item.native, value=item.tag) for item in languages().values()]
+    return offered[:25]

@@ -47,6 +47,7 @@ from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
 from bot.engine.records import MessageKey
 from bot.engine.store import Reception
 from bot.errors import StartupError
+from bot.locales import ENGLISH, languages
 from bot.messages import render
 
 log = logging.getLogger(__name__)
@@ -55,26 +56,12 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 # The messages handled (service messages are not): each is kept from the moment it is taken.
 MESSAGES = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
-MENU = ("draw", "new", "settings", "usage", "history", "cancel", "help")
+MENU = ("draw", "new", "settings", "usage", "history", "cancel", "language", "help")
+# The menu in each shipped language, by Telegram's language_code ("" is everyone else's: English).
 MENU_TEXT = {
-    "en": {
-        "draw": "Draw a picture: /draw a fox in the snow",
-        "new": "Start a new picture",
-        "settings": "Size, quality, format and backend",
-        "usage": "What you have spent",
-        "history": "How a picture was made (reply to it)",
-        "cancel": "Stop your drawing in progress",
-        "help": "How to use the bot, with examples",
-    },
-    "zh": {
-        "draw": "画一幅画：/draw 雪地里的狐狸",
-        "new": "开始一张新图片",
-        "settings": "尺寸、质量、格式和接口",
-        "usage": "查看花费",
-        "history": "查看图片的创作过程（回复该图片）",
-        "cancel": "停止正在进行的绘制",
-        "help": "使用说明和示例",
-    },
+    ("" if code == ENGLISH else language.telegram_code): {name: render(f"menu_{name}", code) for name in MENU}
+    # Reversed: where two catalogues share a code (zh_Hans, zh_Hant), the first listed wins.
+    for code, language in reversed(languages().items())
 }
 
 
@@ -215,7 +202,7 @@ class TelegramAdapter:
         try:
             for language, texts in MENU_TEXT.items():
                 commands = [BotCommand(name, texts[name]) for name in MENU]
-                await bot.set_my_commands(commands, language_code=None if language == "en" else language)
+                await bot.set_my_commands(commands, language_code=language or None)
         except TelegramError as error:
             log.warning("telegram: could not set the command menu: %s", error)
 

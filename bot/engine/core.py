@@ -44,6 +44,7 @@ from bot.engine.inbound import (
     SettingPick,
     SettingsView,
 )
+from bot.engine.language import effective, language_command
 from bot.engine.limits import Limiter
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
 from bot.engine.store import NewTurn, Outcome, Reception, SlotRequest, SlotStatus, Store
@@ -88,6 +89,7 @@ COMMANDS = (
     "settings",
     "block",
     "unblock",
+    "language",
 )
 CAPTION_PROMPT_CHARS = 200
 # What a Retry redraws; a done turn's Retry sends its stored pictures instead.
@@ -203,6 +205,8 @@ class Engine:
         if not self._addressed(inbound, replied):
             return
         chat, user = await self.store.context(inbound.key.platform, inbound.key.chat_id, inbound.user_id)
+        platform_locale = inbound.locale
+        inbound = replace(inbound, locale=effective(user, inbound.locale))  # /language overrides
         if not self._permits(inbound.key.platform, inbound.user_id, inbound.key.chat_id, user):
             await channel.send_text(inbound.key, render("not_allowed", inbound.locale))
             return
@@ -229,6 +233,11 @@ class Engine:
             await self._cancel_mine(inbound, channel)
         elif command in ("block", "unblock"):
             await channel.send_text(inbound.key, await self._block(inbound, blocked=command == "block"))
+        elif command == "language":
+            text = await language_command(
+                self.store, inbound.key.platform, inbound.user_id, inbound.text, platform_locale
+            )
+            await channel.send_text(inbound.key, text)
         elif command == "settings" and not inbound.text.strip():
             await channel.send_settings(inbound.key, await self.settings_view(inbound.chat, inbound.locale))
         elif command == "settings":
@@ -242,12 +251,14 @@ class Engine:
         if turn is None:
             await channel.send_text(press.message, render("turn_missing", press.locale))
             return
+        user = await self.store.user(turn.platform, press.user_id)
+        press = replace(press, locale=effective(user, press.locale))  # /language overrides
         locale = press.locale or turn.locale
         if (press.message.platform, press.message.chat_id) != (turn.platform, turn.chat_id):
             # A forwarded picture keeps its buttons: they act only where the turn lives.
             await channel.send_text(press.message, render("button_other_chat", locale))
             return
-        if not await self._allowed(turn.platform, press.user_id, turn.chat_id):
+        if not self._permits(turn.platform, press.user_id, turn.chat_id, user):
             await channel.send_text(press.message, render("not_allowed", press.locale))
             return
         if press.kind is ActionKind.CANCEL:
@@ -1015,7 +1026,9 @@ class Engine:
     async def pick_setting(self, pick: SettingPick) -> SettingOutcome:
         """A value picked on a settings view (admins only in groups)."""
         platform, chat_id = pick.chat.platform, pick.chat.chat_id
-        if not await self._allowed(platform, pick.user_id, chat_id):
+        user = await self.store.user(platform, pick.user_id)
+        pick = replace(pick, locale=effective(user, pick.locale))  # /language overrides
+        if not self._permits(platform, pick.user_id, chat_id, user):
             return SettingOutcome(render("not_allowed", pick.locale), refused=True)
         if not await self._may_change_settings(platform, pick.user_id, pick.chat_kind, pick.chat_admin):
             return SettingOutcome(_render_for(platform, "settings_admin_only", pick.locale), refused=True)

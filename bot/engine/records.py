@@ -83,3 +83,5 @@ class UserRecord:
     allowed: bool = False
     blocked: bool = False
     admin: bool = False
+    # The catalogue code the user chose with /language; None follows the platform's.
+    locale: str | None = None

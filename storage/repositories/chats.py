@@ -54,7 +54,9 @@ def set_latest_turn(connection: Connection, platform: str, chat_id: str, turn_id
 
 def user(connection: Connection, platform: str, user_id: str) -> UserRecord | None:
     row = connection.execute(statements.USER, {"platform": platform, "user_id": user_id}).one_or_none()
-    return UserRecord(platform, user_id, row.allowed, row.blocked, row.admin) if row is not None else None
+    if row is None:
+        return None
+    return UserRecord(platform, user_id, row.allowed, row.blocked, row.admin, row.locale)
 
 
 def context(
@@ -70,12 +72,19 @@ def context(
         chat = ChatState(platform, chat_id, dict(settings), row.latest_turn_id)
     found = None
     if row.blocked is not None:
-        found = UserRecord(platform, user_id, bool(row.allowed), bool(row.blocked), bool(row.admin))
+        found = UserRecord(
+            platform, user_id, bool(row.allowed), bool(row.blocked), bool(row.admin), row.locale
+        )
     return chat, found
 
 
 def put_user(connection: Connection, record: UserRecord) -> None:
-    flags = {"allowed": record.allowed, "blocked": record.blocked, "admin": record.admin}
+    flags = {
+        "allowed": record.allowed,
+        "blocked": record.blocked,
+        "admin": record.admin,
+        "locale": record.locale,
+    }
     connection.execute(
         statements.insert_for(connection, users)
         .values(platform=record.platform, user_id=record.user_id, **flags)

@@ -147,7 +147,7 @@ async def test_usage_new_and_history(world: DiscordWorld, dc: FakeDiscord) -> No
 
     # A message's Apps menu: the history of that very picture.
     menu = await dc.slash_message(ALICE, "Picture history", int(first["id"]), guild=world.guild)
-    await dc.wait_for(lambda: "1 steps" in dc.messages.get(menu.original_id or 0, {}).get("content", ""))
+    await dc.wait_for(lambda: "(1 step)" in dc.messages.get(menu.original_id or 0, {}).get("content", ""))
     assert second
 
     new = await dc.slash(ALICE, "new", guild=world.guild)
