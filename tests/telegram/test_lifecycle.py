@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import signal
 import sys
 from pathlib import Path
@@ -15,8 +14,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 from tests.helpers import colour_name, free_port, png
 from tests.telegram.conftest import ALICE, PRIVATE, TelegramWorld
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.telegram.process import process_env
 
 
 async def test_a_crash_mid_job_is_told_on_restart_with_a_working_retry(
@@ -152,31 +150,11 @@ async def test_webhook_mode(idle_world: TelegramWorld, tg: FakeTelegram) -> None
     assert len(idle_world.provider_calls()) == 1
 
 
-def _process_env(tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment of `redraw run` in its own process, pointed at the fakes."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("OPENAI_", "REDRAW_", "TELEGRAM_", "DISCORD_"))
-    }
-    return {
-        **inherited,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": tg.base_url,
-        "TELEGRAM_API_FILE_URL": tg.file_url,
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": fake.base_url,
-        "REDRAW_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONPATH": str(REPO),
-        **extra,
-    }
-
-
 async def test_redraw_run_stops_cleanly_on_sigterm(
     tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     """The real command in its own process: it draws, and SIGTERM interrupts a long drawing with Retry."""
-    env = _process_env(tg, fake, tmp_path, REDRAW_PARTIAL_IMAGES="0", REDRAW_SHUTDOWN_GRACE_S="0.5")
+    env = process_env(tg, fake, tmp_path, REDRAW_PARTIAL_IMAGES="0", REDRAW_SHUTDOWN_GRACE_S="0.5")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )
@@ -219,7 +197,7 @@ async def test_redraw_run_with_a_wrong_token_says_so(
     tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     wrong = "7000001:AAE-this-is-not-the-token"
-    env = _process_env(tg, fake, tmp_path, TELEGRAM_BOT_TOKEN=wrong)
+    env = process_env(tg, fake, tmp_path, TELEGRAM_BOT_TOKEN=wrong)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )
