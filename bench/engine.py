@@ -88,26 +88,41 @@ class InstantBackend:
         )
 
 
+class NullProgress:
+    def show(self, text: str, preview: bytes | None = None) -> None:
+        pass
+
+    async def close(self, *, keep: bool) -> MessageKey | None:
+        return None
+
+
 class NullChannel:
     def __init__(self) -> None:
         self.sent = 0
 
-    async def show_progress(self, reply_to: MessageKey, text: str, actions: Sequence[Action]) -> MessageKey:
-        return MessageKey(reply_to.platform, reply_to.chat_id, f"p{reply_to.message_id}")
-
-    async def update_progress(self, progress: MessageKey, text: str, preview: bytes | None = None) -> None:
-        pass
-
-    async def clear_progress(self, progress: MessageKey) -> None:
-        pass
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action]) -> NullProgress:
+        return NullProgress()
 
     async def send_images(
-        self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
+        self,
+        reply_to: MessageKey,
+        images: Sequence[OutgoingImage],
+        caption: str,
+        actions: Sequence[Action],
+        *,
+        replace: MessageKey | None = None,
     ) -> list[MessageKey]:
         self.sent += 1
         return [MessageKey(reply_to.platform, reply_to.chat_id, f"i{reply_to.message_id}")]
 
-    async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
+    async def send_text(
+        self,
+        reply_to: MessageKey,
+        text: str,
+        actions: Sequence[Action] = (),
+        *,
+        replace: MessageKey | None = None,
+    ) -> MessageKey:
         return MessageKey(reply_to.platform, reply_to.chat_id, f"t{reply_to.message_id}")
 
     async def send_file(

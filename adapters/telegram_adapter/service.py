@@ -21,7 +21,6 @@ from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -41,6 +40,7 @@ from adapters.telegram_adapter.inbound import (
     chat_kind,
     message_key,
 )
+from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.reception import ReceivingQueue
 from bot.config import Settings
 from bot.engine.core import Engine
@@ -108,9 +108,8 @@ class TelegramAdapter:
         engine: Engine,
         *,
         album_window_s: float = 1.0,
-        progress_interval_s: float = 5.0,
-        group_progress_interval_s: float = 15.0,
         poll_timeout_s: float = 10.0,
+        flood: FloodLimits | None = None,
     ) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -118,10 +117,12 @@ class TelegramAdapter:
         self.engine = engine
         self.poll_timeout_s = poll_timeout_s
         self._queue = ReceivingQueue(self._claim)
+        # Telegram's flood limits, spent on results first.
+        self.limiter = PriorityRateLimiter(flood)
         builder: ApplicationBuilder = (  # type: ignore[type-arg]
             Application.builder()
             .token(settings.telegram_bot_token.get_secret_value())
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(self.limiter)
             .concurrent_updates(True)
             .update_queue(self._queue)
             .connection_pool_size(64)
@@ -138,11 +139,7 @@ class TelegramAdapter:
         self.application.add_handler(MessageHandler(MESSAGES, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_button))
         self.application.add_error_handler(self._on_error)
-        self.channel = TelegramChannel(
-            self.application.bot,
-            progress_interval_s=progress_interval_s,
-            group_progress_interval_s=group_progress_interval_s,
-        )
+        self.channel = TelegramChannel(self.application.bot, self.limiter.pacer)
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
@@ -208,6 +205,8 @@ class TelegramAdapter:
         await self.albums.flush()
 
     async def close(self) -> None:
+        # Status messages still to be removed get a moment; then the bot logs out.
+        await self.channel.background.drain(5.0)
         await self.application.shutdown()
 
     async def _set_menu(self) -> None:

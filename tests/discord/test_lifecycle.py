@@ -59,7 +59,7 @@ async def test_stopping_interrupts_cleanly_and_retry_works_after_the_restart(
     assert not dc.connected
 
     notice = await dc.wait_text(idle_world.channel, "The bot is restarting and stopped drawing “a blue tram”")
-    assert notice["message_reference"]["message_id"] == str(run.original_id)
+    assert int(notice["id"]) == run.original_id  # the card became the notice
     await idle_world.start()
     await dc.press(int(notice["id"]), "🔄", ALICE, guild=idle_world.guild)
     picture = await dc.wait_picture(idle_world.channel)
@@ -117,7 +117,7 @@ async def test_a_boosted_guild_gets_the_original_png(
 async def test_partial_previews_show_in_the_progress_message(
     idle_world: DiscordWorld, dc: FakeDiscord
 ) -> None:
-    await idle_world.start(adapter={"progress_interval_s": 0}, redraw_partial_images=2)
+    await idle_world.start(status_after_s=0, redraw_partial_images=2)
     await dc.say(ALICE, "a purple flower", guild=idle_world.guild, mention_bot=True)
     picture = await dc.wait_picture(idle_world.channel)
     await dc.settle()
