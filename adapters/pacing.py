@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -94,28 +93,35 @@ class TokenBucket(Budget):
 
 
 class Window(Budget):
-    """At most ``count`` calls in any ``period`` seconds (stricter than a fixed window of
-    the same size, so it never breaks one however the platform's windows fall)."""
+    """At most ``count`` calls per window of ``period`` seconds that opens with its first
+    call and then resets whole: Discord's buckets (X-RateLimit-Reset-After)."""
 
     def __init__(self, count: int, period: float, reserve: int = 0) -> None:
         super().__init__(reserve)
         self.count = count
         self.period = period
-        self.times: deque[float] = deque()
+        self.used = 0
+        self.opened: float | None = None
+
+    def _roll(self, now: float) -> None:
+        if self.opened is not None and now >= self.opened + self.period:
+            self.used, self.opened = 0, None
 
     def ready_at(self, now: float, reserve: int) -> float:
-        while self.times and self.times[0] <= now - self.period:
-            self.times.popleft()
-        allowed = self.count - 1 - min(reserve, self.count - 1)
-        excess = len(self.times) - allowed
-        at = now if excess <= 0 else self.times[excess - 1] + self.period
+        self._roll(now)
+        allowed = self.count - min(reserve, self.count - 1)
+        at = now if self.used < allowed or self.opened is None else self.opened + self.period
         return max(at, self.held_until)
 
     def take(self, now: float) -> None:
-        self.times.append(now)
+        self._roll(now)
+        if self.opened is None:
+            self.opened = now
+        self.used += 1
 
     def full(self, now: float) -> bool:
-        return (not self.times or self.times[-1] <= now - self.period) and now >= self.held_until
+        self._roll(now)
+        return self.used == 0 and now >= self.held_until
 
 
 class State(StrEnum):

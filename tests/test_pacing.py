@@ -17,7 +17,7 @@ async def _call(
 
 
 async def test_a_result_goes_before_progress_that_waited_longer() -> None:
-    pacer, log = Pacer(), []
+    pacer, log = Pacer(), list[str]()
     overall = TokenBucket(rate=20, burst=1)
     overall.take(asyncio.get_running_loop().time())  # empty: everything waits for the next token
     ticks = [
@@ -31,7 +31,7 @@ async def test_a_result_goes_before_progress_that_waited_longer() -> None:
 
 
 async def test_a_result_waiting_on_its_own_chat_does_not_hold_up_another_chat() -> None:
-    pacer, log = Pacer(), []
+    pacer, log = Pacer(), list[str]()
     overall = TokenBucket(rate=100, burst=10)
     busy, quiet = TokenBucket(rate=2, burst=1), TokenBucket(rate=2, burst=1)
     busy.take(asyncio.get_running_loop().time())
@@ -42,7 +42,7 @@ async def test_a_result_waiting_on_its_own_chat_does_not_hold_up_another_chat() 
 
 
 async def test_progress_leaves_a_chats_reserve_to_results() -> None:
-    pacer, log = Pacer(), []
+    pacer, log = Pacer(), list[str]()
     chat = TokenBucket(rate=5, burst=3, reserve=1)
     now = asyncio.get_running_loop().time()
     chat.take(now)
@@ -83,15 +83,32 @@ async def test_a_window_allows_count_per_period_and_a_hold_stops_everything() ->
     loop = asyncio.get_running_loop()
     started = loop.time()
     times = []
-    for _ in range(5):
+    for _ in range(7):
         await pacer.acquire(Ticket(), [window])
         times.append(loop.time() - started)
-    # Never sooner than the window allows (a lower bound only: a busy machine is slower, never faster).
-    assert times[3] >= 0.2 and times[4] >= 0.2
+    # Three a window, the window opening with its first call (a lower bound only: a busy
+    # machine is slower, never faster).
+    assert times[3] >= 0.2 and times[6] >= times[3] + 0.2
     pacer.hold(window, 0.2)
     held = loop.time()
     await pacer.acquire(Ticket(), [window])
     assert loop.time() - held >= 0.19
+
+
+async def test_progress_leaves_a_windows_reserve_to_results() -> None:
+    pacer, log = Pacer(), list[str]()
+    window = Window(count=3, period=10, reserve=2)
+    status = [
+        asyncio.create_task(_call(pacer, Ticket(Priority.STATUS), [window], log, f"status{n}"))
+        for n in range(2)
+    ]
+    await asyncio.sleep(0.01)
+    assert log == ["status0"]  # the first of the three; two kept for results
+    for n in range(2):
+        await _call(pacer, Ticket(), [window], log, f"result{n}")
+    assert log == ["status0", "result0", "result1"]
+    for task in status[1:]:
+        task.cancel()
 
 
 async def test_budgets_are_made_per_key_and_quiet_ones_forgotten() -> None:

@@ -29,7 +29,8 @@ class Route(StrEnum):
 class RateLimits:
     global_per_s: float = 45.0
     channel_count: int = 5
-    # Discord's window is 5 s; a little longer here so a late-arriving call never breaks it.
+    # Discord's window is 5 s from its first call, which reaches Discord a moment after it
+    # leaves here: a little longer, so the two never disagree.
     channel_period_s: float = 5.2
     channel_reserve: int = 2
     progress_share: float = 1 / 3
