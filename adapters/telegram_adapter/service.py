@@ -41,7 +41,7 @@ from adapters.telegram_adapter.inbound import (
     message_key,
 )
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
-from adapters.telegram_adapter.reception import ReceivingQueue
+from adapters.telegram_adapter.reception import ReceivingQueue, SettlingRequest
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
@@ -129,7 +129,8 @@ class TelegramAdapter:
             .media_write_timeout(180)
             .read_timeout(30)
             .write_timeout(30)
-            .get_updates_read_timeout(poll_timeout_s + 10)
+            # getUpdates waits until the updates it confirms are claimed (see reception).
+            .get_updates_request(SettlingRequest(self._queue, read_timeout=poll_timeout_s + 10))
         )
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)
@@ -164,6 +165,8 @@ class TelegramAdapter:
         updater = self.application.updater
         assert updater is not None
         url = self.settings.redraw_webhook_url
+        # Polling brings updates in batches: their claims run side by side.
+        self._queue.side_by_side = url is None
         if url is None:
             await updater.start_polling(
                 timeout=int(self.poll_timeout_s), allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
