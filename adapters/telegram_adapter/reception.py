@@ -88,3 +88,35 @@ class SettlingRequest(HTTPXRequest):
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         await self._queue.settled()
         return await super().do_request(*args, **kwargs)
+
+
+class Handled:
+    """Messages marked handled (nothing left to recover) a moment later and many at once:
+    a burst of messages then costs one write instead of one each, and that write does not
+    stand in line with the writes the new pictures wait on. A crash in that moment hands
+    the message back to recovery, where its picture is found already stored and not drawn
+    again."""
+
+    def __init__(self, write: Callable[[list[str]], Awaitable[None]], delay_s: float = 0.5) -> None:
+        self._write = write
+        self._delay_s = delay_s
+        self._pending: list[str] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def add(self, delivery_ids: list[str]) -> None:
+        self._pending += delivery_ids
+        if self._pending and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.create_task(self._flush_later(), name="telegram-handled")
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._delay_s)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write what is pending now (stopping)."""
+        while self._pending:
+            ids, self._pending = self._pending, []
+            try:
+                await self._write(ids)
+            except Exception:
+                log.exception("telegram: could not mark %d messages handled", len(ids))

@@ -41,7 +41,7 @@ from adapters.telegram_adapter.inbound import (
     message_key,
 )
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
-from adapters.telegram_adapter.reception import ReceivingQueue, SettlingRequest
+from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
@@ -117,6 +117,7 @@ class TelegramAdapter:
         self.engine = engine
         self.poll_timeout_s = poll_timeout_s
         self._queue = ReceivingQueue(self._claim)
+        self._handled = Handled(lambda ids: self.engine.handled(self.platform, ids))
         # Telegram's flood limits, spent on results first.
         self.limiter = PriorityRateLimiter(flood)
         builder: ApplicationBuilder = (  # type: ignore[type-arg]
@@ -125,7 +126,7 @@ class TelegramAdapter:
             .rate_limiter(self.limiter)
             .concurrent_updates(True)
             .update_queue(self._queue)
-            .connection_pool_size(64)
+            .connection_pool_size(32)
             .media_write_timeout(180)
             .read_timeout(30)
             .write_timeout(30)
@@ -206,6 +207,7 @@ class TelegramAdapter:
         if self.application.running:
             await self.application.stop()
         await self.albums.flush()
+        await self._handled.flush()
 
     async def close(self) -> None:
         # Status messages still to be removed get a moment; then the bot logs out.
@@ -279,7 +281,7 @@ class TelegramAdapter:
         finally:
             # Handled, answered or ignored: nothing left to recover (a crash before here is).
             taken = [self._taken.pop((m.chat.id, m.message_id), None) for m in messages]
-            await self.engine.handled(self.platform, [delivery for delivery in taken if delivery])
+            self._handled.add([delivery for delivery in taken if delivery])
 
     async def _handle_taken(self, messages: list[Message]) -> None:
         assert self._builder is not None

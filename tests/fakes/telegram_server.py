@@ -704,7 +704,11 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED") from None
         if width + height > MAX_PHOTO_SIDES or max(width, height) / min(width, height) > MAX_PHOTO_RATIO:
             raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
-        return self._photo_sizes(self._store(data, "photos", "jpg"), data)
+        stored = self._store(data, "photos", "jpg")
+        # The bot's photos get no thumbnail: one would cost the fake a decode of every picture
+        # (which stalls its clock for the flood limits under load), and the bot reads the largest.
+        size = {"file_id": stored.file_id, "file_unique_id": stored.unique_id, "file_size": len(data)}
+        return [{**size, "width": width, "height": height}]
 
     def _document(self, upload: Upload) -> dict[str, Any]:
         data, filename = upload.data, upload.filename

@@ -26,7 +26,7 @@ GROUP = Chat(-1001234, "supergroup", "Artists")
 # Short windows and loose pacing so tests run fast: the real album window is 1 s, and the
 # real pacing keeps to Telegram's flood limits (tests about them use FloodLimits()).
 FAST = FloodLimits(
-    overall_per_s=1000, chat_per_s=100, chat_burst=20, group_per_minute=6000, group_burst=100,
+    overall_per_s=1000, overall_burst=1000, chat_per_s=100, chat_burst=20, group_per_minute=6000, group_burst=100,
     group_progress_every_s=0.1,
 )  # fmt: skip
 ADAPTER_OPTIONS = {"album_window_s": 0.3, "poll_timeout_s": 1.0, "flood": FAST}
