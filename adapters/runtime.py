@@ -14,9 +14,8 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from adapters.monitor import Monitor
 from bot.app import build_backends, engine_options
 from bot.backends import UpstreamClient
 from bot.config import Settings
@@ -24,6 +23,9 @@ from bot.engine.core import Engine, EngineOptions
 from bot.engine.inbound import Channel
 from storage.setup import open_storage
 from storage.sql import SqlStore
+
+if TYPE_CHECKING:
+    from adapters.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,9 @@ class Runtime:
 
     async def start(self) -> None:
         if self.settings.redraw_metrics_port is not None:
+            # Only then: aiohttp and prometheus_client stay out of memory otherwise.
+            from adapters.monitor import Monitor  # noqa: PLC0415
+
             # First, so a health check sees a starting instance as unhealthy rather than absent.
             self._monitor = Monitor(
                 self.problems, self.settings.redraw_metrics_listen, self.settings.redraw_metrics_port

@@ -29,8 +29,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on the path, where this file would stand
-# in for the standard library's ``platform`` (which pydantic imports): take it off.
+# Run as a script, this folder comes first on sys.path, where this very file would stand in
+# for the standard library's platform module (which pydantic, uuid and psutil import).
 if Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     del sys.path[0]
 
@@ -64,10 +64,15 @@ LIMIT_GLOBAL = "1000"
 class Bot:
     """``redraw run`` in its own process, and its memory as it runs."""
 
-    def __init__(self, env: dict[str, str], platform: str, logs: Path) -> None:
+    def __init__(self, env: dict[str, str], platform: str, logs: Path, python: str) -> None:
         self.log = logs / f"redraw-{platform}.log"
+        # The deploy step first, so the bot starts as it does every time after the first:
+        # with its database at the newest revision (no migration tools in memory).
+        subprocess.run(
+            [python, "-m", "bot", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--platform", platform],
+            [python, "-m", "bot", "run", "--platform", platform],
             cwd=ROOT,
             env=env,
             stdout=self.log.open("w"),
@@ -280,7 +285,7 @@ async def telegram(fake: FakeOpenAI, work: Path, args: argparse.Namespace) -> di
         TELEGRAM_API_BASE_URL=tg.base_url,
         TELEGRAM_API_FILE_URL=tg.file_url,
     )
-    bot = Bot(env, "telegram", work)
+    bot = Bot(env, "telegram", work, args.python)
     try:
         await wait_for(lambda: bool(tg.sent("getUpdates")), 60, "the bot to poll", bot)
         await asyncio.sleep(2.0)
@@ -329,7 +334,7 @@ async def discord_run(fake: FakeOpenAI, work: Path, args: argparse.Namespace) ->
         DISCORD_API_BASE_URL=dc.api_url,
         DISCORD_GATEWAY_URL=dc.gateway_url,
     )
-    bot = Bot(env, "discord", work)
+    bot = Bot(env, "discord", work, args.python)
     try:
         await wait_for(lambda: dc.connected and dc.identifies > 0, 60, "the gateway", bot)
         await asyncio.sleep(3.0)
@@ -434,6 +439,12 @@ if __name__ == "__main__":
     parser.add_argument("--busy", type=int, default=20)
     parser.add_argument("--quiet", type=int, default=20)
     parser.add_argument("--channels", type=int, default=50)
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter that runs the bot: a venv with only the runtime dependencies"
+        " (pip install .) measures memory as in production",
+    )
     arguments = parser.parse_args()
     results = asyncio.run(main(arguments))
     report(results, arguments)

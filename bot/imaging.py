@@ -21,13 +21,25 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from bot.errors import InputError, MalformedResponse
 from bot.types import PreparedImage
 
-try:  # HEIC/HEIF photos from phones; the plugin is a regular dependency but stay usable without it.
-    import pillow_heif
+# HEIC/HEIF photos from phones: the plugin is loaded the first time one arrives, not at
+# start (it is a few MB that most instances never need).
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"}
+_heif_registered = False
 
-    pillow_heif.register_heif_opener()
-    HEIF_SUPPORTED = True
-except ImportError:  # pragma: no cover - depends on the platform's wheels
-    HEIF_SUPPORTED = False
+
+def _open_heif(data: bytes) -> None:
+    """Make Pillow able to open ``data`` if it is a HEIF/AVIF file (the ftyp box says so)."""
+    global _heif_registered  # noqa: PLW0603 (registered once per process)
+    if _heif_registered or data[4:8] != b"ftyp" or data[8:12] not in _HEIF_BRANDS:
+        return
+    try:
+        import pillow_heif  # noqa: PLC0415
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover - the plugin is a regular dependency; wheels may lack it
+        return
+    _heif_registered = True
+
 
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 MAX_MASK_BYTES = 4 * 1024 * 1024
@@ -135,6 +147,7 @@ def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
             size_mb=round(len(data) / 1048576, 1),
             limit_mb=MAX_INPUT_BYTES // 1048576,
         )
+    _open_heif(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -8,7 +8,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from storage.blobs import FileBlobStore
-from storage.db import upgrade
+from storage.db import upgrade_sqlite
 from storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ async def open_storage(settings: Settings) -> tuple[SqlStore, FileBlobStore]:
     if make_url(url).get_backend_name() == "sqlite":
         # The embedded default needs no operator step. PostgreSQL is upgraded with
         # `redraw db upgrade`, once per deploy, not by every instance at once.
-        await upgrade(url)
+        await upgrade_sqlite(url)
     blobs = FileBlobStore(settings.redraw_data_dir / "blobs")
     if settings.redraw_blob_retention_days > 0:
         removed = await blobs.prune(settings.redraw_blob_retention_days)

@@ -28,6 +28,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from adapters.buttons import ActionButton, SettingButton, parse
 from adapters.runtime import StartupError
@@ -48,6 +49,7 @@ from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
 from bot.engine.records import MessageKey
 from bot.engine.store import Reception
 from bot.messages import render
+from bot.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +128,23 @@ class TelegramAdapter:
             .rate_limiter(self.limiter)
             .concurrent_updates(True)
             .update_queue(self._queue)
-            .connection_pool_size(32)
-            .media_write_timeout(180)
-            .read_timeout(30)
-            .write_timeout(30)
+            # The pace is Telegram's, not the pool's: 32 connections are plenty (and httpcore's
+            # pool costs more per request the more connections it keeps).
+            .request(
+                HTTPXRequest(
+                    connection_pool_size=32,
+                    media_write_timeout=180,
+                    read_timeout=30,
+                    write_timeout=30,
+                    httpx_kwargs={"verify": client_context()},
+                )
+            )
             # getUpdates waits until the updates it confirms are claimed (see reception).
-            .get_updates_request(SettlingRequest(self._queue, read_timeout=poll_timeout_s + 10))
+            .get_updates_request(
+                SettlingRequest(
+                    self._queue, read_timeout=poll_timeout_s + 10, httpx_kwargs={"verify": client_context()}
+                )
+            )
         )
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)

@@ -46,6 +46,7 @@ from bot.errors import (
 )
 from bot.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from bot.offload import cooperative, run_cpu
+from bot.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -192,12 +193,14 @@ class UpstreamClient:
             timeout=timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             transport=transport,
+            verify=client_context(),
         )
         # Image links live on other hosts: never send them our key.
         self._downloads = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=connect_timeout, read=120.0, write=30.0, pool=connect_timeout),
             follow_redirects=True,
             transport=transport,
+            verify=client_context(),
         )
 
     @classmethod
