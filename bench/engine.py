@@ -106,7 +106,7 @@ class NullChannel:
     def __init__(self) -> None:
         self.sent = 0
 
-    def progress(self, reply_to: MessageKey, actions: Sequence[Action]) -> NullProgress:
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> NullProgress:
         return NullProgress()
 
     async def send_images(

@@ -33,10 +33,10 @@ from adapters.discord_adapter.components import action_view, settings_view
 from adapters.discord_adapter.inbound import key_of
 from adapters.discord_adapter.pacing import DiscordPacer, RateLimits, Route
 from adapters.pacing import Priority, Ticket
-from adapters.progress import Background, StatusMessage
+from adapters.progress import Background, Board, StatusMessage
 from adapters.text import cut, split_text
 from bot import imaging
-from bot.engine.inbound import Action, OutgoingImage, SettingsView
+from bot.engine.inbound import Action, OutgoingImage, Progress, SettingsView
 from bot.engine.records import MessageKey
 from bot.messages import render
 from bot.offload import run_cpu
@@ -51,6 +51,8 @@ TOKEN_LIFETIME = timedelta(minutes=14)
 JPEG_STEPS: tuple[tuple[int | None, int], ...] = ((None, 92), (4096, 88), (2560, 85), (1600, 80), (1024, 75))
 QUIET = discord.AllowedMentions.none()
 PING_REPLIED = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=True)
+# Cancel buttons on a channel's board (Discord allows 25 a message).
+MAX_BOARD_BUTTONS = 25
 
 
 @dataclass
@@ -86,29 +88,27 @@ class _Status(StatusMessage):
     def __init__(
         self, channel: DiscordChannel, reply_to: MessageKey, actions: Sequence[Action], card: _Card | None
     ) -> None:
-        super().__init__(channel.pacing.pacer, channel.background)
+        super().__init__(channel.pacing.pacer, channel.background, actions)
         self.channel = channel
         self.reply_to = reply_to
-        self.actions = list(actions)
         self.card = card
         self.channel_id = int(reply_to.chat_id)
         if card is not None:
             self.key = reply_to
 
-    async def create(self, text: str, preview: bytes | None, ticket: Ticket) -> MessageKey:
+    async def create(
+        self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket
+    ) -> MessageKey:
         files = [_preview_file(preview)] if preview is not None else []
+        view = action_view(actions)
         sent = await self.channel._send(
-            self.reply_to,
-            content=text,
-            files=files,
-            view=action_view(self.actions),
-            ping=False,
-            ticket=ticket,
+            self.reply_to, content=text, files=files, view=view, ping=False, ticket=ticket
         )
         return key_of(sent)
 
-    async def edit(self, text: str, preview: bytes | None, ticket: Ticket) -> None:
-        changes: dict[str, Any] = {"view": action_view(self.actions)}
+    async def edit(self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket) -> None:
+        # Named every time: an edit without a view would keep the buttons of before.
+        changes: dict[str, Any] = {"view": action_view(actions)}
         if preview is not None:
             changes["attachments"] = [_preview_file(preview)]
         if self.card is not None:
@@ -129,6 +129,7 @@ class DiscordChannel:
         self.pacing = DiscordPacer(limits)
         self.background = Background()
         self._cards: dict[MessageKey, _Card] = {}
+        self._boards: dict[int, Board] = {}
 
     # --- slash-command cards ------------------------------------------------------
 
@@ -165,12 +166,32 @@ class DiscordChannel:
 
     # --- progress -------------------------------------------------------------
 
-    def progress(self, reply_to: MessageKey, actions: Sequence[Action]) -> _Status:
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
         card = self._cards.get(reply_to)
         if card is not None and card.fresh:
             card.fresh = False
             return _Status(self, reply_to, actions, card)
-        return _Status(self, reply_to, actions, None)
+        channel_id = int(reply_to.chat_id)
+        if not self._in_server(channel_id):
+            return _Status(self, reply_to, actions, None)
+        # A server's channel (5 new messages per 5 s): its pictures in progress share one message.
+        board = self._boards.get(channel_id)
+        if board is None:
+            where = MessageKey(reply_to.platform, reply_to.chat_id, "")
+            board = self._boards[channel_id] = Board(
+                lambda: _Status(self, where, (), None),
+                limit=MAX_CONTENT,
+                buttons=MAX_BOARD_BUTTONS,
+                gone=lambda: self._forget_board(channel_id),
+            )
+        return board.line(actions, label)
+
+    def _in_server(self, channel_id: int) -> bool:
+        """A server's channel, where many may ask at once (a DM has one person)."""
+        return isinstance(getattr(self.client.get_channel(channel_id), "guild", None), discord.Guild)
+
+    def _forget_board(self, channel_id: int) -> None:
+        self._boards.pop(channel_id, None)
 
     async def _remove(self, key: MessageKey, ticket: Ticket | None = None) -> None:
         """Take a status off the screen: a card keeps its summary, a message goes."""

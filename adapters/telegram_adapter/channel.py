@@ -24,12 +24,12 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from adapters.pacing import Pacer, Priority, Ticket
-from adapters.progress import Background, StatusMessage
+from adapters.progress import Background, Board, StatusMessage
 from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_keyboard, settings_text
 from adapters.text import cut, split_text
 from bot import imaging
-from bot.engine.inbound import Action, OutgoingImage, SettingsView
+from bot.engine.inbound import Action, OutgoingImage, Progress, SettingsView
 from bot.engine.records import MessageKey
 from bot.messages import render
 from bot.offload import run_cpu
@@ -46,6 +46,8 @@ MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 MAX_ALBUM = 10
 # Telegram shows photos at up to 2560 px: a larger preview only costs upload time.
 PREVIEW_SIDE = 2560
+# Cancel buttons on a group's board (two a row); pictures past them are cancelled with /cancel.
+MAX_BOARD_BUTTONS = 20
 
 Bot = ExtBot[Ticket]
 
@@ -59,6 +61,10 @@ def fits_photo(image: OutgoingImage) -> bool:
     )
 
 
+def _is_group(chat_id: int) -> bool:
+    return chat_id < 0
+
+
 def _reply(key: MessageKey) -> ReplyParameters | None:
     if not key.message_id:
         return None
@@ -67,26 +73,22 @@ def _reply(key: MessageKey) -> ReplyParameters | None:
 
 
 class _Status(StatusMessage):
-    """A picture's status message: text, or a photo once a partial preview arrived."""
+    """A status message: text, or a photo once a partial preview arrived."""
 
-    def __init__(
-        self, channel: TelegramChannel, reply_to: MessageKey, markup: InlineKeyboardMarkup | None
-    ) -> None:
-        super().__init__(channel.pacer, channel.background)
+    def __init__(self, channel: TelegramChannel, reply_to: MessageKey, actions: Sequence[Action]) -> None:
+        super().__init__(channel.pacer, channel.background, actions)
         self.channel = channel
         self.bot = channel.bot
         self.chat_id = int(reply_to.chat_id)
         self.reply = _reply(reply_to)
-        self.markup = markup
 
-    async def create(self, text: str, preview: bytes | None, ticket: Ticket) -> MessageKey:
+    async def create(
+        self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket
+    ) -> MessageKey:
+        markup = action_keyboard(actions)
         if preview is None:
             sent = await self.bot.send_message(
-                self.chat_id,
-                text,
-                reply_parameters=self.reply,
-                reply_markup=self.markup,
-                rate_limit_args=ticket,
+                self.chat_id, text, reply_parameters=self.reply, reply_markup=markup, rate_limit_args=ticket
             )
         else:
             sent = await self.bot.send_photo(
@@ -94,14 +96,15 @@ class _Status(StatusMessage):
                 InputFile(preview, filename="preview.jpg"),
                 caption=text,
                 reply_parameters=self.reply,
-                reply_markup=self.markup,
+                reply_markup=markup,
                 rate_limit_args=ticket,
             )
         return key_of(sent)
 
-    async def edit(self, text: str, preview: bytes | None, ticket: Ticket) -> None:
+    async def edit(self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket) -> None:
         assert self.key is not None
         message_id = int(self.key.message_id)
+        markup = action_keyboard(actions)
         try:
             if preview is not None:
                 # Raw bytes, not an InputFile: PTB then attaches the upload to the media by name.
@@ -110,16 +113,16 @@ class _Status(StatusMessage):
                     InputMediaPhoto(preview, caption=text, filename="preview.jpg"),
                     self.chat_id,
                     message_id,
-                    reply_markup=self.markup,
+                    reply_markup=markup,
                     rate_limit_args=ticket,
                 )
             elif self.photo:
                 await self.bot.edit_message_caption(
-                    self.chat_id, message_id, caption=text, reply_markup=self.markup, rate_limit_args=ticket
+                    self.chat_id, message_id, caption=text, reply_markup=markup, rate_limit_args=ticket
                 )
             else:
                 await self.bot.edit_message_text(
-                    text, self.chat_id, message_id, reply_markup=self.markup, rate_limit_args=ticket
+                    text, self.chat_id, message_id, reply_markup=markup, rate_limit_args=ticket
                 )
         except BadRequest as error:
             if "not modified" not in str(error):
@@ -143,11 +146,28 @@ class TelegramChannel:
         self.background = Background()
         # Status messages handed to the engine for an answer to take their place: photo or not.
         self._handed: dict[MessageKey, bool] = {}
+        # A group's pictures in progress share one message (20 messages a minute is all a group gets).
+        self._boards: dict[int, Board] = {}
 
     # --- progress -------------------------------------------------------------
 
-    def progress(self, reply_to: MessageKey, actions: Sequence[Action]) -> _Status:
-        return _Status(self, reply_to, action_keyboard(actions))
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
+        chat_id = int(reply_to.chat_id)
+        if not _is_group(chat_id):
+            return _Status(self, reply_to, actions)
+        board = self._boards.get(chat_id)
+        if board is None:
+            chat = MessageKey(reply_to.platform, reply_to.chat_id, "")
+            board = self._boards[chat_id] = Board(
+                lambda: _Status(self, chat, ()),
+                limit=MAX_TEXT,
+                buttons=MAX_BOARD_BUTTONS,
+                gone=lambda: self._forget_board(chat_id),
+            )
+        return board.line(actions, label)
+
+    def _forget_board(self, chat_id: int) -> None:
+        self._boards.pop(chat_id, None)
 
     async def delete(self, key: MessageKey, ticket: Ticket | None = None) -> None:
         try:

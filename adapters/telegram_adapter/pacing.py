@@ -12,8 +12,8 @@ place.
 
 Progress (status messages, their edits, removing them) takes at most
 ``progress_share`` of the overall rate, never a chat's reserve (1 of a private
-chat's burst, 5 of a group's 20 a minute), and in a group at most one call every
-``group_progress_every_s``.
+chat's burst, 5 of a group's 20 a minute), and in a group at most one status or
+edit every ``group_progress_every_s`` (with a burst of two).
 """
 
 from __future__ import annotations
@@ -88,13 +88,17 @@ class PriorityRateLimiter(BaseRateLimiter[Ticket]):
         if chat_id is None or not endpoint.startswith(COUNTED):
             return []
         group = _is_group(chat_id)
-        chat = self.groups(chat_id) if group else self.chats(chat_id)
+        chat = self._chat(chat_id)
         if priority is Priority.RESULT:
             return [self.overall, chat]
         budgets = [self.overall, self.progress, chat]
-        if group:
+        if group and priority is not Priority.CLEANUP:
+            # Removing a finished status is not thinned: a stale one would say "drawing" for nothing.
             budgets.append(self.group_progress(chat_id))
         return budgets
+
+    def _chat(self, chat_id: object) -> Budget:
+        return self.groups(chat_id) if _is_group(chat_id) else self.chats(chat_id)
 
     async def process_request(  # noqa: PLR0917 (PTB's signature)
         self,
@@ -122,7 +126,7 @@ class PriorityRateLimiter(BaseRateLimiter[Ticket]):
                     "telegram: %s in chat %s: flood limit, waiting %.0f s", endpoint, data["chat_id"], wait
                 )
                 # The chat waits (not the whole bot): other chats may still have room.
-                self.pacer.hold(budgets[-1] if len(budgets) == 2 else budgets[2], wait)
+                self.pacer.hold(self._chat(data["chat_id"]), wait)
                 # It was never made: it may still be withdrawn while it waits again.
                 ticket.state = State.NEW
         raise AssertionError("unreachable")

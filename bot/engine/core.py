@@ -707,8 +707,9 @@ class Engine:
         if (refusal := await self._early_budget_refusal(turn, estimate)) is not None:
             raise refusal
         # From here the chat may see a status message; the provider call never waits for it.
+        cancel = _actions([ActionKind.CANCEL], turn.id, turn.locale)
         status = job.status = Status(
-            channel.progress(reply_to, _actions([ActionKind.CANCEL], turn.id, turn.locale)),
+            channel.progress(reply_to, cancel, label=_short(turn.prompt, 40)),
             turn.locale,
             after_s=self.options.status_after_s,
             every_s=self.options.progress_every_s,

@@ -170,7 +170,9 @@ class Channel(Protocol):
     the place of: edited into the answer where the platform allows one call to do it,
     removed otherwise."""
 
-    def progress(self, reply_to: MessageKey, actions: Sequence[Action]) -> Progress: ...
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
+        """The status of one picture; ``label`` names it where several share one message."""
+        ...
 
     async def send_images(
         self,

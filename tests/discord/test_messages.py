@@ -17,9 +17,10 @@ from tests.helpers import colour_name, png
 async def test_a_mention_draws(world: DiscordWorld, dc: FakeDiscord, fake: FakeOpenAI) -> None:
     fake.fail("slow", delay=0.6)
     prompt = await dc.say(ALICE, "a red fox in the snow", guild=world.guild, mention_bot=True)
-    progress = await dc.wait_text(world.channel, "Drawing")
-    assert progress["message_reference"]["message_id"] == str(prompt)
-    assert dc.buttons(int(progress["id"])) == ["✖ Cancel"]
+    # A server's channel: the pictures in progress share one status message, a line each.
+    board = await dc.wait_text(world.channel, "Drawing")
+    assert board["content"].startswith("1. a red fox in the snow · 🎨 Drawing")
+    assert dc.buttons(int(board["id"])) == ["✖ 1"]
 
     picture = await dc.wait_picture(world.channel)
     assert picture["message_reference"]["message_id"] == str(prompt)
@@ -27,13 +28,32 @@ async def test_a_mention_draws(world: DiscordWorld, dc: FakeDiscord, fake: FakeO
     assert colour_name(dc.file(picture["attachments"][0])) == "red"
     assert dc.buttons(int(picture["id"])) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
     await dc.settle()
-    # The status message became the picture (one edit); the bot's mention is not in the prompt.
-    assert [m["id"] for m in dc.bot_messages(world.channel)] == [picture["id"]] == [progress["id"]]
+    # The board went with the last picture; the bot's mention is not in the prompt.
+    assert [m["id"] for m in dc.bot_messages(world.channel)] == [picture["id"]]
     assert world.provider_calls()[0].json["input"][0]["content"][0]["text"].startswith("a red fox")
-    # The status pinged nobody (an edit pings nobody either); no typing indicator.
+    # The user is pinged by the picture (a reply), by nothing else; no typing indicator.
     sent = dc.calls_to("POST", f"/channels/{world.channel}/messages")
-    assert [call.body["allowed_mentions"] for call in sent] == [{"parse": []}]  # replied_user: false
+    assert [call.body["allowed_mentions"] for call in sent] == [
+        {"parse": []},  # replied_user defaults to false
+        {"parse": [], "replied_user": True},
+    ]
     assert dc.calls_to("POST", f"/channels/{world.channel}/typing") == []
+
+
+async def test_in_a_dm_the_status_becomes_the_picture(
+    world: DiscordWorld, dc: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    fake.fail("slow", delay=0.6)
+    dm = dc.dm_channel(ALICE)
+    prompt = await dc.say(ALICE, "a green fox")
+    status = await dc.wait_text(dm, "Drawing")
+    assert status["message_reference"]["message_id"] == str(prompt)
+    assert dc.buttons(int(status["id"])) == ["✖ Cancel"]
+    picture = await dc.wait_picture(dm)
+    await dc.settle()
+    # One message: the status, edited into the picture.
+    assert picture["id"] == status["id"] and [m["id"] for m in dc.bot_messages(dm)] == [picture["id"]]
+    assert dc.calls_to("DELETE", f"/channels/{dm}/messages/") == []
 
 
 async def test_a_quick_picture_is_one_message_that_pings_its_author(

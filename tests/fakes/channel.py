@@ -62,7 +62,7 @@ class CollectingChannel:
     def _key(self, chat_id: str) -> MessageKey:
         return MessageKey(self.platform, chat_id, f"bot-{next(self._ids)}")
 
-    def progress(self, reply_to: MessageKey, actions: Sequence[Action]) -> RecordedProgress:
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> RecordedProgress:
         return RecordedProgress(self, reply_to, actions)
 
     async def send_images(

@@ -129,3 +129,17 @@ async def test_ten_members_of_a_group_at_once_all_get_their_picture(
     assert not [call for call in calls if call.method == "sendChatAction"]
     # One message per picture, and few besides: statuses for those that waited, and their removal.
     assert len(calls) <= 10 + 6
+
+
+async def test_a_429_holds_that_chat_and_no_other(world: TelegramWorld, tg: FakeTelegram) -> None:
+    first, second = User(801, "Ann"), User(802, "Ben")
+    first_chat, second_chat = Chat(801, "private", "Ann"), Chat(802, "private", "Ben")
+    tg.fail_next("sendPhoto", 429, "Too Many Requests: retry after 2", retry_after=2)
+    tg.send(first_chat, first, "a red kite")
+    await tg.wait_for(lambda: tg.sent("sendPhoto", first_chat) or None, what="the refused photo")
+    tg.send(second_chat, second, "a blue kite")
+    await tg.wait_photo(second_chat)
+    await tg.wait_photo(first_chat)
+    # The other chat's photo went while the refused one waited out its retry_after.
+    refused, again = tg.sent("sendPhoto", first_chat)
+    assert refused.at < tg.sent("sendPhoto", second_chat)[0].at < again.at
