@@ -196,6 +196,12 @@ async def burst(
     arrived = [photo.at - started for photo in photos if photo]
     start_lag = [call.at - at for call, at in zip(calls, sent, strict=True)]
     delivery = [photo.at - call.answered_at for photo, call in zip(photos, calls, strict=True) if photo]
+    counted = [
+        call
+        for chat in chat_list
+        for call in tg.sent(chat=chat)
+        if call.method.startswith(telegram_server.COUNTED)
+    ]
     return {
         "last_photo_s": round(max(arrived), 2),
         "p50_s": round(statistics.median(arrived), 2),
@@ -204,6 +210,7 @@ async def burst(
         "upstream_start_lag_p99_ms": ms(percentile(start_lag, 0.99)),
         "delivery_lag_p99_s": round(percentile(delivery, 0.99), 2),
         "upstream_in_flight_max": in_flight(fake, started),
+        "calls_per_picture": round(len(counted) / chats, 2),
     }
 
 
@@ -358,7 +365,7 @@ async def discord_run(fake: FakeOpenAI, work: Path, args: argparse.Namespace) ->
             limited, mark = len(dc.limited), len(dc.calls)
             started = time.monotonic()
             for n, guild in enumerate(many):
-                await dc.say(members[n % len(members)], "a kite", guild=guild, mention_bot=True)
+                await dc.say(discord_server.User(2000 + n, f"C{n}"), "a kite", guild=guild, mention_bot=True)
             await wait_for(
                 lambda: all(pictures(dc, g.channel_id) for g in many), 120, "every channel's image", bot
             )
@@ -410,7 +417,8 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
             f" (floor {floor:.2f}), p50 {run['p50_s']} s, {run['delivered']} delivered,"
             f" {run['flooded_429']} 429s,"
             f" upstream start lag p99 {run['upstream_start_lag_p99_ms']} ms, delivery lag p99"
-            f" {run['delivery_lag_p99_s']} s, {run['upstream_in_flight_max']} upstream at once ({name})"
+            f" {run['delivery_lag_p99_s']} s, {run['upstream_in_flight_max']} upstream at once,"
+            f" {run['calls_per_picture']} calls a picture ({name})"
         )
     group_run = tg["group"]
     print(

@@ -34,7 +34,7 @@ class BotWorld:
         unknown = set(settings) - set(Settings.model_fields)
         assert not unknown, f"not settings: {unknown}"
         current = self.settings.model_copy(update=settings)
-        # Quicker than the real 5 s and 1.5 s, so tests run fast.
+        # Quicker than the real 5 s and 2 s, so tests run fast.
         options = replace(
             engine_options(current), progress_every_s=progress_every_s, status_after_s=status_after_s
         )

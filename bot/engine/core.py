@@ -130,7 +130,7 @@ class EngineOptions:
     prices: PriceTable = field(default_factory=PriceTable)
     # A picture that takes longer than this gets a status message (in line, drawing, previews);
     # a quicker one costs the chat one message, itself.
-    status_after_s: float = 1.5
+    status_after_s: float = 2.0
     progress_every_s: float = 5.0
     # A picture that took longer than this arrives as a new message, which notifies the
     # user; a quicker one takes its status message's place (an edit, which does not).
