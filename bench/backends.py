@@ -13,16 +13,22 @@ then one JSON object as the last line.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, where bench/platform.py would stand
+# in for the standard library's platform module (which pydantic, uuid and psutil import).
+if Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+
 import argparse
 import asyncio
 import base64
 import json
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx

@@ -15,17 +15,23 @@ JSON object as the last line.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, where bench/platform.py would stand
+# in for the standard library's platform module (which pydantic, uuid and psutil import).
+if Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+
 import argparse
 import asyncio
 import io
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -88,26 +94,41 @@ class InstantBackend:
         )
 
 
+class NullProgress:
+    def show(self, text: str, preview: bytes | None = None) -> None:
+        pass
+
+    async def close(self, *, keep: bool) -> MessageKey | None:
+        return None
+
+
 class NullChannel:
     def __init__(self) -> None:
         self.sent = 0
 
-    async def show_progress(self, reply_to: MessageKey, text: str, actions: Sequence[Action]) -> MessageKey:
-        return MessageKey(reply_to.platform, reply_to.chat_id, f"p{reply_to.message_id}")
-
-    async def update_progress(self, progress: MessageKey, text: str, preview: bytes | None = None) -> None:
-        pass
-
-    async def clear_progress(self, progress: MessageKey) -> None:
-        pass
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> NullProgress:
+        return NullProgress()
 
     async def send_images(
-        self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
+        self,
+        reply_to: MessageKey,
+        images: Sequence[OutgoingImage],
+        caption: str,
+        actions: Sequence[Action],
+        *,
+        replace: MessageKey | None = None,
     ) -> list[MessageKey]:
         self.sent += 1
         return [MessageKey(reply_to.platform, reply_to.chat_id, f"i{reply_to.message_id}")]
 
-    async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
+    async def send_text(
+        self,
+        reply_to: MessageKey,
+        text: str,
+        actions: Sequence[Action] = (),
+        *,
+        replace: MessageKey | None = None,
+    ) -> MessageKey:
         return MessageKey(reply_to.platform, reply_to.chat_id, f"t{reply_to.message_id}")
 
     async def send_file(

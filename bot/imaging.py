@@ -9,7 +9,6 @@ even from another thread. Hashing and Pillow's checks release the GIL too.
 from __future__ import annotations
 
 import binascii
-import functools
 import hashlib
 import io
 import re
@@ -23,13 +22,25 @@ from bot.errors import InputError, MalformedResponse, OutputTooLarge
 from bot.offload import HEAVY_PIXELS, weighed
 from bot.types import PreparedImage
 
-try:  # HEIC/HEIF photos from phones; the plugin is a regular dependency but stay usable without it.
-    import pillow_heif
+# HEIC/HEIF photos from phones: the plugin is loaded the first time one arrives, not at
+# start (it is a few MB that most instances never need).
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"}
+_heif_registered = False
 
-    pillow_heif.register_heif_opener()
-    HEIF_SUPPORTED = True
-except ImportError:  # pragma: no cover - depends on the platform's wheels
-    HEIF_SUPPORTED = False
+
+def _open_heif(data: bytes) -> None:
+    """Make Pillow able to open ``data`` if it is a HEIF/AVIF file (the ftyp box says so)."""
+    global _heif_registered  # noqa: PLW0603 (registered once per process)
+    if _heif_registered or data[4:8] != b"ftyp" or data[8:12] not in _HEIF_BRANDS:
+        return
+    try:
+        import pillow_heif  # noqa: PLC0415
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover - the plugin is a regular dependency; wheels may lack it
+        return
+    _heif_registered = True
+
 
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 MAX_MASK_BYTES = 4 * 1024 * 1024
@@ -49,13 +60,14 @@ _PASSTHROUGH = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "
 READ_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "HEIF", "AVIF", "BMP", "TIFF")
 
 
-@functools.cache
 def _read_formats() -> tuple[str, ...]:
+    # Not cached: the HEIF plugin joins the first time a HEIF arrives.
     Image.init()
     return tuple(name for name in READ_FORMATS if name in Image.OPEN)
 
 
 def _open(data: bytes | memoryview) -> Image.Image:
+    _open_heif(bytes(data[:12]))
     return Image.open(io.BytesIO(data), formats=_read_formats())
 
 
@@ -193,6 +205,7 @@ def prepare_input(data: bytes, index: int = 1) -> PreparedImage:
             size_mb=round(len(data) / 1048576, 1),
             limit_mb=MAX_INPUT_BYTES // 1048576,
         )
+    _open_heif(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -4,6 +4,8 @@ operator, and scratch schemas for tests and benchmarks."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import socket
 import sqlite3
 import uuid
@@ -11,12 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -24,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.errors import DatabaseUnusable
 from bot.redaction import hide_url_passwords
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic (and Mako) are imported only to migrate: a bot whose SQLite database is up to
+# date starts without them in memory.
+_REVISION = re.compile(r'^(down_)?revision: str(?: \| None)? = "?(\w+)"?', re.MULTILINE)
 NOT_MIGRATED = "the database is not migrated: run `redraw db upgrade`"
 
 
@@ -56,6 +60,8 @@ def sqlite_pragmas(engine: Engine) -> None:
 
 
 def alembic_config(url: str, schema: str | None = None) -> Config:
+    from alembic.config import Config  # noqa: PLC0415
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -68,7 +74,41 @@ async def upgrade(url: str, schema: str | None = None) -> None:
     """Bring the database to the newest revision (``redraw db upgrade``; SQLite does it on start).
 
     Alembic's env.py runs its own event loop, so it goes to a thread."""
+    from alembic import command  # noqa: PLC0415
+
     await asyncio.to_thread(command.upgrade, alembic_config(url, schema), "head")
+
+
+def head_revision() -> str:
+    """The newest migration: the revision no other one follows (read from the files, as
+    Alembic does, without loading Alembic)."""
+    revisions: set[str] = set()
+    followed: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(path.read_text()):
+            (followed if down else revisions).add(value)
+    [head] = revisions - followed
+    return head
+
+
+async def upgrade_sqlite(url: str) -> None:
+    """SQLite migrates itself on start; when it is already at the newest revision, with one
+    query and without loading Alembic."""
+    path = make_url(url).database
+    if path and path != ":memory:" and await asyncio.to_thread(_at_head, Path(path)):
+        return
+    await upgrade(url)
+
+
+def _at_head(path: Path) -> bool:
+    if not path.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == head_revision()
 
 
 @dataclass(frozen=True)
@@ -96,6 +136,9 @@ class Schema:
 
 async def schema_of(url: str) -> Schema:
     """The database's migration state; DatabaseUnusable (one line) when it can't be read."""
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
     script = ScriptDirectory.from_config(alembic_config(url))
     engine = create_engine_for(url)
     try:
@@ -121,6 +164,8 @@ class Upgraded:
 
 async def migrate(url: str) -> Upgraded:
     """``redraw db upgrade``: bring the database to the newest revision and say what that took."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
     before = await schema_of(url)
     if not before.known:
         raise DatabaseUnusable(

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from bot.errors import DatabaseUnusable
 from bot.redaction import shown_url
 from storage.blobs import FileBlobStore
-from storage.db import Upgraded, explain, migrate, schema_of, upgrade
+from storage.db import Upgraded, explain, migrate, schema_of, upgrade_sqlite
 from storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ async def open_storage(url: str, data_dir: Path, retention_days: float) -> tuple
         # The embedded default needs no operator step. PostgreSQL is upgraded with
         # `redraw db upgrade`, once per deploy, not by every instance at once.
         try:
-            await upgrade(url)
+            await upgrade_sqlite(url)
         except Exception as error:
             raise DatabaseUnusable(explain(error, url)) from error
     elif (problem := (await schema_of(url)).problem) is not None:

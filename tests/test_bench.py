@@ -27,6 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
                 "loop_lag_p99_ms",
             },
         ),
+        (
+            "bench/platform.py",
+            ["--chats", "3", "--slow", "1", "--group", "2", "--busy", "2", "--quiet", "2", "--channels", "2"],
+            {"telegram", "discord"},
+        ),
     ],
 )
 def test_benchmark_prints_its_figures(script: str, arguments: list[str], expected: set[str]) -> None:

@@ -27,7 +27,7 @@ from bot.validation import SINGLE_IMAGE_BACKENDS
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY, RecordingSleep
-from tests.fakes.channel import CollectingChannel
+from tests.fakes.channel import CollectingChannel, RecordedProgress
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import colour_name, png
 from tests.test_engine import MODELS, World
@@ -205,18 +205,24 @@ async def test_limiter_a_waiter_handed_its_slot_during_the_notice_then_cancelled
 # --- 2. the engine: a queue notice that can't be sent -----------------------------------------
 
 
+class RefusedNotice(RecordedProgress):
+    def show(self, text: str, preview: bytes | None = None) -> None:
+        if text.startswith(render("queued", "en", position="").split(":")[0]):
+            assert isinstance(self.channel, QueueNoticeFails)
+            self.channel.refused += 1
+            raise ConnectionError("platform unreachable")
+        super().show(text, preview)
+
+
 class QueueNoticeFails(CollectingChannel):
-    """The platform refuses the "you are number N in line" message."""
+    """The platform refuses the "you are number N in line" status."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refused = 0
 
-    async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
-        if text.startswith(render("queued", "en", position="").split(":")[0]):
-            self.refused += 1
-            raise ConnectionError("platform unreachable")
-        return await super().send_text(reply_to, text, actions)
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> RecordedProgress:
+        return RefusedNotice(self, reply_to, actions)
 
 
 async def test_a_queue_notice_that_fails_neither_breaks_the_turn_nor_strands_the_user(
@@ -224,7 +230,8 @@ async def test_a_queue_notice_that_fails_neither_breaks_the_turn_nor_strands_the
 ) -> None:
     world = make_world(limits=Limits(per_user=1, per_chat=4, global_=64))
     channel = world.channel = QueueNoticeFails()
-    fake.fail("slow", delay=0.3)
+    # Long enough for the second to wait past the moment a status shows (2 s).
+    fake.fail("slow", delay=3)
     await world.engine.handle(world.inbound("a red cat"), channel)
     await world.engine.handle(world.inbound("a blue cat"), channel)
     await world.engine.drain()
@@ -284,6 +291,8 @@ async def test_cancelling_variations_cancels_every_call(
     await world.press(ActionKind.VARIATIONS, base.id, drain=False)
     await until(lambda: calls.started == 3 and len(world.provider_calls()) == 4, "three calls")
 
+    # The status shows once the drawing has taken longer than a quick picture would.
+    await until(lambda: bool(world.channel.of("progress")), "the status")
     variations = world.channel.of("progress")[-1].actions[0].turn_id
     await world.press(ActionKind.CANCEL, variations)
 

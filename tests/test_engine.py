@@ -110,6 +110,15 @@ async def until_called(fake: FakeOpenAI) -> None:
     raise AssertionError("the provider was never called")
 
 
+async def until_status(world: World) -> int:
+    """Wait for the status message; the turn its Cancel button names."""
+    for _ in range(500):
+        if shown := world.channel.of("progress"):
+            return shown[0].actions[0].turn_id
+        await asyncio.sleep(0.01)
+    raise AssertionError("no status message")
+
+
 @pytest.fixture
 async def make_world(
     store: SqlStore, fake: FakeOpenAI, file_blobs: FileBlobStore, sleeps: RecordingSleep
@@ -154,14 +163,47 @@ async def test_generate(world: World) -> None:
         ActionKind.ORIGINAL,
         ActionKind.UNDO,
     ]
-    progress = world.channel.of("progress")[0]
-    assert progress.reply_to == prompt.key and progress.actions[0].kind is ActionKind.CANCEL
-    assert world.channel.of("clear")[0].key == progress.key
+    # A quick picture is the only message: no status before it, nothing to remove after.
+    assert [said.kind for said in world.channel.said] == ["images"] and result.replaced is None
     turn = await world.store.get_turn(result.actions[0].turn_id)
     assert turn is not None and turn.status is TurnStatus.DONE and turn.cost_usd > 0
     assert turn.request_id is not None and turn.output_blobs
     images, cost = await world.store.usage("test", turn.created_at or turn.finished_at, user_id="u1")  # type: ignore[arg-type]
     assert images == 1 and cost == pytest.approx(turn.cost_usd)
+
+
+async def test_a_slow_picture_shows_a_status_that_the_picture_then_replaces(
+    make_world: MakeWorld, fake: FakeOpenAI
+) -> None:
+    world = make_world(status_after_s=0.2, progress_every_s=10)
+    fake.fail("slow", delay=0.6)
+    prompt = world.inbound("a green owl")
+    await world.engine.handle(prompt, world.channel)
+    await until_called(fake)
+    # The provider has the request; the status is not up yet (it waits status_after_s).
+    assert world.channel.of("progress") == []
+    turn_id = await until_status(world)
+    await world.engine.drain()
+
+    [status] = world.channel.of("progress")
+    assert status.reply_to == prompt.key and "Drawing" in status.text
+    assert [a.kind for a in status.actions] == [ActionKind.CANCEL] and status.actions[0].turn_id == turn_id
+    [result] = world.channel.results
+    assert result.replaced == status.key and result.keys == [status.key]
+    assert world.channel.of("clear") == []
+
+
+async def test_a_picture_slower_than_notify_after_comes_as_a_new_message(
+    make_world: MakeWorld, fake: FakeOpenAI
+) -> None:
+    """An edit does not notify: a long wait ends with a new message, and the status goes."""
+    world = make_world(status_after_s=0.05, notify_after_s=0.2)
+    fake.fail("slow", delay=0.4)
+    await world.say("a grey whale")
+    [status] = world.channel.of("progress")
+    [result] = world.channel.results
+    assert result.replaced is None and status.key not in result.keys
+    assert [said.key for said in world.channel.of("clear")] == [status.key]
 
 
 @pytest.mark.parametrize("backend", ["images", "responses", "chat"])
@@ -291,12 +333,13 @@ async def test_the_same_inbound_twice_runs_once(world: World) -> None:
 
 
 async def test_a_crash_mid_call_then_retry(make_world: MakeWorld, fake: FakeOpenAI) -> None:
-    first = make_world()
+    # The status shows at once: its Cancel button names the turn.
+    first = make_world(status_after_s=0)
     fake.fail("slow", delay=30)
     prompt = first.inbound("a purple crab")
     await first.engine.handle(prompt, first.channel)
     await until_called(fake)
-    turn_id = first.channel.of("progress")[0].actions[0].turn_id
+    turn_id = await until_status(first)
     # The process dies: its task stops and writes nothing more.
     first.engine.store = _Dead()
     first.engine.cancel(turn_id)
@@ -378,23 +421,30 @@ async def test_a_charge_above_its_reservation_is_logged_with_both_figures(
 
 
 async def test_concurrency_limit_queues_with_a_place(make_world: MakeWorld, fake: FakeOpenAI) -> None:
-    world = make_world(limits=Limits(per_user=1, per_chat=4, global_=64))
-    fake.fail("slow", delay=0.3)
+    world = make_world(limits=Limits(per_user=1, per_chat=4, global_=64), status_after_s=0.1)
+    fake.fail("slow", delay=0.4, times=2)
     first, second = world.inbound("a red cat"), world.inbound("a blue cat")
     await world.engine.handle(first, world.channel)
     await world.engine.handle(second, world.channel)
     await world.engine.drain()
 
-    assert "number 1 in line" in world.channel.texts[0]
-    assert world.channel.of("text")[0].reply_to == second.key
+    # The place in line is the waiting picture's status, not a message of its own.
+    assert world.channel.texts == []
+    [waiting] = [said for said in world.channel.of("progress") if said.reply_to == second.key]
+    assert "number 1 in line" in waiting.text
+    later = [said.text for said in world.channel.of("update") if said.key == waiting.key]
+    assert any("Drawing" in text for text in later)
     assert [colour_name(r.images[0].data) for r in world.channel.results] == ["red", "blue"]
+    # Each picture took its status message's place.
+    assert world.channel.results[1].replaced == waiting.key
 
 
-async def test_cancel_stops_the_call_and_charges_nothing(world: World, fake: FakeOpenAI) -> None:
+async def test_cancel_stops_the_call_and_charges_nothing(make_world: MakeWorld, fake: FakeOpenAI) -> None:
+    world = make_world(status_after_s=0.05)
     fake.fail("slow", delay=30)
     await world.engine.handle(world.inbound("a black cat"), world.channel)
     await until_called(fake)
-    turn_id = world.channel.of("progress")[0].actions[0].turn_id
+    turn_id = await until_status(world)
     await world.press(ActionKind.CANCEL, turn_id, user="someone-else", drain=False)
     assert "Only the person" in world.channel.texts[-1]
     await world.press(ActionKind.CANCEL, turn_id)
@@ -402,6 +452,9 @@ async def test_cancel_stops_the_call_and_charges_nothing(world: World, fake: Fak
     turn = await world.store.get_turn(turn_id)
     assert turn is not None and turn.status is TurnStatus.CANCELLED
     assert "Cancelled" in world.channel.texts[-1] and world.channel.results == []
+    # The status message became the answer: one message, not a new one and a removal.
+    assert world.channel.of("text")[-1].replaced == world.channel.of("progress")[0].key
+    assert world.channel.of("clear") == []
     assert turn.created_at is not None
     assert await world.store.usage("test", turn.created_at, user_id="u1") == (0, 0.0)
 
@@ -417,13 +470,14 @@ async def test_cancel_command(world: World, fake: FakeOpenAI) -> None:
 
 
 async def test_progress_ticks_and_partial_previews(make_world: MakeWorld, fake: FakeOpenAI) -> None:
-    world = make_world(partial_images=2, progress_every_s=0.05)
+    world = make_world(partial_images=2, progress_every_s=0.05, status_after_s=0)
     fake.fail("slow", delay=0.3)
     await world.say("a cyan square")
-    updates = world.channel.of("update")
+    updates = world.channel.of("progress") + world.channel.of("update")
     assert sum(1 for u in updates if u.preview is None) >= 2  # elapsed time
     previews = [u for u in updates if u.preview is not None]
-    assert len(previews) == 2 and colour_name(previews[0].preview or b"") == "cyan"
+    # Two previews were streamed; one that is overtaken before it is shown is dropped.
+    assert 1 <= len(previews) <= 2 and colour_name(previews[-1].preview or b"") == "cyan"
     assert all("Drawing" in u.text for u in updates)
 
 
@@ -512,7 +566,9 @@ async def test_a_blocked_user_is_refused(world: World) -> None:
     assert len(world.channel.results) == 1
 
 
-async def test_button_labels_are_in_the_users_language(world: World) -> None:
+async def test_button_labels_are_in_the_users_language(make_world: MakeWorld, fake: FakeOpenAI) -> None:
+    world = make_world(status_after_s=0)
+    fake.fail("slow", delay=0.2)
     inbound = replace(world.inbound("一只蓝色的猫 blue"), locale="zh-CN")
     await world.engine.handle(inbound, world.channel)
     await world.engine.drain()

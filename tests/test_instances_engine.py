@@ -20,7 +20,7 @@ from storage.sql import SqlStore
 from tests.conftest import POSTGRES_URL, TEST_API_KEY
 from tests.fakes.channel import CollectingChannel
 from tests.fakes.openai_server import FakeOpenAI
-from tests.test_engine import MODELS, World, until_called
+from tests.test_engine import MODELS, World, until_called, until_status
 
 Instance = Callable[..., World]
 
@@ -47,7 +47,8 @@ async def instance(pg_schema: str, fake: FakeOpenAI, file_blobs: FileBlobStore) 
 
 
 async def test_a_users_limit_holds_across_instances(instance: Instance, fake: FakeOpenAI) -> None:
-    one, other = instance(limits=Limits(per_user=1)), instance(limits=Limits(per_user=1))
+    one = instance(limits=Limits(per_user=1))
+    other = instance(limits=Limits(per_user=1), status_after_s=0.05)
     fake.fail("slow", delay=0.5)
     first = one.inbound("a red fox", message_id="m1")
     await one.engine.handle(first, one.channel)
@@ -56,8 +57,8 @@ async def test_a_users_limit_holds_across_instances(instance: Instance, fake: Fa
     await other.engine.handle(other.inbound("a blue fox", message_id="m2"), other.channel)
     await asyncio.sleep(0.2)
     assert len(other.provider_calls()) == 1
-    [waiting] = other.channel.of("text")
-    assert "1" in waiting.text  # its place in line
+    [waiting] = other.channel.of("progress")
+    assert "number 1 in line" in waiting.text  # its place in line, as its status
     await one.engine.drain()
     await other.engine.drain()
     assert len(one.channel.results) == 1 and len(other.channel.results) == 1
@@ -67,13 +68,14 @@ async def test_a_users_limit_holds_across_instances(instance: Instance, fake: Fa
 async def test_recovery_spares_a_live_instance_and_sweeps_up_after_a_dead_one(
     instance: Instance, fake: FakeOpenAI
 ) -> None:
-    one = instance(heartbeat_s=0.05, lease_s=0.5)
+    # The status shows at once: its Cancel button names the turn.
+    one = instance(heartbeat_s=0.05, lease_s=0.5, status_after_s=0)
     await one.engine.recover({"test": one.channel})
     fake.fail("slow", delay=30)
     prompt = one.inbound("a purple crab")
     await one.engine.handle(prompt, one.channel)
     await until_called(fake)
-    turn_id = one.channel.of("progress")[0].actions[0].turn_id
+    turn_id = await until_status(one)
 
     # A second instance starts while the first is drawing: the turn is not its to take.
     other = instance(heartbeat_s=0.05, lease_s=0.5)

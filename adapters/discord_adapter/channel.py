@@ -1,18 +1,21 @@
 """The engine's :class:`~bot.engine.inbound.Channel` on Discord.
 
 Messages reply to the user's message. A slash command has no message of its own:
-its deferred response (the "card") stands for it. The card becomes the progress
-message and ends as a record of the prompt, and the pictures reply to it; a
-command answered in words (``/usage``) gets its words on the card. While the
-interaction token is valid (15 minutes) the card is edited through it, later
-through the channel, which a drawing queued for long may need.
+its deferred response (the "card") stands for it. The card shows the status while
+the picture draws and then becomes the picture (or the answer); a command answered
+in words (``/usage``) gets its words on the card. While the interaction token is
+valid (15 minutes) the card is edited through it, later through the channel.
 
 Discord's limits are met here: 2000 characters a message, the guild's upload limit
 (10 MiB without boosts): a picture that does not fit goes as a JPEG preview, the
 📎 Original button sends the file itself, or the best JPEG that fits. Each picture
 is a message of its own, so replying to one of several edits exactly that one; the
 buttons sit on the last. Nobody is pinged by a prompt's text (``@everyone``
-included); the user is pinged when the pictures arrive. What the engine says
+included); the user is pinged when the pictures arrive as new messages.
+
+Rate limits are spent on results first (:mod:`.pacing`): a quick picture is one
+message; a slow one shows a status message first (no typing indicator: the status
+shows the work), and the picture takes its place in one edit. What the engine says
 (prompts quoted in it) is shown as written, never read as markdown.
 """
 
@@ -20,9 +23,8 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,9 +33,12 @@ import discord
 from adapters.discord_adapter.components import action_view, settings_view
 from adapters.discord_adapter.inbound import key_of
 from adapters.discord_adapter.markdown import plain
+from adapters.discord_adapter.pacing import DiscordPacer, RateLimits, Route
+from adapters.pacing import Priority, Ticket
+from adapters.progress import Background, Board, StatusMessage
 from adapters.text import cut, split_text
 from bot import imaging
-from bot.engine.inbound import Action, OutgoingImage, SettingsView
+from bot.engine.inbound import Action, OutgoingImage, Progress, SettingsView
 from bot.engine.records import MessageKey
 from bot.messages import render
 from bot.offload import run_cpu
@@ -42,13 +47,14 @@ from bot.types import MIME_EXTENSIONS
 log = logging.getLogger(__name__)
 
 MAX_CONTENT = 2000
-PROGRESS_PREVIEW_SIDE = 768
 # Interaction tokens last 15 minutes; past this the card is edited through the channel.
 TOKEN_LIFETIME = timedelta(minutes=14)
 # Tried in turn until the JPEG fits the upload limit: (longest side, quality).
 JPEG_STEPS: tuple[tuple[int | None, int], ...] = ((None, 92), (4096, 88), (2560, 85), (1600, 80), (1024, 75))
 QUIET = discord.AllowedMentions.none()
 PING_REPLIED = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=True)
+# Cancel buttons on a channel's board (Discord allows 25 a message).
+MAX_BOARD_BUTTONS = 25
 
 
 @dataclass
@@ -63,15 +69,6 @@ class _Card:
     fresh: bool = True
 
 
-@dataclass
-class _Progress:
-    channel_id: int
-    message_id: int
-    card: _Card | None
-    last_edit: float = field(default_factory=time.monotonic)
-    pending_preview: bytes | None = None
-
-
 async def fitting_jpeg(data: bytes, limit: int) -> bytes:
     """The largest, best JPEG of ``data`` under ``limit`` bytes (the last step if none is)."""
     jpeg = b""
@@ -82,12 +79,60 @@ async def fitting_jpeg(data: bytes, limit: int) -> bytes:
     return jpeg
 
 
+def _preview_file(preview: bytes) -> discord.File:
+    return discord.File(io.BytesIO(preview), filename="preview.jpg")
+
+
+class _Status(StatusMessage):
+    """A picture's status: a message of its own replying to the prompt, or a slash
+    command's card (already on screen, so it is only ever edited)."""
+
+    def __init__(
+        self, channel: DiscordChannel, reply_to: MessageKey, actions: Sequence[Action], card: _Card | None
+    ) -> None:
+        super().__init__(channel.pacing.pacer, channel.background, actions)
+        self.channel = channel
+        self.reply_to = reply_to
+        self.card = card
+        self.channel_id = int(reply_to.chat_id)
+        if card is not None:
+            self.key = reply_to
+
+    async def create(
+        self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket
+    ) -> MessageKey:
+        files = [_preview_file(preview)] if preview is not None else []
+        view = action_view(actions)
+        sent = await self.channel._send(
+            self.reply_to, content=plain(text), files=files, view=view, ping=False, ticket=ticket
+        )
+        return key_of(sent)
+
+    async def edit(self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket) -> None:
+        # Named every time: an edit without a view would keep the buttons of before.
+        changes: dict[str, Any] = {"view": action_view(actions)}
+        text = plain(text)
+        if preview is not None:
+            changes["attachments"] = [_preview_file(preview)]
+        if self.card is not None:
+            text = self.channel._card_text(self.card, text)
+            await self.channel._edit_card(self.card, ticket, content=text, **changes)
+            return
+        assert self.key is not None
+        await self.channel._edit(self.channel_id, int(self.key.message_id), ticket, content=text, **changes)
+
+    async def delete(self, ticket: Ticket) -> None:
+        assert self.key is not None
+        await self.channel._remove(self.key, ticket)
+
+
 class DiscordChannel:
-    def __init__(self, client: discord.Client, *, progress_interval_s: float = 5.0) -> None:
+    def __init__(self, client: discord.Client, *, limits: RateLimits | None = None) -> None:
         self.client = client
-        self.progress_interval_s = progress_interval_s
+        self.pacing = DiscordPacer(limits)
+        self.background = Background()
         self._cards: dict[MessageKey, _Card] = {}
-        self._progress: dict[MessageKey, _Progress] = {}
+        self._boards: dict[int, Board] = {}
 
     # --- slash-command cards ------------------------------------------------------
 
@@ -106,87 +151,113 @@ class DiscordChannel:
             if card.interaction.created_at < cutoff:
                 del self._cards[key]
 
-    async def _edit_card(self, card: _Card, **changes: Any) -> None:
+    async def _edit_card(self, card: _Card, ticket: Ticket | None = None, **changes: Any) -> None:
         if card.interaction.created_at > datetime.now(UTC) - TOKEN_LIFETIME:
+            await self.pacing.wait(Route.CARD, card.channel_id, ticket)
             await card.interaction.edit_original_response(**changes)
         else:
-            await self._message(card.channel_id, card.message_id).edit(**changes)
+            await self._edit(card.channel_id, card.message_id, ticket, **changes)
+
+    async def _edit(
+        self, channel_id: int, message_id: int, ticket: Ticket | None = None, **changes: Any
+    ) -> None:
+        await self.pacing.wait(Route.EDIT, channel_id, ticket)
+        await self._message(channel_id, message_id).edit(**changes)
 
     def _card_text(self, card: _Card, text: str) -> str:
         return cut(f"{card.summary}\n{text}" if card.summary else text, MAX_CONTENT)
 
     # --- progress -------------------------------------------------------------
 
-    async def show_progress(self, reply_to: MessageKey, text: str, actions: Sequence[Action]) -> MessageKey:
-        text = plain(text)
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
         card = self._cards.get(reply_to)
         if card is not None and card.fresh:
             card.fresh = False
-            await self._edit_card(card, content=self._card_text(card, text), view=action_view(actions))
-            self._progress[reply_to] = _Progress(card.channel_id, card.message_id, card)
-            return reply_to
-        sent = await self._send(reply_to, content=text, view=action_view(actions), ping=False)
-        key = key_of(sent)
-        self._progress[key] = _Progress(sent.channel.id, sent.id, None)
-        try:
-            await sent.channel.typing()
-        except discord.HTTPException as error:
-            log.info("could not show typing in %s: %s", sent.channel.id, error)
-        return key
+            return _Status(self, reply_to, actions, card)
+        channel_id = int(reply_to.chat_id)
+        if not self._in_server(channel_id):
+            return _Status(self, reply_to, actions, None)
+        # A server's channel (5 new messages per 5 s): its pictures in progress share one message.
+        board = self._boards.get(channel_id)
+        if board is None:
+            where = MessageKey(reply_to.platform, reply_to.chat_id, "")
+            board = self._boards[channel_id] = Board(
+                lambda: _Status(self, where, (), None),
+                limit=MAX_CONTENT,
+                buttons=MAX_BOARD_BUTTONS,
+                gone=lambda: self._forget_board(channel_id),
+            )
+        return board.line(actions, label)
 
-    async def update_progress(self, progress: MessageKey, text: str, preview: bytes | None = None) -> None:
-        state = self._progress.get(progress)
-        if state is None:
-            return
-        if time.monotonic() - state.last_edit < self.progress_interval_s:
-            state.pending_preview = preview or state.pending_preview
-            return
-        preview, state.pending_preview = preview or state.pending_preview, None
-        state.last_edit = time.monotonic()
-        text = plain(text)
-        changes: dict[str, Any] = {"content": self._card_text(state.card, text) if state.card else text}
-        if preview is not None:
-            jpeg = await run_cpu(imaging.jpeg_preview, preview, PROGRESS_PREVIEW_SIDE, 80)
-            changes["attachments"] = [discord.File(io.BytesIO(jpeg), filename="preview.jpg")]
+    def _in_server(self, channel_id: int) -> bool:
+        """A server's channel, where many may ask at once (a DM has one person)."""
+        return isinstance(getattr(self.client.get_channel(channel_id), "guild", None), discord.Guild)
+
+    def _forget_board(self, channel_id: int) -> None:
+        self._boards.pop(channel_id, None)
+
+    async def _remove(self, key: MessageKey, ticket: Ticket | None = None) -> None:
+        """Take a status off the screen: a card keeps its summary, a message goes."""
+        ticket = ticket or Ticket(Priority.CLEANUP)
+        card = self._cards.pop(key, None)
+        channel_id = int(key.chat_id)
         try:
-            if state.card is not None:
-                await self._edit_card(state.card, **changes)
+            if card is not None:
+                await self._edit_card(card, ticket, content=card.summary or "✓", attachments=[], view=None)
             else:
-                await self._message(state.channel_id, state.message_id).edit(**changes)
-        except discord.HTTPException as error:
-            # Progress is a courtesy: a failed edit must never fail the drawing.
-            log.warning("could not update progress message %s: %s", state.message_id, error)
-
-    async def clear_progress(self, progress: MessageKey) -> None:
-        state = self._progress.pop(progress, None)
-        if state is None:
-            return
-        if state.card is not None:
-            # The card stays, as the record of what was asked.
-            await self._edit_card(state.card, content=state.card.summary or "✓", attachments=[], view=None)
-            self.release(progress)
-            return
-        try:
-            await self._message(state.channel_id, state.message_id).delete()
+                await self.pacing.wait(Route.DELETE, channel_id, ticket)
+                await self._message(channel_id, int(key.message_id)).delete()
         except discord.NotFound:
-            log.info("progress message %s was already gone", state.message_id)
+            log.info("status message %s was already gone", key.message_id)
+
+    async def _into(self, key: MessageKey, **changes: Any) -> bool:
+        """Turn the status ``key`` (a message or a card) into the answer, in one edit."""
+        card = self._cards.get(key)
+        channel_id = int(key.chat_id)
+        try:
+            if card is not None:
+                await self._edit_card(card, **changes)
+                self.release(key)
+            else:
+                await self._edit(channel_id, int(key.message_id), **changes)
+        except discord.HTTPException as error:
+            log.warning("could not turn status message %s into the answer: %s", key.message_id, error)
+            return False
+        return True
 
     # --- results ------------------------------------------------------------------
 
     async def send_images(
-        self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
+        self,
+        reply_to: MessageKey,
+        images: Sequence[OutgoingImage],
+        caption: str,
+        actions: Sequence[Action],
+        *,
+        replace: MessageKey | None = None,
     ) -> list[MessageKey]:
         limit = self.upload_limit(reply_to.chat_id)
         keys: list[MessageKey] = []
         for index, image in enumerate(images):
             last = index == len(images) - 1
-            upload = await self._picture(image, index, limit)
+            content = cut(plain(caption), MAX_CONTENT) if index == 0 else ""
+            view = action_view(actions) if last else None
+            if index == 0 and replace is not None:
+                # The status becomes the first picture (an edit pings nobody; the rest do).
+                # A card keeps what was asked on top.
+                card = self._cards.get(replace)
+                shown = self._card_text(card, content) if card is not None else content
+                upload = await self._picture(image, index, limit)
+                if await self._into(replace, content=shown, attachments=[upload], view=view):
+                    keys.append(replace)
+                    continue
+                self.background.spawn(self._remove(replace))
             sent = await self._send(
                 reply_to,
-                content=cut(plain(caption), MAX_CONTENT) if index == 0 else "",
-                files=[upload],
-                view=action_view(actions) if last else None,
-                ping=index == 0,
+                content=content,
+                files=[await self._picture(image, index, limit)],
+                view=view,
+                ping=not keys,
             )
             keys.append(key_of(sent))
         return keys
@@ -210,7 +281,21 @@ class DiscordChannel:
 
     # --- text, files, settings ------------------------------------------------------
 
-    async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
+    async def send_text(
+        self,
+        reply_to: MessageKey,
+        text: str,
+        actions: Sequence[Action] = (),
+        *,
+        replace: MessageKey | None = None,
+    ) -> MessageKey:
+        if replace is not None:
+            card = self._cards.get(replace)
+            content = self._card_text(card, plain(text)) if card is not None else plain(text)
+            fits = len(content) <= MAX_CONTENT
+            if fits and await self._into(replace, content=content, attachments=[], view=action_view(actions)):
+                return replace
+            self.background.spawn(self._remove(replace))
         card = self._cards.pop(reply_to, None)
         if card is not None and card.fresh:
             await self._edit_card(card, content=self._card_text(card, plain(text)), view=action_view(actions))
@@ -269,6 +354,7 @@ class DiscordChannel:
         view: discord.ui.View | None = None,
         ping: bool = True,
         reply: bool = True,
+        ticket: Ticket | None = None,
     ) -> discord.Message:
         """A message in the channel of ``reply_to``, replying to it (``reply``) when it names a message."""
         channel_id = int(reply_to.chat_id)
@@ -287,4 +373,5 @@ class DiscordChannel:
             kwargs["files"] = list(files)
         if view is not None:
             kwargs["view"] = view
+        await self.pacing.wait(Route.CREATE, channel_id, ticket)
         return await self.client.get_partial_messageable(channel_id).send(**kwargs)

@@ -34,6 +34,7 @@ from adapters.discord_adapter.inbound import (
     key_of,
     message_key,
 )
+from adapters.discord_adapter.pacing import RateLimits
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound, SettingPick
@@ -106,7 +107,7 @@ class DiscordAdapter:
         settings: Settings,
         engine: Engine,
         *,
-        progress_interval_s: float = 5.0,
+        limits: RateLimits | None = None,
         guild_ready_timeout_s: float = 2.0,
     ) -> None:
         if settings.discord_bot_token is None:
@@ -122,7 +123,8 @@ class DiscordAdapter:
         # READY is followed by the guilds one by one; discord.py waits this long after the last.
         self.client = RedrawClient(self, intents, guild_ready_timeout_s)
         self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem)
-        self.channel = DiscordChannel(self.client, progress_interval_s=progress_interval_s)
+        # Discord's rate limits, spent on results first.
+        self.channel = DiscordChannel(self.client, limits=limits)
         self._reader: MessageReader | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._accepting = False
@@ -204,6 +206,8 @@ class DiscordAdapter:
             await asyncio.gather(*self._handling, return_exceptions=True)
 
     async def close(self) -> None:
+        # Status messages still to be removed get a moment; then the client logs out.
+        await self.channel.background.drain(5.0)
         await self.client.close()
 
     def _track(self) -> None:

@@ -4,31 +4,32 @@ Everything the bot says replies to the user's message (or stands alone when that
 message is gone). Telegram's limits are met here: a picture over 10 MB or beyond
 the photo side limits goes as a JPEG preview (the original stays one button away,
 as a document); captions are cut to 1024 characters and texts split at 4096;
-several pictures go as albums of up to ten, with the buttons on a message below;
-progress edits come at most every few seconds.
+several pictures go as albums of up to ten, with the buttons on a message below.
 
-Groups get fewer progress edits: Telegram allows a bot about 20 messages a minute
-per group, edits and chat actions included (PTB's AIORateLimiter enforces it by
-making later calls wait). Editing every 5 s would alone use that up, and the
-picture itself would queue behind the edits.
+Telegram's flood limits are spent on results first (:mod:`.pacing`). A picture
+costs one message: itself. A slow one shows a status message first, which the
+picture (or the error) then takes the place of in one call: ``editMessageMedia``
+turns the text message into the photo. Status updates wait for room after results
+and only the latest is sent (:mod:`adapters.progress`). No chat action: the status
+message shows the work.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from telegram import Bot, InlineKeyboardMarkup, InputFile, InputMediaPhoto, Message, ReplyParameters
-from telegram.constants import ChatAction
-from telegram.error import BadRequest, TelegramError
+from telegram import InlineKeyboardMarkup, InputFile, InputMediaPhoto, Message, ReplyParameters
+from telegram.error import BadRequest
+from telegram.ext import ExtBot
 
+from adapters.pacing import Pacer, Priority, Ticket
+from adapters.progress import Background, Board, StatusMessage
 from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_keyboard, settings_text
 from adapters.text import cut, split_text
 from bot import imaging
-from bot.engine.inbound import Action, OutgoingImage, SettingsView
+from bot.engine.inbound import Action, OutgoingImage, Progress, SettingsView
 from bot.engine.records import MessageKey
 from bot.messages import render
 from bot.offload import run_cpu
@@ -45,7 +46,10 @@ MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 MAX_ALBUM = 10
 # Telegram shows photos at up to 2560 px: a larger preview only costs upload time.
 PREVIEW_SIDE = 2560
-PROGRESS_PREVIEW_SIDE = 768
+# Cancel buttons on a group's board (two a row); pictures past them are cancelled with /cancel.
+MAX_BOARD_BUTTONS = 20
+
+Bot = ExtBot[Ticket]
 
 
 def fits_photo(image: OutgoingImage) -> bool:
@@ -57,6 +61,10 @@ def fits_photo(image: OutgoingImage) -> bool:
     )
 
 
+def _is_group(chat_id: int) -> bool:
+    return chat_id < 0
+
+
 def _reply(key: MessageKey) -> ReplyParameters | None:
     if not key.message_id:
         return None
@@ -64,135 +72,146 @@ def _reply(key: MessageKey) -> ReplyParameters | None:
     return ReplyParameters(int(key.message_id), allow_sending_without_reply=True)
 
 
-@dataclass
-class _Progress:
-    """What stands on screen for one progress key: a text message, or a photo once a
-    partial preview has arrived (Telegram can't turn a text message into a photo)."""
+class _Status(StatusMessage):
+    """A status message: text, or a photo once a partial preview arrived."""
 
-    chat_id: int
-    reply_to: ReplyParameters | None
-    message_id: int
-    markup: InlineKeyboardMarkup | None
-    photo: bool = False
-    last_edit: float = field(default_factory=time.monotonic)
-    pending_preview: bytes | None = None
-    # Messages replaced by the current one and not yet deleted.
-    stale: list[int] = field(default_factory=list)
+    def __init__(self, channel: TelegramChannel, reply_to: MessageKey, actions: Sequence[Action]) -> None:
+        super().__init__(channel.pacer, channel.background, actions)
+        self.channel = channel
+        self.bot = channel.bot
+        self.chat_id = int(reply_to.chat_id)
+        self.reply = _reply(reply_to)
 
-
-def _is_group(chat_id: int) -> bool:
-    return chat_id < 0
-
-
-class TelegramChannel:
-    def __init__(
-        self, bot: Bot, *, progress_interval_s: float = 5.0, group_progress_interval_s: float = 15.0
-    ) -> None:
-        self.bot = bot
-        self.progress_interval_s = progress_interval_s
-        # In a group, per picture in progress there: two at once edit every 30 s each.
-        self.group_progress_interval_s = group_progress_interval_s
-        self._progress: dict[MessageKey, _Progress] = {}
-
-    def _interval(self, chat_id: int) -> float:
-        if not _is_group(chat_id):
-            return self.progress_interval_s
-        active = sum(1 for state in self._progress.values() if state.chat_id == chat_id)
-        return max(self.progress_interval_s, self.group_progress_interval_s * active)
-
-    # --- progress -------------------------------------------------------------
-
-    async def show_progress(self, reply_to: MessageKey, text: str, actions: Sequence[Action]) -> MessageKey:
-        chat_id = int(reply_to.chat_id)
-        await self._chat_action(chat_id)
+    async def create(
+        self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket
+    ) -> MessageKey:
         markup = action_keyboard(actions)
-        reply = _reply(reply_to)
-        sent = await self.bot.send_message(chat_id, text, reply_parameters=reply, reply_markup=markup)
-        key = key_of(sent)
-        self._progress[key] = _Progress(chat_id, reply, sent.message_id, markup)
-        return key
+        if preview is None:
+            sent = await self.bot.send_message(
+                self.chat_id, text, reply_parameters=self.reply, reply_markup=markup, rate_limit_args=ticket
+            )
+        else:
+            sent = await self.bot.send_photo(
+                self.chat_id,
+                InputFile(preview, filename="preview.jpg"),
+                caption=text,
+                reply_parameters=self.reply,
+                reply_markup=markup,
+                rate_limit_args=ticket,
+            )
+        return key_of(sent)
 
-    async def update_progress(self, progress: MessageKey, text: str, preview: bytes | None = None) -> None:
-        state = self._progress.get(progress)
-        if state is None:
-            return
-        if time.monotonic() - state.last_edit < self._interval(state.chat_id):
-            # Too soon for another edit; a preview waits for the next one.
-            state.pending_preview = preview or state.pending_preview
-            return
-        preview, state.pending_preview = preview or state.pending_preview, None
-        state.last_edit = time.monotonic()
+    async def edit(self, text: str, preview: bytes | None, actions: Sequence[Action], ticket: Ticket) -> None:
+        assert self.key is not None
+        message_id = int(self.key.message_id)
+        markup = action_keyboard(actions)
         try:
-            if not _is_group(state.chat_id):
-                # The action lasts 5 s; in groups, the one shown at the start must do.
-                await self._chat_action(state.chat_id)
             if preview is not None:
-                await self._show_preview(state, text, preview)
-            elif state.photo:
+                # Raw bytes, not an InputFile: PTB then attaches the upload to the media by name.
+                # A text message becomes a photo message this way too (Bot API 10).
+                await self.bot.edit_message_media(
+                    InputMediaPhoto(preview, caption=text, filename="preview.jpg"),
+                    self.chat_id,
+                    message_id,
+                    reply_markup=markup,
+                    rate_limit_args=ticket,
+                )
+            elif self.photo:
                 await self.bot.edit_message_caption(
-                    state.chat_id, state.message_id, caption=text, reply_markup=state.markup
+                    self.chat_id, message_id, caption=text, reply_markup=markup, rate_limit_args=ticket
                 )
             else:
                 await self.bot.edit_message_text(
-                    text, state.chat_id, state.message_id, reply_markup=state.markup
+                    text, self.chat_id, message_id, reply_markup=markup, rate_limit_args=ticket
                 )
-        except TelegramError as error:
-            # Progress is a courtesy: a failed edit must never fail the drawing.
+        except BadRequest as error:
             if "not modified" not in str(error):
-                log.warning("could not update progress message %s: %s", state.message_id, error)
+                raise
 
-    async def _show_preview(self, state: _Progress, text: str, preview: bytes) -> None:
-        jpeg = await run_cpu(imaging.jpeg_preview, preview, PROGRESS_PREVIEW_SIDE, 80)
-        if state.photo:
-            # Raw bytes, not an InputFile: PTB then attaches the upload to the media by name.
-            await self.bot.edit_message_media(
-                InputMediaPhoto(jpeg, caption=text, filename="preview.jpg"),
-                state.chat_id,
-                state.message_id,
-                reply_markup=state.markup,
+    async def delete(self, ticket: Ticket) -> None:
+        assert self.key is not None
+        await self.channel.delete(self.key, ticket)
+
+    async def close(self, *, keep: bool) -> MessageKey | None:
+        key = await super().close(keep=keep)
+        if key is not None:
+            self.channel._handed[key] = self.photo
+        return key
+
+
+class TelegramChannel:
+    def __init__(self, bot: Bot, pacer: Pacer) -> None:
+        self.bot = bot
+        self.pacer = pacer
+        self.background = Background()
+        # Status messages handed to the engine for an answer to take their place: photo or not.
+        self._handed: dict[MessageKey, bool] = {}
+        # A group's pictures in progress share one message (20 messages a minute is all a group gets).
+        self._boards: dict[int, Board] = {}
+
+    # --- progress -------------------------------------------------------------
+
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
+        chat_id = int(reply_to.chat_id)
+        if not _is_group(chat_id):
+            return _Status(self, reply_to, actions)
+        board = self._boards.get(chat_id)
+        if board is None:
+            chat = MessageKey(reply_to.platform, reply_to.chat_id, "")
+            board = self._boards[chat_id] = Board(
+                lambda: _Status(self, chat, ()),
+                limit=MAX_TEXT,
+                buttons=MAX_BOARD_BUTTONS,
+                gone=lambda: self._forget_board(chat_id),
             )
-            return
-        sent = await self.bot.send_photo(
-            state.chat_id,
-            InputFile(jpeg, filename="preview.jpg"),
-            caption=text,
-            reply_parameters=state.reply_to,
-            reply_markup=state.markup,
-        )
-        state.stale.append(state.message_id)
-        state.message_id, state.photo = sent.message_id, True
-        await self._delete_stale(state)
+        return board.line(actions, label)
 
-    async def clear_progress(self, progress: MessageKey) -> None:
-        state = self._progress.pop(progress, None)
-        if state is None:
-            return
-        state.stale.append(state.message_id)
-        await self._delete_stale(state)
+    def _forget_board(self, chat_id: int) -> None:
+        self._boards.pop(chat_id, None)
 
-    async def _delete_stale(self, state: _Progress) -> None:
-        while state.stale:
-            message_id = state.stale[0]
-            try:
-                await self.bot.delete_message(state.chat_id, message_id)
-            except BadRequest as error:
-                log.info("progress message %s was already gone: %s", message_id, error)
-            state.stale.pop(0)
-
-    async def _chat_action(self, chat_id: int) -> None:
+    async def delete(self, key: MessageKey, ticket: Ticket | None = None) -> None:
         try:
-            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-        except TelegramError as error:
-            log.info("could not show the upload_photo action in %s: %s", chat_id, error)
+            await self.bot.delete_message(
+                int(key.chat_id), int(key.message_id), rate_limit_args=ticket or Ticket(Priority.CLEANUP)
+            )
+        except BadRequest as error:
+            log.info("message %s was already gone: %s", key.message_id, error)
+
+    def _replaced(self, key: MessageKey | None) -> bool | None:
+        """Whether the status message ``key`` shows a photo; None without one."""
+        if key is None:
+            return None
+        return self._handed.pop(key, False)
+
+    def _remove_later(self, key: MessageKey) -> None:
+        """A status message the answer could not take the place of: removed after results."""
+        self.background.spawn(self.delete(key))
 
     # --- results ------------------------------------------------------------------
 
     async def send_images(
-        self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
+        self,
+        reply_to: MessageKey,
+        images: Sequence[OutgoingImage],
+        caption: str,
+        actions: Sequence[Action],
+        *,
+        replace: MessageKey | None = None,
     ) -> list[MessageKey]:
         chat_id = int(reply_to.chat_id)
         markup = action_keyboard(actions)
         caption = cut(caption, MAX_CAPTION)
+        # Text or a preview, a status message can become the photo.
+        self._replaced(replace)
+        if (
+            replace is not None
+            and len(images) == 1
+            and await self._photo_into(replace, images[0], caption, markup)
+        ):
+            return [replace]
+        if replace is not None:
+            # An album can't take a message's place: the status goes once the pictures are there.
+            self._remove_later(replace)
         if len(images) == 1:
             sent = await self._send_photo(chat_id, images[0], caption, _reply(reply_to), markup)
             return [key_of(sent)]
@@ -243,6 +262,24 @@ class TelegramChannel:
                 reply_markup=markup,
             )
 
+    async def _photo_into(
+        self, key: MessageKey, image: OutgoingImage, caption: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """Turn the status message ``key`` (text or a preview) into the picture, in one call."""
+        data, filename = await self._photo_upload(image, 0)
+        try:
+            await self.bot.edit_message_media(
+                InputMediaPhoto(data, caption=caption, filename=filename),
+                int(key.chat_id),
+                int(key.message_id),
+                reply_markup=markup,
+            )
+        except BadRequest as error:
+            # Gone, or judged differently (dimensions): a new photo then, with its own fallback.
+            log.warning("could not turn status message %s into the picture: %s", key.message_id, error)
+            return False
+        return True
+
     @staticmethod
     async def _photo_upload(image: OutgoingImage, index: int) -> tuple[bytes, str]:
         """The bytes to upload as a photo, and their file name."""
@@ -255,9 +292,28 @@ class TelegramChannel:
 
     # --- text, files, settings ------------------------------------------------------
 
-    async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
+    async def send_text(
+        self,
+        reply_to: MessageKey,
+        text: str,
+        actions: Sequence[Action] = (),
+        *,
+        replace: MessageKey | None = None,
+    ) -> MessageKey:
         chat_id = int(reply_to.chat_id)
         parts = split_text(text, MAX_TEXT)
+        photo = self._replaced(replace)
+        if replace is not None and not photo and len(parts) == 1:
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id, int(replace.message_id), reply_markup=action_keyboard(actions)
+                )
+                return replace
+            except BadRequest as error:
+                log.warning("could not turn status message %s into the answer: %s", replace.message_id, error)
+        if replace is not None:
+            # A photo can't become text: the answer comes as a message, and the status goes.
+            self._remove_later(replace)
         sent: Message | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1

@@ -21,7 +21,6 @@ from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -29,6 +28,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from adapters.buttons import ActionButton, SettingButton, parse
 from adapters.telegram_adapter.albums import AlbumCollector
@@ -40,7 +40,8 @@ from adapters.telegram_adapter.inbound import (
     chat_kind,
     message_key,
 )
-from adapters.telegram_adapter.reception import ReceivingQueue
+from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
+from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
@@ -49,6 +50,7 @@ from bot.engine.store import Reception
 from bot.errors import StartupError
 from bot.locales import ENGLISH, languages
 from bot.messages import render
+from bot.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +97,8 @@ class TelegramAdapter:
         engine: Engine,
         *,
         album_window_s: float = 1.0,
-        progress_interval_s: float = 5.0,
-        group_progress_interval_s: float = 15.0,
         poll_timeout_s: float = 10.0,
+        flood: FloodLimits | None = None,
     ) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -105,17 +106,32 @@ class TelegramAdapter:
         self.engine = engine
         self.poll_timeout_s = poll_timeout_s
         self._queue = ReceivingQueue(self._claim)
+        self._handled = Handled(lambda ids: self.engine.handled(self.platform, ids))
+        # Telegram's flood limits, spent on results first.
+        self.limiter = PriorityRateLimiter(flood)
         builder: ApplicationBuilder = (  # type: ignore[type-arg]
             Application.builder()
             .token(settings.telegram_bot_token.get_secret_value())
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(self.limiter)
             .concurrent_updates(True)
             .update_queue(self._queue)
-            .connection_pool_size(64)
-            .media_write_timeout(180)
-            .read_timeout(30)
-            .write_timeout(30)
-            .get_updates_read_timeout(poll_timeout_s + 10)
+            # The pace is Telegram's, not the pool's: 32 connections are plenty (and httpcore's
+            # pool costs more per request the more connections it keeps).
+            .request(
+                HTTPXRequest(
+                    connection_pool_size=32,
+                    media_write_timeout=180,
+                    read_timeout=30,
+                    write_timeout=30,
+                    httpx_kwargs={"verify": client_context()},
+                )
+            )
+            # getUpdates waits until the updates it confirms are claimed (see reception).
+            .get_updates_request(
+                SettlingRequest(
+                    self._queue, read_timeout=poll_timeout_s + 10, httpx_kwargs={"verify": client_context()}
+                )
+            )
         )
         if settings.telegram_api_base_url:
             builder = builder.base_url(settings.telegram_api_base_url)
@@ -125,11 +141,7 @@ class TelegramAdapter:
         self.application.add_handler(MessageHandler(MESSAGES, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_button))
         self.application.add_error_handler(self._on_error)
-        self.channel = TelegramChannel(
-            self.application.bot,
-            progress_interval_s=progress_interval_s,
-            group_progress_interval_s=group_progress_interval_s,
-        )
+        self.channel = TelegramChannel(self.application.bot, self.limiter.pacer)
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
@@ -154,6 +166,8 @@ class TelegramAdapter:
         updater = self.application.updater
         assert updater is not None
         url = self.settings.redraw_webhook_url
+        # Polling brings updates in batches: their claims run side by side.
+        self._queue.side_by_side = url is None
         if url is None:
             await updater.start_polling(
                 timeout=int(self.poll_timeout_s), allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
@@ -193,8 +207,11 @@ class TelegramAdapter:
         if self.application.running:
             await self.application.stop()
         await self.albums.flush()
+        await self._handled.flush()
 
     async def close(self) -> None:
+        # Status messages still to be removed get a moment; then the bot logs out.
+        await self.channel.background.drain(5.0)
         await self.application.shutdown()
 
     async def _set_menu(self) -> None:
@@ -264,7 +281,7 @@ class TelegramAdapter:
         finally:
             # Handled, answered or ignored: nothing left to recover (a crash before here is).
             taken = [self._taken.pop((m.chat.id, m.message_id), None) for m in messages]
-            await self.engine.handled(self.platform, [delivery for delivery in taken if delivery])
+            self._handled.add([delivery for delivery in taken if delivery])
 
     async def _handle_taken(self, messages: list[Message]) -> None:
         assert self._builder is not None

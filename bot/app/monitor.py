@@ -13,6 +13,8 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 Problems = Callable[[], list[str]]
@@ -20,6 +22,7 @@ Problems = Callable[[], list[str]]
 
 class Monitor:
     def __init__(self, problems: Problems, host: str, port: int) -> None:
+        metrics.enable()
         self.problems = problems
         self.host = host
         self.port = port

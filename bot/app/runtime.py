@@ -14,14 +14,16 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.app.monitor import Monitor
 from bot.app.plugins import OpenStore, PlatformAdapter, load_platform
 from bot.app.wiring import build_engine, engine_options, open_storage
 from bot.backends import UpstreamClient
 from bot.config import Settings
 from bot.engine.core import Engine, EngineOptions
+
+if TYPE_CHECKING:
+    from bot.app.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ class Runtime:
 
     async def start(self) -> None:
         if self.settings.redraw_metrics_port is not None:
+            # Only then: aiohttp and prometheus_client stay out of memory otherwise.
+            from bot.app.monitor import Monitor  # noqa: PLC0415
+
             # First, so a health check sees a starting instance as unhealthy rather than absent.
             self._monitor = Monitor(
                 self.problems, self.settings.redraw_metrics_listen, self.settings.redraw_metrics_port

@@ -42,6 +42,7 @@ from bot.errors import (
 )
 from bot.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from bot.offload import cooperative, gated, run_cpu
+from bot.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class UpstreamClient:
             timeout=timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             transport=transport,
+            verify=client_context(),
         )
         self._links = LinkFetcher(
             provider_url=self.base_url,

@@ -19,7 +19,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from bot.engine.inbound import (
 from bot.engine.language import effective, language_command
 from bot.engine.limits import Limiter
 from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord, TurnStatus, UserRecord
+from bot.engine.status import Status
 from bot.engine.store import NewTurn, Outcome, Reception, SlotRequest, SlotStatus, Store
 from bot.errors import InputError, RedrawError, UpstreamError
 from bot.logs import current_turn
@@ -107,11 +108,6 @@ def new_instance_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _elapsed(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes}:{seconds:02d}"
-
-
 def _actions(kinds: Sequence[ActionKind], turn_id: int, locale: str | None) -> list[Action]:
     return [Action(kind, turn_id, render(f"button_{kind.value}", locale)) for kind in kinds]
 
@@ -136,7 +132,13 @@ class EngineOptions:
     budgets: Budgets = field(default_factory=Budgets)
     access: Access = field(default_factory=Access)
     prices: PriceTable = field(default_factory=PriceTable)
+    # A picture that takes longer than this gets a status message (in line, drawing, previews);
+    # a quicker one costs the chat one message, itself.
+    status_after_s: float = 2.0
     progress_every_s: float = 5.0
+    # A picture that took longer than this arrives as a new message, which notifies the
+    # user; a quicker one takes its status message's place (an edit, which does not).
+    notify_after_s: float = 30.0
     variations: int = 3
     # This process among the instances sharing the database.
     instance_id: str = field(default_factory=new_instance_id)
@@ -169,6 +171,9 @@ class _Job:
     interrupted: bool = False
     # How it ended, once written.
     outcome: Outcome | None = None
+    # What the chat sees while it waits and draws.
+    status: Status | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
 class Engine:
@@ -661,7 +666,8 @@ class Engine:
                 await self._interrupted_by_shutdown(job)
                 return
             await self._finish(job, Outcome(TurnStatus.CANCELLED, error_kind="cancelled"))
-            await job.channel.send_text(job.reply_to, render("cancelled", turn.locale))
+            replace = await self._close_status(job, keep=True)
+            await job.channel.send_text(job.reply_to, render("cancelled", turn.locale), replace=replace)
         except RedrawError as error:
             await self._fail(job, error)
         except _TurnTaken:
@@ -673,13 +679,26 @@ class Engine:
                 return
             log.exception("turn %s failed unexpectedly", turn.id)
             await self._fail(job, RedrawError(f"{type(exc).__name__}: {exc}"))
+        finally:
+            await self._close_status(job, keep=False)
+
+    async def _close_status(self, job: _Job, *, keep: bool) -> MessageKey | None:
+        """Stop the turn's status; with ``keep``, the message on screen for the answer to replace."""
+        if job.status is None:
+            return None
+        try:
+            return await job.status.close(keep=keep)
+        except Exception:
+            log.exception("turn %s: could not close its status message", job.turn.id)
+            return None
 
     async def _interrupted_by_shutdown(self, job: _Job) -> None:
         turn = job.turn
         await self._finish(job, Outcome(TurnStatus.INTERRUPTED, error_kind="interrupted"))
         text = render("shutting_down", turn.locale, prompt=_short(turn.prompt, 80))
         try:
-            await self._tell(turn, job.channel, job.reply_to, text, retry=True)
+            replace = await self._close_status(job, keep=True)
+            await self._tell(turn, job.channel, job.reply_to, text, retry=True, replace=replace)
         except Exception:
             log.exception("could not tell chat %s that turn %s was interrupted", turn.chat_id, turn.id)
 
@@ -707,64 +726,49 @@ class Engine:
         # instance's running turns counted.
         if (refusal := await self._early_budget_refusal(turn, estimate)) is not None:
             raise refusal
-        async with self._slot(turn, estimate, channel, reply_to):
-            progress, results = await self._call(
-                job,
-                backend=backend,
-                request=request,
-                parent=parent_turn,
-                copies=copies,
+        # From here the chat may see a status message; the provider call never waits for it.
+        cancel = _actions([ActionKind.CANCEL], turn.id, turn.locale)
+        status = job.status = Status(
+            channel.progress(reply_to, cancel, label=_short(turn.prompt, 40)),
+            turn.locale,
+            after_s=self.options.status_after_s,
+            every_s=self.options.progress_every_s,
+        )
+        async with self._slot(turn, estimate, status.waiting):
+            status.drawing()
+            results = await self._call(
+                backend=backend, request=request, parent=parent_turn, copies=copies, status=status
             )
             job.delivering = True
-        await self._deliver(job, quote=quote, drawn=results, progress=progress)
+        # A quick picture takes its status message's place; a slow one comes as a new
+        # message, which notifies (an edit does not), and the status goes.
+        quick = time.monotonic() - job.started <= self.options.notify_after_s
+        shown = await self._close_status(job, keep=quick)
+        await self._deliver(job, quote=quote, drawn=results, shown=shown)
 
     async def _call(
         self,
-        job: _Job,
         *,
         backend: ImageBackend,
         request: ImageRequest,
         parent: ParentTurn | None,
         copies: int,
-    ) -> tuple[MessageKey, _Drawn]:
-        turn, channel = job.turn, job.channel
-        started = time.monotonic()
-        text = render("progress", turn.locale, elapsed="0:00")
-        progress = await channel.show_progress(
-            job.reply_to, text, _actions([ActionKind.CANCEL], turn.id, turn.locale)
-        )
-
-        async def tick() -> None:
-            while True:
-                await asyncio.sleep(self.options.progress_every_s)
-                elapsed = _elapsed(time.monotonic() - started)
-                await channel.update_progress(progress, render("progress", turn.locale, elapsed=elapsed))
-
+        status: Status,
+    ) -> _Drawn:
         async def on_partial(partial: PartialImage) -> None:
-            elapsed = _elapsed(time.monotonic() - started)
-            await channel.update_progress(
-                progress, render("progress", turn.locale, elapsed=elapsed), partial.data
-            )
+            status.preview(partial.data)
 
-        ticker = asyncio.create_task(tick())
-        try:
-            calls = [backend.run(request, parent, on_partial=on_partial) for _ in range(copies)]
-            # Every copy runs to its end (a cancelled turn cancels them all): a copy that
-            # fails must not leave its siblings drawing, billed, with no turn to account for them.
-            outcomes = await asyncio.gather(*calls, return_exceptions=True)
-            results = [outcome for outcome in outcomes if isinstance(outcome, TurnResult)]
-            failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-            if not results:
-                raise failures[0]
-            return progress, _Drawn(results, failures, copies)
-        finally:
-            ticker.cancel()
-            try:
-                await channel.clear_progress(progress)
-            except Exception:
-                log.exception("could not clear the progress message of turn %s", turn.id)
+        calls = [backend.run(request, parent, on_partial=on_partial) for _ in range(copies)]
+        # Every copy runs to its end (a cancelled turn cancels them all): a copy that
+        # fails must not leave its siblings drawing, billed, with no turn to account for them.
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        results = [outcome for outcome in outcomes if isinstance(outcome, TurnResult)]
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if not results:
+            raise failures[0]
+        return _Drawn(results, failures, copies)
 
-    async def _deliver(self, job: _Job, *, quote: Quote, drawn: _Drawn, progress: MessageKey) -> None:
+    async def _deliver(self, job: _Job, *, quote: Quote, drawn: _Drawn, shown: MessageKey | None) -> None:
         turn, results = job.turn, drawn.results
         images = [image for result in results for image in result.images]
         first = results[0]
@@ -782,7 +786,8 @@ class Engine:
         )
         # The turn and its charge are written before anything is sent: a crash after this
         # point never charges twice and never loses the images (recovery sends them).
-        done = await self._finish(job, outcome, [SentMessage(progress, turn.id, "progress")])
+        progress = [SentMessage(shown, turn.id, "progress")] if shown is not None else []
+        done = await self._finish(job, outcome, progress)
         caption = self._caption(done)
         if drawn.failures:
             reason = render_error(_as_redraw_error(drawn.failures[0]), turn.locale)
@@ -794,7 +799,9 @@ class Engine:
                 reason=_short(reason, 300),
             )
         try:
-            await self._show(done, job.reply_to, job.channel, images, caption, locale=turn.locale)
+            await self._show(
+                done, job.reply_to, job.channel, images, caption, locale=turn.locale, replace=shown
+            )
         except Exception:
             # The turn stays done and charged once; Retry sends the stored pictures.
             log.exception("turn %s: the pictures are drawn but could not be sent", turn.id)
@@ -811,6 +818,7 @@ class Engine:
         caption: str,
         *,
         locale: str | None,
+        replace: MessageKey | None = None,
     ) -> None:
         """Send a turn's pictures with its buttons, and store every message that shows them
         (an album's caption message too): the turn is delivered, and the chat's latest."""
@@ -821,7 +829,7 @@ class Engine:
             for image in images
         ]
         keys = await channel.send_images(
-            reply_to, outgoing, caption, _actions(RESULT_ACTIONS, turn.id, locale)
+            reply_to, outgoing, caption, _actions(RESULT_ACTIONS, turn.id, locale), replace=replace
         )
         shown = [SentMessage(key, turn.id, "image", index) for index, key in enumerate(keys[: len(outgoing)])]
         shown += [SentMessage(key, turn.id, "caption", 0) for key in keys[len(outgoing) :]]
@@ -844,7 +852,9 @@ class Engine:
         )
         # Bad input: nothing to retry until the user changes it. Otherwise offer Retry.
         retry = not isinstance(error, InputError)
-        await self._tell(turn, job.channel, job.reply_to, render_error(error, turn.locale), retry=retry)
+        replace = await self._close_status(job, keep=True)
+        text = render_error(error, turn.locale)
+        await self._tell(turn, job.channel, job.reply_to, text, retry=retry, replace=replace)
         if isinstance(error, UpstreamError):
             log.warning(
                 "turn %s failed upstream: %s (request id %s)",
@@ -855,32 +865,33 @@ class Engine:
             )
 
     async def _tell(
-        self, turn: TurnRecord, channel: Channel, reply_to: MessageKey, text: str, *, retry: bool
+        self,
+        turn: TurnRecord,
+        channel: Channel,
+        reply_to: MessageKey,
+        text: str,
+        *,
+        retry: bool,
+        replace: MessageKey | None = None,
     ) -> None:
         """A message about ``turn`` (with Retry if asked), recorded so a reply to it finds the turn."""
         actions = _actions([ActionKind.RETRY], turn.id, turn.locale) if retry else []
-        key = await channel.send_text(reply_to, text, actions)
+        key = await channel.send_text(reply_to, text, actions, replace=replace)
         await self.store.record_messages([SentMessage(key, turn.id, "text")])
 
     # --- budgets ------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
     async def _slot(
-        self, turn: TurnRecord, estimate: float, channel: Channel, reply_to: MessageKey
+        self, turn: TurnRecord, estimate: float, on_place: Callable[[int], None]
     ) -> AsyncIterator[None]:
         """Hold a place under the limits while the provider is called. This process's own
         line first (fair, and it wakes at once); then the database, where the limits and
-        budgets hold across every instance. A turn that must wait is told its place."""
-        told = False
+        budgets hold across every instance. A turn that must wait hears its place
+        (``on_place``, which only notes it: the status shows it)."""
 
         async def tell_place(position: int) -> None:
-            nonlocal told
-            told = True
-            # Only a notice: the turn keeps its place in line whether or not it got through.
-            try:
-                await channel.send_text(reply_to, render("queued", turn.locale, position=position))
-            except Exception:
-                log.warning("turn %s: could not tell its place in line", turn.id, exc_info=True)
+            on_place(position)
 
         user_key, chat_key = (turn.platform, turn.user_id), (turn.platform, turn.chat_id)
         waiting_since = time.monotonic()
@@ -888,7 +899,7 @@ class Engine:
         waiting = True
         try:
             async with self.limiter.slot(user_key, chat_key, tell_place):
-                await self._claim_slot(turn, estimate, tell_place, lambda: told)
+                await self._claim_slot(turn, estimate, on_place)
                 metrics.WAITING.dec()
                 waiting = False
                 metrics.QUEUE_SECONDS.observe(time.monotonic() - waiting_since)
@@ -897,18 +908,11 @@ class Engine:
             if waiting:
                 metrics.WAITING.dec()
 
-    async def _claim_slot(
-        self,
-        turn: TurnRecord,
-        estimate: float,
-        tell_place: Callable[[int], Coroutine[Any, Any, None]],
-        told: Callable[[], bool],
-    ) -> None:
+    async def _claim_slot(self, turn: TurnRecord, estimate: float, on_place: Callable[[int], None]) -> None:
         """Wait until the turn fits every instance's limits and budgets, then hold its place."""
         request = self._slot_request(turn, estimate)
         while (outcome := await self.store.claim_slot(turn.id, request)).status is SlotStatus.BUSY:
-            if not told():
-                await tell_place(outcome.ahead + 1)
+            on_place(outcome.ahead + 1)
             # Another instance's turn gives no signal here: look again after a while.
             freed = self._slot_freed
             with contextlib.suppress(TimeoutError):

@@ -155,29 +155,53 @@ class OutgoingImage:
         return f"OutgoingImage({self.mime}, {self.width}x{self.height})"
 
 
+class Progress(Protocol):
+    """A status message about one picture. Nothing is sent until :meth:`show`; then only
+    the latest state goes out, when the platform's budget has room after results. Never
+    waits for the platform."""
+
+    def show(self, text: str, preview: bytes | None = None) -> None:
+        """The state to show now (``preview``: a partial image, shown until the next one)."""
+        ...
+
+    async def close(self, *, keep: bool) -> MessageKey | None:
+        """No more updates; anything not yet sent is dropped. With ``keep``, the key of the
+        message on screen, for the answer to take its place (``replace`` below); otherwise
+        the message is removed. None when nothing is on screen for this picture."""
+        ...
+
+
 class Channel(Protocol):
     """What the engine may do in a chat. Every method answers in the chat of ``reply_to``,
-    as a reply to that message; an empty ``message_id`` means there is none to reply to."""
+    as a reply to that message; an empty ``message_id`` means there is none to reply to.
+    ``replace`` names a status message (from :meth:`Progress.close`) that the answer takes
+    the place of: edited into the answer where the platform allows one call to do it,
+    removed otherwise."""
 
-    async def show_progress(
-        self, reply_to: MessageKey, text: str, actions: Sequence[Action]
-    ) -> MessageKey: ...
-
-    async def update_progress(
-        self, progress: MessageKey, text: str, preview: bytes | None = None
-    ) -> None: ...
-
-    async def clear_progress(self, progress: MessageKey) -> None: ...
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
+        """The status of one picture; ``label`` names it where several share one message."""
+        ...
 
     async def send_images(
-        self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
+        self,
+        reply_to: MessageKey,
+        images: Sequence[OutgoingImage],
+        caption: str,
+        actions: Sequence[Action],
+        *,
+        replace: MessageKey | None = None,
     ) -> list[MessageKey]:
         """One key per image, in order; then the key of any message apart from them that
         carries the caption and buttons (under an album, which can't carry buttons)."""
         ...
 
     async def send_text(
-        self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()
+        self,
+        reply_to: MessageKey,
+        text: str,
+        actions: Sequence[Action] = (),
+        *,
+        replace: MessageKey | None = None,
     ) -> MessageKey: ...
 
     async def send_file(

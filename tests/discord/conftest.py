@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.discord_adapter.pacing import RateLimits
 from bot.config import Settings, load_settings
 from tests.bot_world import BotWorld
 from tests.conftest import TEST_API_KEY
@@ -20,8 +21,10 @@ ALICE = User(301, "Alice")
 BOB = User(302, "Bob")
 LI = User(303, "Li", locale="zh-CN")
 
-# Short waits so tests run fast; the real defaults are 5 s and 2 s.
-ADAPTER_OPTIONS = {"progress_interval_s": 0.2, "guild_ready_timeout_s": 0.05}
+# Short waits and loose pacing so tests run fast: the real guild wait is 2 s, and the real
+# pacing keeps to Discord's rate limits (tests about them use RateLimits()).
+FAST = RateLimits(global_per_s=1000, channel_count=100, channel_period_s=1.0)
+ADAPTER_OPTIONS = {"guild_ready_timeout_s": 0.05, "limits": FAST}
 
 
 @dataclass(kw_only=True)

@@ -91,11 +91,12 @@ async def test_cancel_stops_the_drawing_and_charges_nothing(
     await dc.press(int(progress["id"]), "✖", BOB, guild=world.guild)
     await dc.wait_text(world.channel, "Only the person who asked")
     press = await dc.press(int(progress["id"]), "✖", ALICE, guild=world.guild)
-    await dc.wait_text(world.channel, "Cancelled. Nothing was charged")
+    cancelled = await dc.wait_text(world.channel, "Cancelled. Nothing was charged")
     assert press.callbacks[0]["type"] == 4 and press.callbacks[0]["data"]["flags"] & 64
     await dc.settle()
     assert [m for m in dc.bot_messages(world.channel) if m["attachments"]] == []
-    assert progress.get("deleted")
+    # The channel's status board went with its only picture; the answer stays.
+    assert progress.get("deleted") and not cancelled.get("deleted")
     usage = await dc.slash(ALICE, "usage", guild=world.guild)
     await dc.wait_for(
         lambda: "today 0 images" in dc.messages.get(usage.original_id or 0, {}).get("content", "")
@@ -110,6 +111,8 @@ async def test_cancel_on_an_imagine_card(world: DiscordWorld, dc: FakeDiscord, f
     await dc.wait_for(world.provider_calls, what="the provider call")
     await dc.press(card_id, "✖", ALICE, guild=world.guild)
     cancelled = await dc.wait_text(world.channel, "Cancelled")
-    assert cancelled["message_reference"]["message_id"] == str(card_id)
+    # The card became the answer, the prompt still on top, no buttons left.
+    assert int(cancelled["id"]) == card_id
     await dc.settle()
-    assert dc.messages[card_id]["content"] == "**a slow red crab**" and dc.buttons(card_id) == []
+    assert dc.messages[card_id]["content"].startswith("**a slow red crab**\n✖ Cancelled")
+    assert dc.buttons(card_id) == []

@@ -11,7 +11,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import colour_name, png
 
 
-async def test_imagine_defers_shows_progress_on_its_card_and_replies_with_the_picture(
+async def test_imagine_defers_shows_progress_on_its_card_which_becomes_the_picture(
     world: DiscordWorld, dc: FakeDiscord, fake: FakeOpenAI
 ) -> None:
     fake.fail("slow", delay=0.6)
@@ -24,11 +24,14 @@ async def test_imagine_defers_shows_progress_on_its_card_and_replies_with_the_pi
     assert dc.buttons(int(card["id"])) == ["✖ Cancel"]
 
     picture = await dc.wait_picture(world.channel)
-    assert picture["message_reference"]["message_id"] == card["id"]
-    assert colour_name(dc.file(picture["attachments"][0])) == "blue"
+    # The card became the picture (one edit through the interaction): what was asked on top,
+    # the picture's caption and buttons below. Nothing else was sent.
+    assert picture["id"] == card["id"] and colour_name(dc.file(picture["attachments"][0])) == "blue"
+    assert card["content"].startswith("**a blue boat**\n") and "💲" in card["content"]
+    assert dc.buttons(int(card["id"])) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
     await dc.settle()
-    # The card stays as the record of what was asked, without buttons or progress.
-    assert card["content"] == "**a blue boat**" and card["components"] == [] and not card.get("deleted")
+    assert [m["id"] for m in dc.bot_messages(world.channel)] == [card["id"]]
+    assert dc.calls_to("POST", f"/channels/{world.channel}/messages") == []
 
 
 async def test_imagine_with_images_size_and_quality(world: DiscordWorld, dc: FakeDiscord) -> None:
@@ -41,7 +44,7 @@ async def test_imagine_with_images_size_and_quality(world: DiscordWorld, dc: Fak
     assert call.input_image_hashes() == [hashlib.sha256(data).hexdigest() for data in images]
     tool = call.json["tools"][0]
     assert (tool["size"], tool["quality"]) == ("1536x1024", "low")
-    assert dc.messages[run.original_id or 0]["content"] == "**fuse these** 🖼️×2"
+    assert dc.messages[run.original_id or 0]["content"].startswith("**fuse these** 🖼️×2\n")
 
 
 async def test_imagine_with_a_video_is_refused_without_a_call(world: DiscordWorld, dc: FakeDiscord) -> None:
@@ -54,7 +57,7 @@ async def test_imagine_with_a_video_is_refused_without_a_call(world: DiscordWorl
 
 
 async def test_commands_are_localized_and_answer_in_the_users_language(
-    world: DiscordWorld, dc: FakeDiscord
+    world: DiscordWorld, dc: FakeDiscord, fake: FakeOpenAI
 ) -> None:
     imagine = next(command for command in dc.commands if command["name"] == "imagine")
     assert "画" in imagine["description_localizations"]["zh-CN"]
@@ -62,6 +65,7 @@ async def test_commands_are_localized_and_answer_in_the_users_language(
     names = {command["name"] for command in dc.commands}
     assert names >= {"imagine", "settings", "usage", "new", "history", "help", "Picture history"}
 
+    fake.fail("slow", delay=0.6)
     run = await dc.slash(LI, "imagine", {"prompt": "一条蓝色的船"}, guild=world.guild)
     await dc.wait_for(lambda: "正在绘制" in dc.messages.get(run.original_id or 0, {}).get("content", ""))
     await dc.wait_picture(world.channel)
@@ -79,7 +83,7 @@ async def test_a_moderation_block_explains_on_the_card_and_offers_retry(
     )
     answer = await dc.wait_text(world.channel, "safety system blocked")
     assert dc.buttons(int(answer["id"])) == ["🔄 Retry"]
-    assert answer["message_reference"]["message_id"] == str(run.original_id)
+    assert int(answer["id"]) == run.original_id  # the card became the answer
     await dc.press(int(answer["id"]), "🔄", ALICE, guild=world.guild)
     await dc.wait_picture(world.channel)
     assert len(world.provider_calls()) == 2

@@ -60,7 +60,7 @@ async def test_stopping_interrupts_cleanly_and_retry_works_after_the_restart(
     assert not dc.connected
 
     notice = await dc.wait_text(idle_world.channel, "The bot is restarting and stopped drawing “a blue tram”")
-    assert notice["message_reference"]["message_id"] == str(run.original_id)
+    assert int(notice["id"]) == run.original_id  # the card became the notice
     await idle_world.start()
     await dc.press(int(notice["id"]), "🔄", ALICE, guild=idle_world.guild)
     picture = await dc.wait_picture(idle_world.channel)
@@ -118,14 +118,19 @@ async def test_a_boosted_guild_gets_the_original_png(
 async def test_partial_previews_show_in_the_progress_message(
     idle_world: DiscordWorld, dc: FakeDiscord
 ) -> None:
-    await idle_world.start(adapter={"progress_interval_s": 0}, redraw_partial_images=2)
-    await dc.say(ALICE, "a purple flower", guild=idle_world.guild, mention_bot=True)
-    picture = await dc.wait_picture(idle_world.channel)
+    await idle_world.start(status_after_s=0, redraw_partial_images=2)
+    dm = dc.dm_channel(ALICE)
+    await dc.say(ALICE, "a purple flower")
+    picture = await dc.wait_picture(dm)
     await dc.settle()
-    edits = [call for call in dc.calls_to("PATCH", f"/channels/{idle_world.channel}/messages/") if call.files]
-    assert edits, "no partial preview was shown"
-    assert edits[0].files[0].filename == "preview.jpg" and edits[0].files[0].data[:3] == b"\xff\xd8\xff"
-    assert [m["id"] for m in dc.bot_messages(idle_world.channel)] == [picture["id"]]
+    calls = dc.calls_to("POST", f"/channels/{dm}/messages") + dc.calls_to(
+        "PATCH", f"/channels/{dm}/messages/"
+    )
+    previews = [upload for call in calls for upload in call.files if upload.filename == "preview.jpg"]
+    assert previews, "no partial preview was shown"
+    assert all(upload.data[:3] == b"\xff\xd8\xff" for upload in previews)
+    # The status (text, then previews) became the picture.
+    assert [m["id"] for m in dc.bot_messages(dm)] == [picture["id"]]
 
 
 async def test_discord_rate_limits_are_waited_out(world: DiscordWorld, dc: FakeDiscord) -> None:

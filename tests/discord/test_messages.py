@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from bot.engine.core import EngineOptions
 from bot.errors import StartupError
 from tests.discord.conftest import ALICE, BOB, DiscordWorld
 from tests.fakes.discord_server import MESSAGE_CONTENT_INTENT, FakeDiscord, User
@@ -13,11 +14,13 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import colour_name, png
 
 
-async def test_a_mention_draws(world: DiscordWorld, dc: FakeDiscord) -> None:
+async def test_a_mention_draws(world: DiscordWorld, dc: FakeDiscord, fake: FakeOpenAI) -> None:
+    fake.fail("slow", delay=0.6)
     prompt = await dc.say(ALICE, "a red fox in the snow", guild=world.guild, mention_bot=True)
-    progress = await dc.wait_text(world.channel, "Drawing")
-    assert progress["message_reference"]["message_id"] == str(prompt)
-    assert dc.buttons(int(progress["id"])) == ["✖ Cancel"]
+    # A server's channel: the pictures in progress share one status message, a line each.
+    board = await dc.wait_text(world.channel, "Drawing")
+    assert board["content"].startswith("1. a red fox in the snow · 🎨 Drawing")
+    assert dc.buttons(int(board["id"])) == ["✖ 1"]
 
     picture = await dc.wait_picture(world.channel)
     assert picture["message_reference"]["message_id"] == str(prompt)
@@ -25,14 +28,46 @@ async def test_a_mention_draws(world: DiscordWorld, dc: FakeDiscord) -> None:
     assert colour_name(dc.file(picture["attachments"][0])) == "red"
     assert dc.buttons(int(picture["id"])) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
     await dc.settle()
-    # The progress message is gone once the picture is there; the bot's mention is not in the prompt.
+    # The board went with the last picture; the bot's mention is not in the prompt.
     assert [m["id"] for m in dc.bot_messages(world.channel)] == [picture["id"]]
     assert world.provider_calls()[0].json["input"][0]["content"][0]["text"].startswith("a red fox")
-    # The user is pinged by the picture (a reply), by nothing else.
+    # The user is pinged by the picture (a reply), by nothing else; no typing indicator.
     sent = dc.calls_to("POST", f"/channels/{world.channel}/messages")
-    mentions = [call.body["allowed_mentions"] for call in sent]
-    assert mentions[-1] == {"parse": [], "replied_user": True}
-    assert mentions[0] == {"parse": []}  # replied_user defaults to false
+    assert [call.body["allowed_mentions"] for call in sent] == [
+        {"parse": []},  # replied_user defaults to false
+        {"parse": [], "replied_user": True},
+    ]
+    assert dc.calls_to("POST", f"/channels/{world.channel}/typing") == []
+
+
+async def test_in_a_dm_the_status_becomes_the_picture(
+    world: DiscordWorld, dc: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    fake.fail("slow", delay=0.6)
+    dm = dc.dm_channel(ALICE)
+    prompt = await dc.say(ALICE, "a green fox")
+    status = await dc.wait_text(dm, "Drawing")
+    assert status["message_reference"]["message_id"] == str(prompt)
+    assert dc.buttons(int(status["id"])) == ["✖ Cancel"]
+    picture = await dc.wait_picture(dm)
+    await dc.settle()
+    # One message: the status, edited into the picture.
+    assert picture["id"] == status["id"] and [m["id"] for m in dc.bot_messages(dm)] == [picture["id"]]
+    assert dc.calls_to("DELETE", f"/channels/{dm}/messages/") == []
+
+
+async def test_a_quick_picture_is_one_message_that_pings_its_author(
+    idle_world: DiscordWorld, dc: FakeDiscord
+) -> None:
+    await idle_world.start(status_after_s=EngineOptions().status_after_s)
+    prompt = await dc.say(ALICE, "a blue fox", guild=idle_world.guild, mention_bot=True)
+    picture = await dc.wait_picture(idle_world.channel)
+    await dc.settle()
+    assert picture["message_reference"]["message_id"] == str(prompt)
+    [sent] = dc.calls_to("POST", f"/channels/{idle_world.channel}/messages")
+    assert sent.body["allowed_mentions"] == {"parse": [], "replied_user": True}
+    assert [call for call in dc.calls if call.method in ("PATCH", "DELETE")] == []
+    assert dc.calls_to("POST", f"/channels/{idle_world.channel}/typing") == []
 
 
 async def test_a_guild_message_without_a_mention_is_ignored(world: DiscordWorld, dc: FakeDiscord) -> None:
@@ -118,10 +153,11 @@ async def test_a_non_image_file_is_answered_only_when_addressed(world: DiscordWo
     assert world.provider_calls() == []
 
 
-async def test_the_guild_language_answers(world: DiscordWorld, dc: FakeDiscord) -> None:
+async def test_the_guild_language_answers(world: DiscordWorld, dc: FakeDiscord, fake: FakeOpenAI) -> None:
     chinese = dc.add_guild("画室", owner=ALICE, locale="zh-CN")
     await world.stop(world.runtimes[0])
     await world.start()  # the new guild arrives with the gateway's GUILD_CREATE
+    fake.fail("slow", delay=0.6)
     await dc.say(ALICE, "一只蓝色的猫", guild=chinese, mention_bot=True)
     await dc.wait_text(chinese.channel_id, "正在")
 

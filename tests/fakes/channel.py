@@ -22,6 +22,35 @@ class Said:
     preview: bytes | None = None
     data: bytes = b""
     view: SettingsView | None = None
+    # The status message this answer took the place of.
+    replaced: MessageKey | None = None
+
+
+class RecordedProgress:
+    """A status message as the engine drives it: the first show sends it, later ones edit it."""
+
+    def __init__(self, channel: CollectingChannel, reply_to: MessageKey, actions: Sequence[Action]) -> None:
+        self.channel = channel
+        self.reply_to = reply_to
+        self.actions = list(actions)
+        self.key: MessageKey | None = None
+        self.closed = False
+
+    def show(self, text: str, preview: bytes | None = None) -> None:
+        assert not self.closed, "shown after close"
+        if self.key is None:
+            self.key = self.channel._key(self.reply_to.chat_id)
+            said = Said("progress", self.reply_to, self.key, text, actions=self.actions, preview=preview)
+        else:
+            said = Said("update", None, self.key, text, preview=preview)
+        self.channel.said.append(said)
+
+    async def close(self, *, keep: bool) -> MessageKey | None:
+        self.closed = True
+        if self.key is None or keep:
+            return self.key
+        self.channel.said.append(Said("clear", None, self.key))
+        return None
 
 
 class CollectingChannel:
@@ -33,27 +62,35 @@ class CollectingChannel:
     def _key(self, chat_id: str) -> MessageKey:
         return MessageKey(self.platform, chat_id, f"bot-{next(self._ids)}")
 
-    async def show_progress(self, reply_to: MessageKey, text: str, actions: Sequence[Action]) -> MessageKey:
-        key = self._key(reply_to.chat_id)
-        self.said.append(Said("progress", reply_to, key, text, actions=list(actions)))
-        return key
-
-    async def update_progress(self, progress: MessageKey, text: str, preview: bytes | None = None) -> None:
-        self.said.append(Said("update", None, progress, text, preview=preview))
-
-    async def clear_progress(self, progress: MessageKey) -> None:
-        self.said.append(Said("clear", None, progress))
+    def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> RecordedProgress:
+        return RecordedProgress(self, reply_to, actions)
 
     async def send_images(
-        self, reply_to: MessageKey, images: Sequence[OutgoingImage], caption: str, actions: Sequence[Action]
+        self,
+        reply_to: MessageKey,
+        images: Sequence[OutgoingImage],
+        caption: str,
+        actions: Sequence[Action],
+        *,
+        replace: MessageKey | None = None,
     ) -> list[MessageKey]:
         keys = [self._key(reply_to.chat_id) for _ in images]
-        self.said.append(Said("images", reply_to, None, caption, list(images), keys, list(actions)))
+        if replace is not None and len(images) == 1:
+            keys = [replace]
+        said = Said("images", reply_to, None, caption, list(images), keys, list(actions), replaced=replace)
+        self.said.append(said)
         return keys
 
-    async def send_text(self, reply_to: MessageKey, text: str, actions: Sequence[Action] = ()) -> MessageKey:
-        key = self._key(reply_to.chat_id)
-        self.said.append(Said("text", reply_to, key, text, actions=list(actions)))
+    async def send_text(
+        self,
+        reply_to: MessageKey,
+        text: str,
+        actions: Sequence[Action] = (),
+        *,
+        replace: MessageKey | None = None,
+    ) -> MessageKey:
+        key = replace or self._key(reply_to.chat_id)
+        self.said.append(Said("text", reply_to, key, text, actions=list(actions), replaced=replace))
         return key
 
     async def send_file(

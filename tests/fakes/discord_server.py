@@ -16,7 +16,8 @@ attachments, a file over the guild's upload limit (10 MiB without boosts), a
 row, a reply to a message that does not exist (unless told not to mind), a second
 response to one interaction, a message content the gateway would not carry without
 the message-content intent. A refused privileged intent closes the gateway with
-4014, as Discord does.
+4014, as Discord does. With :meth:`FakeDiscord.limit_rates` it enforces Discord's
+rate limits, with their headers (:mod:`tests.fakes.discord_limits`); off by default.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 from PIL import Image
+
+from tests.fakes.discord_limits import RateLimits, RateModel
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake.discord-token-0123456789"
 BOT_ID = 100_000_000_000_000_001
@@ -226,6 +229,11 @@ class FakeDiscord:
         self.port = 0
         # (method, path start, retry_after): the next matching REST call gets a 429.
         self._rate_limits: list[tuple[str, str, float]] = []
+        # Discord's rate limits, when switched on (``limit_rates``); the calls refused by them.
+        self.rates: RateLimits | None = None
+        self.limited: list[Call] = []
+        # When each user message was dispatched to the bot, by message id.
+        self.said_at: dict[int, float] = {}
 
     # --- server -----------------------------------------------------------------
 
@@ -335,6 +343,10 @@ class FakeDiscord:
     def connected(self) -> bool:
         return bool(self._sockets)
 
+    def limit_rates(self, model: RateModel | None = None) -> None:
+        """Enforce Discord's rate limits from now on (:mod:`tests.fakes.discord_limits`)."""
+        self.rates = RateLimits(model or RateModel())
+
     def rate_limit_next(self, method: str, path_start: str, retry_after: float) -> None:
         """The next ``method`` call to a path starting with ``path_start`` is told to wait."""
         self._rate_limits.append((method, path_start, retry_after))
@@ -396,6 +408,7 @@ class FakeDiscord:
                 mentions.append(author)
         message["mentions"] = mentions
         self.messages[int(message["id"])] = message
+        self.said_at[int(message["id"])] = time.monotonic()
         await self.dispatch("MESSAGE_CREATE", self._as_delivered(message))
         return int(message["id"])
 
@@ -680,7 +693,14 @@ class FakeDiscord:
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         body, files = await _read_body(request)
         path = "/" + request.match_info["path"]
-        self.calls.append(Call(request.method, path, body, files))
+        call = Call(request.method, path, body, files)
+        self.calls.append(call)
+        limits: dict[str, str] = {}
+        if self.rates is not None:
+            limits, refusal = self.rates.check(request.method, path)
+            if refusal is not None:
+                self.limited.append(call)
+                return refusal
         for limit in self._rate_limits:
             method, start, retry_after = limit
             if request.method == method and path.startswith(start):
@@ -706,8 +726,10 @@ class FakeDiscord:
         except ApiError as error:
             return _json({"message": error.message, "code": error.code}, status=error.status)
         if result is None:
-            return web.Response(status=204)
-        return _json(result)
+            return web.Response(status=204, headers=limits)
+        response = _json(result)
+        response.headers.update(limits)
+        return response
 
     def _route(self, method: str, parts: list[str], body: dict[str, Any], files: list[Upload]) -> Any:
         match method, parts:

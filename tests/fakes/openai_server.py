@@ -136,6 +136,9 @@ class RecordedRequest:
     files: list[RecordedFile] = field(default_factory=list)
     spec_errors: list[str] = field(default_factory=list)
     status: int = 200
+    # When it arrived, and when its answer was sent (time.monotonic()).
+    at: float = field(default_factory=time.monotonic)
+    answered_at: float | None = None
 
     @property
     def field_values(self) -> dict[str, str]:
@@ -177,6 +180,19 @@ Admission = tuple["Fault | None", web.Response | None]
 
 class _BrokenBody(Exception):
     """Raised by a fault: the handler answers half a body, then drops the connection."""
+
+
+RECORD = web.RequestKey("record", RecordedRequest)
+
+
+@web.middleware
+async def _timed(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    finally:
+        if (record := request.get(RECORD)) is not None:
+            record.answered_at = time.monotonic()
 
 
 @web.middleware
@@ -236,6 +252,8 @@ class FakeOpenAI:
         self.dripping = 0
         self._drips_released = asyncio.Event()
         self._drip_started = asyncio.Event()
+        # Every image request takes this long (the benchmarks' provider).
+        self.latency = 0.0
         self.responses: dict[str, bytes] = {}
         self.files: dict[str, bytes] = {}
         # Its links answer 503 (a file store that is down while the answers still come).
@@ -248,7 +266,7 @@ class FakeOpenAI:
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self, port: int = 0) -> str:
-        app = web.Application(client_max_size=200 * 1024 * 1024, middlewares=[_break_bodies])
+        app = web.Application(client_max_size=200 * 1024 * 1024, middlewares=[_timed, _break_bodies])
         app.router.add_post("/v1/images/generations", self._generations)
         app.router.add_post("/v1/images/edits", self._edits)
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -421,6 +439,7 @@ class FakeOpenAI:
     async def _record_json(self, request: web.Request) -> tuple[RecordedRequest, Any]:
         raw = await request.read()
         record = RecordedRequest(request.path, dict(request.headers))
+        request[RECORD] = record
         self.requests.append(record)
         try:
             record.json = json.loads(raw)
@@ -444,6 +463,8 @@ class FakeOpenAI:
         ``model`` is read only once the body passed the spec check."""
         if (rejection := self._spec_rejection(record)) is not None:
             return None, rejection
+        if self.latency:
+            await asyncio.sleep(self.latency)
         fault = self._take_fault(request.path)
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if (failure := await self._fault_response(fault, key)) is not None:
@@ -475,6 +496,7 @@ class FakeOpenAI:
 
     async def _edits(self, request: web.Request) -> web.StreamResponse:
         record = RecordedRequest(request.path, dict(request.headers))
+        request[RECORD] = record
         self.requests.append(record)
         reader = await request.multipart()
         counts: dict[str, int] = {}

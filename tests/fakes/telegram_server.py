@@ -6,7 +6,14 @@ them to a webhook, stores every uploaded file and serves it back through
 ``getFile``, and refuses what Telegram refuses: text over 4096 characters, a
 caption over 1024, callback data over 64 bytes, a photo over 10 MB or beyond its
 side limits, a document over 50 MB, a download over 20 MB, an edit that changes
-nothing, a reply to a missing message.
+nothing, a reply to a missing message. ``editMessageMedia`` turns a text message
+into a photo message, as Bot API 10 allows.
+
+With ``flood`` set (:class:`FloodModel`), it enforces Telegram's flood limits as
+published: about 30 messages a second overall, about 1 a second per private chat
+with short bursts, 20 a minute per group. Every call that sends, edits or deletes
+counts; one over a limit gets 429 with ``parameters.retry_after`` in whole seconds,
+and is not carried out. Off by default.
 
 Tests act as users (:meth:`FakeTelegram.send`, :meth:`FakeTelegram.press`) and
 wait for what the bot did (:meth:`FakeTelegram.wait_for`).
@@ -19,6 +26,7 @@ import contextlib
 import io
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -145,6 +153,34 @@ class Hold:
         await asyncio.wait_for(self.reached.wait(), within)
 
 
+# The methods Telegram counts against its flood limits.
+COUNTED = ("send", "edit", "delete", "copy", "forward")
+
+
+@dataclass(frozen=True)
+class FloodModel:
+    overall_per_s: float = 30.0
+    chat_per_s: float = 1.0
+    chat_burst: int = 3
+    group_per_minute: float = 20.0
+
+
+@dataclass
+class _Bucket:
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    stamp: float = 0.0
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is there (0: now)."""
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
 @dataclass(frozen=True)
 class Fault:
     method: str
@@ -181,8 +217,14 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, flood: FloodModel | None = None) -> None:
         self.token = token
+        self.flood = flood
+        self._buckets: dict[object, _Bucket] = {}
+        # The calls answered 429 by the flood limits.
+        self.flooded: list[Call] = []
+        # When each user message was handed to the bot (delivered), by (chat id, message id).
+        self.sent_at: dict[tuple[int, int], float] = {}
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.deleted: list[dict[str, Any]] = []
@@ -294,6 +336,7 @@ class FakeTelegram:
         self.messages[(chat.id, message["message_id"])] = message
         if deliver:
             self.deliver({"message": message})
+            self.sent_at[(chat.id, message["message_id"])] = time.monotonic()
         return message
 
     def send_album(
@@ -460,12 +503,14 @@ class FakeTelegram:
             return self._answer_error(ApiError(401, "Unauthorized"))
         method = request.match_info["method"]
         params, files = await self._read(request)
-        self.calls.append(Call(method, params, files))
+        call = Call(method, params, files)
+        self.calls.append(call)
         try:
             fault = next((f for f in self.faults if f.method == method), None)
             if fault is not None:
                 self.faults.remove(fault)
                 raise ApiError(fault.code, fault.description, fault.retry_after)
+            self._check_flood(call)
             handler = getattr(self, f"_api_{method.lower()}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -478,6 +523,29 @@ class FakeTelegram:
         except ApiError as error:
             return self._answer_error(error)
         return web.json_response({"ok": True, "result": result})
+
+    def _check_flood(self, call: Call) -> None:
+        """Telegram's flood limits (when on): a token from the bot's and from the chat's bucket."""
+        chat_id = call.params.get("chat_id")
+        if self.flood is None or chat_id is None or not call.method.startswith(COUNTED):
+            return
+        flood, now, chat = self.flood, call.at, int(chat_id)
+        if chat < 0:
+            per_chat = self._bucket(chat, flood.group_per_minute / 60, flood.group_per_minute)
+        else:
+            per_chat = self._bucket(chat, flood.chat_per_s, flood.chat_burst)
+        overall = self._bucket("overall", flood.overall_per_s, flood.overall_per_s)
+        wait = max(overall.wait(now), per_chat.wait(now))
+        if wait > 0:
+            self.flooded.append(call)
+            raise ApiError(429, f"Too Many Requests: retry after {math.ceil(wait)}", math.ceil(wait))
+        overall.tokens -= 1
+        per_chat.tokens -= 1
+
+    def _bucket(self, key: object, rate: float, burst: float) -> _Bucket:
+        if key not in self._buckets:
+            self._buckets[key] = _Bucket(rate, burst)
+        return self._buckets[key]
 
     @staticmethod
     def _answer_error(error: ApiError) -> web.Response:
@@ -639,7 +707,11 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED") from None
         if width + height > MAX_PHOTO_SIDES or max(width, height) / min(width, height) > MAX_PHOTO_RATIO:
             raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
-        return self._photo_sizes(self._store(data, "photos", "jpg"), data)
+        stored = self._store(data, "photos", "jpg")
+        # The bot's photos get no thumbnail: one would cost the fake a decode of every picture
+        # (which stalls its clock for the flood limits under load), and the bot reads the largest.
+        size = {"file_id": stored.file_id, "file_unique_id": stored.unique_id, "file_size": len(data)}
+        return [{**size, "width": width, "height": height}]
 
     def _document(self, upload: Upload) -> dict[str, Any]:
         data, filename = upload.data, upload.filename
@@ -805,12 +877,16 @@ class FakeTelegram:
 
     async def _api_editmessagemedia(self, params: dict[str, Any], files: dict[str, Upload]) -> dict[str, Any]:
         message = self._existing(params)
-        if "photo" not in message and "document" not in message:
-            raise ApiError(400, "Bad Request: there is no media in the message to edit")
         media = params["media"]
+        if media.get("type") != "photo":
+            raise ApiError(400, "Bad Request: only photos are expected here")
         if len(media.get("caption") or "") > MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
         message["photo"] = self._photo(self._upload(media.get("media"), files, "\0").data)
+        # A text message becomes a photo message (Bot API 10): its text goes, the caption stays.
+        message.pop("text", None)
+        message.pop("entities", None)
+        message.pop("document", None)
         message["caption"] = media.get("caption", "")
         message.pop("reply_markup", None)
         if "reply_markup" in params:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.telegram_adapter.pacing import FloodLimits
 from bot.config import Settings, load_settings
 from tests.bot_world import BotWorld
 from tests.conftest import TEST_API_KEY
@@ -22,8 +23,13 @@ LI = User(503, "Li", "zh-hans", "li")
 PRIVATE = Chat(501, "private", "Alice")
 GROUP = Chat(-1001234, "supergroup", "Artists")
 
-# Short windows so tests run fast; the real defaults are 1 s and 5 s.
-ADAPTER_OPTIONS = {"album_window_s": 0.3, "progress_interval_s": 0.2, "poll_timeout_s": 1.0}
+# Short windows and loose pacing so tests run fast: the real album window is 1 s, and the
+# real pacing keeps to Telegram's flood limits (tests about them use FloodLimits()).
+FAST = FloodLimits(
+    overall_per_s=1000, overall_burst=1000, chat_per_s=100, chat_burst=20, group_per_minute=6000, group_burst=100,
+    group_progress_every_s=0.1,
+)  # fmt: skip
+ADAPTER_OPTIONS = {"album_window_s": 0.3, "poll_timeout_s": 1.0, "flood": FAST}
 
 
 @dataclass(kw_only=True)

@@ -96,10 +96,12 @@ async def test_cancel_stops_the_drawing_and_charges_nothing(
     await tg.wait_for(lambda: query in tg.answered)
     await tg.wait_text(PRIVATE, "Only the person who asked")
     tg.press(progress, "✖", ALICE)
-    await tg.wait_text(PRIVATE, "Cancelled. Nothing was charged")
+    cancelled = await tg.wait_text(PRIVATE, "Cancelled. Nothing was charged")
     await tg.settle()
     assert [m for m in tg.bot_messages(PRIVATE) if "photo" in m] == []
-    assert progress["message_id"] not in [m["message_id"] for m in tg.bot_messages(PRIVATE)]
+    # The status message became the answer, its Cancel button gone: one call, no removal.
+    assert cancelled["message_id"] == progress["message_id"] and tg.buttons(cancelled) == []
+    assert tg.sent("deleteMessage") == []
     tg.send(PRIVATE, ALICE, "/usage")
     await tg.wait_text(PRIVATE, "today 0 images ($0.00)")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from adapters.telegram_adapter.pacing import FloodLimits
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.telegram_server import BOT_ID, BOT_USERNAME, FakeTelegram
+from tests.fakes.telegram_server import BOT_ID, BOT_USERNAME, FakeTelegram, User
 from tests.helpers import colour_name, png
-from tests.telegram.conftest import ALICE, BOB, GROUP, PRIVATE, TelegramWorld
+from tests.telegram.conftest import ALICE, BOB, FAST, GROUP, PRIVATE, TelegramWorld
 
 
 async def test_a_group_message_without_a_mention_is_ignored(world: TelegramWorld, tg: FakeTelegram) -> None:
@@ -85,17 +88,43 @@ async def test_a_non_image_file_is_answered_only_when_addressed(
 async def test_progress_in_a_group_is_edited_sparingly(
     idle_world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
 ) -> None:
-    """Telegram allows ~20 messages a minute per group, edits included: fewer edits there."""
-    await idle_world.start(
-        progress_every_s=0.1, adapter={"progress_interval_s": 0.1, "group_progress_interval_s": 0.6}
-    )
-    fake.fail("slow", delay=1.5)
+    """Telegram allows ~20 messages a minute per group, edits included: a group's status
+    messages get one call every group_progress_every_s (a burst of two), a private chat's many."""
+    group_pace = replace(FAST, group_progress_every_s=FloodLimits().group_progress_every_s)
+    await idle_world.start(progress_every_s=0.1, status_after_s=0, adapter={"flood": group_pace})
+    fake.fail("slow", delay=3.5, times=2)
     tg.send(GROUP, ALICE, "/draw a slow red snail")
-    await tg.wait_photo(GROUP)
-    fake.fail("slow", delay=1.5)
     tg.send(PRIVATE, ALICE, "a slow red snail")
-    await tg.wait_photo(PRIVATE)
-    group_edits = len(tg.sent("editMessageText", GROUP))
-    private_edits = len(tg.sent("editMessageText", PRIVATE))
-    assert 1 <= group_edits <= 3 and private_edits >= 8
-    assert len(tg.sent("sendChatAction", GROUP)) == 1
+    for chat in (GROUP, PRIVATE):
+        await tg.wait_message(chat, lambda m: "💲" in m.get("caption", ""), what="the picture")
+    status_calls = ("sendMessage", "editMessageText")
+    group = [call for method in status_calls for call in tg.sent(method, GROUP)]
+    private = [call for method in status_calls for call in tg.sent(method, PRIVATE)]
+    # The clock shows seconds: a private chat sees each one (0:00 to 0:03), a group two states.
+    assert 1 <= len(group) <= 2 and len(private) >= 4
+    assert tg.sent("sendChatAction") == []
+
+
+async def test_a_groups_pictures_in_progress_share_one_status_message(
+    world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
+) -> None:
+    fake.latency = 1.5
+    members = [ALICE, BOB, User(504, "Cy", "en", "cy")]
+    prompts = [
+        tg.send(GROUP, member, f"/draw a {colour} kite")
+        for member, colour in zip(members, ["red", "blue", "green"], strict=True)
+    ]
+    board = await tg.wait_message(GROUP, lambda m: m.get("text", "").count("🎨") == 3, what="the board")
+    assert board["text"].splitlines()[0].startswith("1. a red kite · 🎨 Drawing")
+    assert tg.buttons(board) == ["✖ 1", "✖ 2", "✖ 3"] and "reply_to_message" not in board
+    # Bob cancels his own line.
+    tg.press(board, "✖ 2", BOB)
+    cancelled = await tg.wait_text(GROUP, "Cancelled")
+    assert cancelled["reply_to_message"]["message_id"] == prompts[1]["message_id"]
+    await tg.wait_for(lambda: len(tg.bot_photos(GROUP)) == 2 or None, what="two pictures")
+    await tg.settle()
+    # Each picture is a message of its own replying to its prompt; the board is gone.
+    replies = sorted(m["reply_to_message"]["message_id"] for m in tg.bot_photos(GROUP))
+    assert replies == [prompts[0]["message_id"], prompts[2]["message_id"]]
+    assert board["message_id"] not in [m["message_id"] for m in tg.bot_messages(GROUP)]
+    assert len(tg.sent("sendMessage", GROUP)) == 2  # the board and Bob's answer

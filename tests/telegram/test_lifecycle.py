@@ -49,7 +49,8 @@ async def test_sigterm_interrupts_cleanly_and_retry_works_after_the_restart(
 
     notice = await tg.wait_text(PRIVATE, "The bot is restarting and stopped drawing “a blue tram”")
     assert notice["reply_to_message"]["message_id"] == prompt["message_id"]
-    assert progress["message_id"] not in [m["message_id"] for m in tg.bot_messages(PRIVATE)]
+    # The status message became the notice: nothing left saying "Drawing".
+    assert notice["message_id"] == progress["message_id"]
     await idle_world.start()
     await tg.settle()
     # The turn was closed at shutdown: the restart has nothing more to say about it.
@@ -106,18 +107,17 @@ async def test_a_4k_result_comes_as_a_preview_with_the_original_a_button_away(
 async def test_partial_previews_show_in_the_progress_message(
     idle_world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
 ) -> None:
-    await idle_world.start(adapter={"progress_interval_s": 0}, redraw_partial_images=2)
+    await idle_world.start(status_after_s=0, redraw_partial_images=2)
     tg.send(PRIVATE, ALICE, "a purple flower")
-    photo = await tg.wait_photo(PRIVATE, after=0)
+    photo = await tg.wait_message(PRIVATE, lambda m: "💲" in m.get("caption", ""), what="the picture")
     await tg.settle()
-    previews = [call for call in tg.sent("sendPhoto", PRIVATE) if "Drawing" in call.params.get("caption", "")]
+    media = tg.sent("editMessageMedia", PRIVATE) + tg.sent("sendPhoto", PRIVATE)
+    previews = [call for call in media if "Drawing" in str(call.params)]
     assert previews, "no partial preview was shown"
-    # Previews are small JPEGs, and the progress message (text, then photo) is gone in the end.
-    assert previews[0].files["photo"].data[:3] == b"\xff\xd8\xff"
-    live = [m for m in tg.bot_messages(PRIVATE)]
-    assert [m["message_id"] for m in live] == [photo["message_id"]] or all(
-        "Drawing" not in (m.get("caption") or m.get("text") or "") for m in live
-    )
+    # Previews are small JPEGs; the status message (text, then a preview) became the picture.
+    assert all(next(iter(call.files.values())).data[:3] == b"\xff\xd8\xff" for call in previews)
+    assert [m["message_id"] for m in tg.bot_messages(PRIVATE)] == [photo["message_id"]]
+    assert tg.sent("deleteMessage") == [] and len(tg.sent("sendMessage", PRIVATE)) <= 1
 
 
 async def test_telegram_flood_limits_are_waited_out(world: TelegramWorld, tg: FakeTelegram) -> None:

@@ -75,9 +75,9 @@ async def test_no_key_or_token_reaches_the_logs_even_when_everything_fails(
         tg.send(PRIVATE, ALICE, "a red kite")
         await tg.wait_text(PRIVATE, "API key")
         # Telegram fails a call with the token in its answer; the engine logs the traceback.
-        tg.fail_next("sendMessage", 400, f"Bad Request: no such bot{TOKEN}")
+        tg.fail_next("sendPhoto", 403, f"Forbidden: no such bot{TOKEN}")
         tg.send(PRIVATE, ALICE, "a blue kite")
-        await tg.wait_text(PRIVATE, "Something went wrong")
+        await tg.wait_text(PRIVATE, "couldn't send it here")
         # A drawing that works, for the request id on the turn's lines.
         tg.send(PRIVATE, ALICE, "a green kite")
         await tg.wait_photo(PRIVATE)

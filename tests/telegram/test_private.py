@@ -10,7 +10,8 @@ from tests.helpers import colour_name, png
 from tests.telegram.conftest import ALICE, LI, PRIVATE, TelegramWorld
 
 
-async def test_private_generate(world: TelegramWorld, tg: FakeTelegram) -> None:
+async def test_private_generate(world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI) -> None:
+    fake.fail("slow", delay=0.6)
     prompt = tg.send(PRIVATE, ALICE, "a red fox in the snow")
     progress = await tg.wait_text(PRIVATE, "Drawing")
     assert progress["reply_to_message"]["message_id"] == prompt["message_id"]
@@ -22,9 +23,11 @@ async def test_private_generate(world: TelegramWorld, tg: FakeTelegram) -> None:
     assert colour_name(tg.photo_bytes(photo)) == "red"
     assert tg.buttons(photo) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
     await tg.settle()
-    # The progress message is gone once the picture is there, and the chat saw "sending a photo".
-    assert progress["message_id"] not in [m["message_id"] for m in tg.bot_messages(PRIVATE)]
-    assert tg.sent("sendChatAction", PRIVATE)[0].params["action"] == "upload_photo"
+    # The status message became the picture (one call: editMessageMedia), so nothing is left
+    # to remove; no chat action either, the status showed the work.
+    assert photo["message_id"] == progress["message_id"]
+    assert [m["message_id"] for m in tg.bot_messages(PRIVATE)] == [photo["message_id"]]
+    assert tg.sent("deleteMessage") == [] and tg.sent("sendChatAction") == []
     assert len(world.provider_calls()) == 1
 
 

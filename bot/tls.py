@@ -1,0 +1,18 @@
+"""One TLS context for every HTTPS client in the process.
+
+httpx builds a context per client and each loads the CA bundle again (about 1.3 MB
+of memory apiece); the bot has four clients (the provider, image links, and
+Telegram's two). They can share one: a context only holds settings and certificates.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+
+import httpx
+
+
+@functools.cache
+def client_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
