@@ -174,6 +174,8 @@ async def burst(
     tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, chats: int, *, first_id: int, latency: float
 ) -> dict[str, Any]:
     """``chats`` private chats prompt at once."""
+    # From an idle bot: the run before may still be writing its last deliveries.
+    await asyncio.sleep(2.0)
     fake.latency = latency
     flooded = len(tg.flooded)
     users = [User(first_id + n, f"U{n}") for n in range(chats)]
