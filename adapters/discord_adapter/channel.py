@@ -30,6 +30,7 @@ import discord
 
 from adapters.discord_adapter.components import action_view, settings_view
 from adapters.discord_adapter.inbound import key_of
+from adapters.discord_adapter.install import InteractionRoutes, RelayedMessage, relay_send
 from adapters.discord_adapter.markdown import plain
 from adapters.text import cut, split_text
 from bot import imaging
@@ -88,6 +89,8 @@ class DiscordChannel:
         self.progress_interval_s = progress_interval_s
         self._cards: dict[MessageKey, _Card] = {}
         self._progress: dict[MessageKey, _Progress] = {}
+        # Channels the bot is not in (a user-installed app): reached through an interaction.
+        self.routes = InteractionRoutes()
 
     # --- slash-command cards ------------------------------------------------------
 
@@ -257,7 +260,10 @@ class DiscordChannel:
 
     # --- sending --------------------------------------------------------------------
 
-    def _message(self, channel_id: int, message_id: int) -> discord.PartialMessage:
+    def _message(self, channel_id: int, message_id: int) -> discord.PartialMessage | RelayedMessage:
+        route = self.routes.get(str(channel_id))
+        if route is not None:
+            return RelayedMessage(route, message_id)
         return self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
 
     async def _send(
@@ -287,4 +293,7 @@ class DiscordChannel:
             kwargs["files"] = list(files)
         if view is not None:
             kwargs["view"] = view
+        route = self.routes.get(str(channel_id))
+        if route is not None:
+            return await relay_send(route, **kwargs)
         return await self.client.get_partial_messageable(channel_id).send(**kwargs)
