@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str | None = None
     telegram_api_file_url: str | None = None
+    # A chat where the bot may post (a private channel of the operator's) to turn a picture
+    # into a file id, which an inline message needs; unset: the user's private chat with the bot.
+    redraw_telegram_file_chat: int | None = None
     discord_bot_token: SecretStr | None = None
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
@@ -164,6 +167,7 @@ class Settings(BaseSettings):
         "openai_api_key",
         "telegram_api_base_url",
         "telegram_api_file_url",
+        "redraw_telegram_file_chat",
         "discord_api_base_url",
         "discord_gateway_url",
         "redraw_image_model",

@@ -32,6 +32,7 @@ import discord
 
 from adapters.discord_adapter.components import action_view, settings_view
 from adapters.discord_adapter.inbound import key_of
+from adapters.discord_adapter.install import InteractionRoutes, RelayedMessage, relay_send
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import DiscordPacer, RateLimits, Route
 from adapters.pacing import Priority, Ticket
@@ -133,6 +134,8 @@ class DiscordChannel:
         self.background = Background()
         self._cards: dict[MessageKey, _Card] = {}
         self._boards: dict[int, Board] = {}
+        # Channels the bot is not in (a user-installed app): reached through an interaction.
+        self.routes = InteractionRoutes()
 
     # --- slash-command cards ------------------------------------------------------
 
@@ -342,7 +345,10 @@ class DiscordChannel:
 
     # --- sending --------------------------------------------------------------------
 
-    def _message(self, channel_id: int, message_id: int) -> discord.PartialMessage:
+    def _message(self, channel_id: int, message_id: int) -> discord.PartialMessage | RelayedMessage:
+        route = self.routes.get(str(channel_id))
+        if route is not None:
+            return RelayedMessage(route, message_id)
         return self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
 
     async def _send(
@@ -374,4 +380,7 @@ class DiscordChannel:
         if view is not None:
             kwargs["view"] = view
         await self.pacing.wait(Route.CREATE, channel_id, ticket)
+        route = self.routes.get(str(channel_id))
+        if route is not None:
+            return await relay_send(route, **kwargs)
         return await self.client.get_partial_messageable(channel_id).send(**kwargs)

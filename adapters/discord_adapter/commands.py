@@ -1,8 +1,11 @@
 """Redraw's application commands, localized from the catalogues (:mod:`bot.locales`).
 
 ``/imagine prompt [image1..image4] [size] [quality]``, ``/settings``, ``/usage``,
-``/new``, ``/history``, ``/language [language]``, ``/help``, and "Picture history" in
-a message's Apps menu. Command names stay English (they are typed); descriptions,
+``/new``, ``/history``, ``/language [language]``, ``/help``, and "Picture history" and
+"Redraw this" in a message's Apps menu. ``/imagine``, ``/usage``, ``/history``, ``/help``
+and the two message commands may be user-installed and run anywhere (servers the bot is
+not in, DMs, group DMs); the rest need the bot in the server. Command names stay English
+(they are typed); descriptions,
 option descriptions and choice names are localized by :class:`CommandTranslator`.
 """
 
@@ -57,6 +60,13 @@ class CommandRunner(Protocol):
         ephemeral: bool = False,
     ) -> None: ...
 
+    async def ask_redraw(self, interaction: discord.Interaction, message: discord.Message) -> None: ...
+
+
+# Where a user-installed app's commands work too (see :mod:`adapters.discord_adapter.install`).
+anywhere = app_commands.allowed_installs(guilds=True, users=True)
+everywhere = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+
 
 def _(key: str) -> locale_str:
     """A command string: its English text, and its key for the other languages."""
@@ -70,6 +80,8 @@ def build_commands(
     sizes = [app_commands.Choice(name=size_label(size), value=size) for size in image_model(model).sizes]
     qualities = [app_commands.Choice(name=_(f"quality_{quality}"), value=quality) for quality in QUALITIES]
 
+    @anywhere
+    @everywhere
     @app_commands.command(name="imagine", description=_("discord_imagine"))
     @app_commands.describe(
         prompt=_("discord_imagine_prompt"),
@@ -110,6 +122,8 @@ def build_commands(
     async def settings(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "settings", ephemeral=True)
 
+    @anywhere
+    @everywhere
     @app_commands.command(name="usage", description=_("menu_usage"))
     async def usage(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "usage", ephemeral=True)
@@ -118,18 +132,30 @@ def build_commands(
     async def new(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "new")
 
+    @anywhere
+    @everywhere
     @app_commands.command(name="history", description=_("discord_history"))
     async def history(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "history", ephemeral=True)
 
+    @anywhere
+    @everywhere
     @app_commands.command(name="help", description=_("menu_help"))
     async def help_(interaction: discord.Interaction) -> None:
         await runner.run_command(interaction, "help", ephemeral=True)
 
+    @anywhere
+    @everywhere
     @app_commands.context_menu(name=_("discord_picture_history"))
     async def picture_history(interaction: discord.Interaction, message: discord.Message) -> None:
         replied = message_key(message.channel.id, message.id)
         await runner.run_command(interaction, "history", reply_to=replied, ephemeral=True)
+
+    @anywhere
+    @everywhere
+    @app_commands.context_menu(name=_("discord_redraw_this"))
+    async def redraw_this(interaction: discord.Interaction, message: discord.Message) -> None:
+        await runner.ask_redraw(interaction, message)
 
     @app_commands.command(name="language", description=_("menu_language"))
     @app_commands.describe(language=_("discord_language_code"))
@@ -140,7 +166,7 @@ def build_commands(
         text = language.value if language is not None else ""
         await runner.run_command(interaction, "language", text=text, ephemeral=True)
 
-    return [imagine, settings, usage, new, history, help_, language, picture_history]
+    return [imagine, settings, usage, new, history, help_, language, picture_history, redraw_this]
 
 
 def languages_offered() -> list[app_commands.Choice[str]]:

@@ -144,12 +144,12 @@ class MessageReader:
             reply_bot_picture=replied_to_bot
             and replied is not None
             and any(map(is_picture, replied.attachments)),
-            reply_turn=_turn_of_buttons(replied) if replied is not None and replied_to_bot else None,
-            reply_image=_picture_index(replied) if replied is not None and replied_to_bot else 0,
+            reply_turn=turn_of_buttons(replied) if replied is not None and replied_to_bot else None,
+            reply_image=picture_index(replied) if replied is not None and replied_to_bot else 0,
         )
 
 
-def _turn_of_buttons(message: discord.Message) -> int | None:
+def turn_of_buttons(message: discord.Message) -> int | None:
     """The turn the buttons of one of our pictures name (only the bot can put them there)."""
     for row in message.components:
         for child in getattr(row, "children", ()):
@@ -159,7 +159,7 @@ def _turn_of_buttons(message: discord.Message) -> int | None:
     return None
 
 
-def _picture_index(message: discord.Message) -> int:
+def picture_index(message: discord.Message) -> int:
     """Which of a turn's pictures one of our messages shows: each goes as ``redraw-<n>…``."""
     for attachment in message.attachments:
         match = re.match(r"redraw-(\d+)", attachment.filename)

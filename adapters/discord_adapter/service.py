@@ -25,15 +25,18 @@ from discord.http import Route
 
 from adapters.buttons import ActionButton
 from adapters.discord_adapter.channel import DiscordChannel
-from adapters.discord_adapter.commands import CommandTranslator, build_commands
+from adapters.discord_adapter.commands import PROMPT_SUMMARY_CHARS, CommandTranslator, build_commands
 from adapters.discord_adapter.components import ActionButtonItem, SettingSelectItem, settings_view
 from adapters.discord_adapter.inbound import (
     MessageReader,
     interaction_inbound,
     interaction_locale,
+    is_picture,
     key_of,
     message_key,
 )
+from adapters.discord_adapter.install import RedrawModal, reachable, redraw_inbound
+from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
 from bot.config import Settings
 from bot.engine.core import Engine
@@ -272,8 +275,10 @@ class DiscordAdapter:
         reply_to: MessageKey | None = None,
         summary: str = "",
         ephemeral: bool = False,
+        target: discord.Message | None = None,
     ) -> None:
-        """Defer (Discord wants an answer within 3 s), then let the engine answer on the card."""
+        """Defer (Discord wants an answer within 3 s), then let the engine answer on the card.
+        ``target``: the message "Redraw this" works on."""
         self._track()
         if not self._accepting:
             await interaction.response.send_message(
@@ -285,18 +290,43 @@ class DiscordAdapter:
         if message_id is None:
             message_id = (await interaction.original_response()).id
         assert interaction.channel_id is not None
+        if not reachable(interaction, self.client):
+            # A user-installed command where the bot is not a member: answered through it.
+            self.channel.routes.remember(interaction)
         key = message_key(interaction.channel_id, message_id)
         self.channel.adopt(key, interaction, summary)
-        inbound = interaction_inbound(
-            interaction,
-            key,
-            command,
-            text=text,
-            attachments=attachments,
-            params=params,
-            reply_to=reply_to,
-        )
+        if target is not None and self._reader is not None:
+            inbound = redraw_inbound(interaction, key, target, text, self._reader.bot_id)
+        else:
+            inbound = interaction_inbound(
+                interaction,
+                key,
+                command,
+                text=text,
+                attachments=attachments,
+                params=params,
+                reply_to=reply_to,
+            )
         await self._handle(inbound)
+
+    async def ask_redraw(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """ "Redraw this" in a message's Apps menu: a modal asks what to change."""
+        locale = interaction_locale(interaction)
+        if not self._accepting:
+            await interaction.response.send_message(render("restarting", locale), ephemeral=True)
+            return
+        if not any(is_picture(attachment) for attachment in message.attachments):
+            what = render("unsupported_other", locale)
+            await interaction.response.send_message(
+                render("unsupported_input", locale, what=what)[:2000], ephemeral=True
+            )
+            return
+        await interaction.response.send_modal(RedrawModal(self, message, locale))
+
+    async def run_redraw(self, interaction: discord.Interaction, message: discord.Message, text: str) -> None:
+        """The modal's answer: a turn on ``message``'s picture, on a card like /imagine's."""
+        shown = plain(" ".join(text.split()))[:PROMPT_SUMMARY_CHARS]
+        await self.run_command(interaction, "imagine", text=text, target=message, summary=f"**{shown}** 🖼️")
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -326,6 +356,8 @@ class DiscordAdapter:
         else:
             # Acknowledged at once: sending an original or starting a drawing may take a while.
             await interaction.response.defer()
+        if not reachable(interaction, self.client):
+            self.channel.routes.remember(interaction)
         press = ActionPress(button.kind, button.turn_id, key_of(message), str(interaction.user.id), locale)
         try:
             await self.engine.press(press, self.channel)

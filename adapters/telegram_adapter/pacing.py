@@ -18,6 +18,7 @@ edit every ``group_progress_every_s`` (with a burst of two).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -85,8 +86,14 @@ class PriorityRateLimiter(BaseRateLimiter[Ticket]):
     def budgets(self, endpoint: str, data: dict[str, Any], priority: Priority) -> list[Budget]:
         """What a call draws on: nothing for calls Telegram does not count."""
         chat_id = data.get("chat_id")
-        if chat_id is None or not endpoint.startswith(COUNTED):
+        if not endpoint.startswith(COUNTED):
             return []
+        if chat_id is None:
+            if data.get("inline_message_id") is None:
+                return []
+            # An inline message (adapters/telegram_adapter/inline.py) is in no chat of the
+            # bot's: its edits draw on the overall rate alone, progress on progress's share.
+            return [self.overall] if priority is Priority.RESULT else [self.overall, self.progress]
         group = _is_group(chat_id)
         chat = self._chat(chat_id)
         if priority is Priority.RESULT:
@@ -122,11 +129,19 @@ class PriorityRateLimiter(BaseRateLimiter[Ticket]):
                 if attempt == self.limits.max_retries:
                     raise
                 wait = error._retry_after.total_seconds()
+                chat_id = data.get("chat_id")
                 log.info(
-                    "telegram: %s in chat %s: flood limit, waiting %.0f s", endpoint, data["chat_id"], wait
+                    "telegram: %s in chat %s: flood limit, waiting %.0f s",
+                    endpoint,
+                    chat_id if chat_id is not None else data.get("inline_message_id"),
+                    wait,
                 )
-                # The chat waits (not the whole bot): other chats may still have room.
-                self.pacer.hold(self._chat(data["chat_id"]), wait)
+                if chat_id is not None:
+                    # The chat waits (not the whole bot): other chats may still have room.
+                    self.pacer.hold(self._chat(chat_id), wait)
+                else:
+                    # An inline message: only this call waits.
+                    await asyncio.sleep(wait)
                 # It was never made: it may still be withdrawn while it waits again.
                 ticket.state = State.NEW
         raise AssertionError("unreachable")

@@ -11,6 +11,7 @@ finishes the ones already taken (albums included); :meth:`close` logs out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -24,7 +25,9 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChosenInlineResultHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -39,6 +42,13 @@ from adapters.telegram_adapter.inbound import (
     InboundBuilder,
     chat_kind,
     message_key,
+)
+from adapters.telegram_adapter.inline import (
+    InlineChannel,
+    RoutingChannel,
+    chosen_inbound,
+    draw_result,
+    inline_press,
 )
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
@@ -55,7 +65,7 @@ from bot.tls import client_context
 log = logging.getLogger(__name__)
 
 # Message and button presses only: edits are ignored, as are channel posts.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY, Update.CHOSEN_INLINE_RESULT]
 # The messages handled (service messages are not): each is kept from the moment it is taken.
 MESSAGES = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
 MENU = ("draw", "new", "settings", "usage", "history", "cancel", "language", "help")
@@ -140,8 +150,13 @@ class TelegramAdapter:
         self.application = builder.build()
         self.application.add_handler(MessageHandler(MESSAGES, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_button))
+        self.application.add_handler(InlineQueryHandler(self._on_inline_query))
+        self.application.add_handler(ChosenInlineResultHandler(self._on_chosen))
         self.application.add_error_handler(self._on_error)
-        self.channel = TelegramChannel(self.application.bot, self.limiter.pacer)
+        self.inline = InlineChannel(
+            self.application.bot, self.limiter.pacer, file_chat=settings.redraw_telegram_file_chat
+        )
+        self.channel = RoutingChannel(TelegramChannel(self.application.bot, self.limiter.pacer), self.inline)
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
@@ -322,6 +337,9 @@ class TelegramAdapter:
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is not None and query.message is None and query.inline_message_id is not None:
+            await self._on_inline_button(query)
+            return
         if query is None or query.message is None:
             return
         button = parse(query.data)
@@ -347,6 +365,53 @@ class TelegramAdapter:
         except Exception:
             log.exception("telegram: could not handle the %s button of turn %s", button.kind, button.turn_id)
             await self._apologize(press.message, locale)
+
+    # --- inline mode (adapters/telegram_adapter/inline.py) ------------------------------
+
+    async def _on_inline_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.inline_query
+        if query is None:
+            return
+        try:
+            await query.answer(draw_result(query), cache_time=0, is_personal=True)
+        except TelegramError as error:
+            log.info("telegram: could not answer an inline query: %s", error)
+
+    async def _on_chosen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chosen = update.chosen_inline_result
+        inbound = chosen_inbound(chosen) if chosen is not None else None
+        if chosen is None or inbound is None:
+            return
+        self.inline.user(inbound.key.message_id, chosen.from_user.id)
+        try:
+            await self.engine.handle(inbound, self.channel)
+        except Exception:
+            log.exception("telegram: could not handle inline message %s", inbound.key)
+            await self._apologize(inbound.key, inbound.locale)
+
+    async def _on_inline_button(self, query: CallbackQuery) -> None:
+        """A button on an inline message: it acts on the turns drawn there (the engine checks);
+        what is said to the presser alone is the query's answer."""
+        press = inline_press(query)
+        if press is None:
+            await query.answer()
+            return
+        imid = press.message.message_id
+        self.inline.user(imid, query.from_user.id)
+        if press.kind is ActionKind.CANCEL:
+            await query.answer(render("cancelling", press.locale))
+        else:
+            self.inline.pending[imid] = query
+        try:
+            await self.engine.press(press, self.channel)
+        except Exception:
+            log.exception("telegram: could not handle the %s button of turn %s", press.kind, press.turn_id)
+            await self._apologize(press.message, press.locale)
+        finally:
+            unanswered = self.inline.pending.pop(imid, None)
+            if unanswered is not None:
+                with contextlib.suppress(TelegramError):
+                    await unanswered.answer()
 
     async def _pick_setting(self, query: CallbackQuery, button: SettingButton) -> None:
         message = query.message

@@ -27,6 +27,7 @@ import contextlib
 import io
 import itertools
 import json
+import mimetypes
 import time
 import warnings
 from collections.abc import Callable
@@ -50,6 +51,7 @@ MIB = 1024 * 1024
 # Upload limit by boost tier (Discord's: 10 MiB unboosted, 50 MiB at tier 2, 100 MiB at tier 3).
 UPLOAD_LIMITS = {0: 10 * MIB, 1: 10 * MIB, 2: 50 * MIB, 3: 100 * MIB}
 MESSAGE_CONTENT_INTENT = 1 << 15
+DISCORD_EPOCH_MS = 1_420_070_400_000
 # Every permission bit: the guild owner's.
 ALL_PERMISSIONS = (1 << 50) - 1
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 15) | (1 << 16) | (1 << 31)  # view, send, files, history
@@ -97,6 +99,8 @@ class Guild:
     premium_tier: int = 0
     # Members who may manage channels (besides the owner).
     managers: set[int] = field(default_factory=set)
+    # False: a server where only a user installed the app; the bot can't read or post there.
+    bot_member: bool = True
 
     @property
     def upload_limit(self) -> int:
@@ -204,6 +208,8 @@ class InteractionRecord:
     # The message id of the original response, once there is one.
     original_id: int | None = None
     ephemeral: bool = False
+    # The modal the bot answered with (callback type 9), if it did.
+    modal: dict[str, Any] | None = None
 
 
 class FakeDiscord:
@@ -225,6 +231,8 @@ class FakeDiscord:
         self._sockets: list[web.WebSocketResponse] = []
         self._sequence = itertools.count(1)
         self._dms: dict[int, int] = {}
+        # Group DMs (channel ids) where users run the user-installed app; the bot is never in them.
+        self.group_dms: set[int] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
         # (method, path start, retry_after): the next matching REST call gets a 429.
@@ -272,12 +280,29 @@ class FakeDiscord:
         locale: str = "en-US",
         premium_tier: int = 0,
         managers: set[int] | None = None,
+        bot_member: bool = True,
     ) -> Guild:
         guild = Guild(
-            next(self._ids), name, next(self._ids), owner.id, locale, premium_tier, managers or set()
+            next(self._ids),
+            name,
+            next(self._ids),
+            owner.id,
+            locale,
+            premium_tier,
+            managers or set(),
+            bot_member,
         )
         self.guilds.append(guild)
         return guild
+
+    def _now_id(self) -> int:
+        """A snowflake of this very moment: discord.py reads an interaction's age from its id
+        (its token lasts 15 minutes)."""
+        return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(self._ids) & 0x3FFFFF)
+
+    @property
+    def member_guilds(self) -> list[Guild]:
+        return [guild for guild in self.guilds if guild.bot_member]
 
     def dm_channel(self, user: User) -> int:
         if user.id not in self._dms:
@@ -314,7 +339,7 @@ class FakeDiscord:
         ready = {
             "v": 10,
             "user": BOT.json(),
-            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in self.guilds],
+            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in self.member_guilds],
             "session_id": f"session-{self.identifies}",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(APP_ID), "flags": 0},
@@ -323,7 +348,7 @@ class FakeDiscord:
         }
         self._sockets.append(socket)
         await self._send(socket, "READY", ready)
-        for guild in self.guilds:
+        for guild in self.member_guilds:
             await self._send(socket, "GUILD_CREATE", guild.json())
 
     async def _send(self, socket: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
@@ -409,7 +434,8 @@ class FakeDiscord:
         message["mentions"] = mentions
         self.messages[int(message["id"])] = message
         self.said_at[int(message["id"])] = time.monotonic()
-        await self.dispatch("MESSAGE_CREATE", self._as_delivered(message))
+        if guild is None or guild.bot_member:
+            await self.dispatch("MESSAGE_CREATE", self._as_delivered(message))
         return int(message["id"])
 
     def _as_delivered(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -476,8 +502,10 @@ class FakeDiscord:
         guild: Guild | None = None,
         attachments: dict[str, dict[str, Any]] | None = None,
         locale: str | None = None,
+        group_dm: int | None = None,
     ) -> InteractionRecord:
-        """A user runs ``/name`` with ``options`` (strings), and ``attachments`` by option name."""
+        """A user runs ``/name`` with ``options`` (strings), and ``attachments`` by option name
+        (``group_dm``: in that group DM, through their installed app)."""
         command = next((c for c in self.commands if c["name"] == name), None)
         assert command is not None, (
             f"/{name} was not registered; registered: {[c['name'] for c in self.commands]}"
@@ -495,10 +523,16 @@ class FakeDiscord:
         data = {"id": command["id"], "name": name, "type": 1, "options": given}
         if resolved:
             data["resolved"] = resolved
-        return await self._interact(user, guild, 2, data, locale=locale)
+        return await self._interact(user, guild, 2, data, locale=locale, group_dm=group_dm)
 
     async def slash_message(
-        self, user: User, name: str, message_id: int, *, guild: Guild | None = None
+        self,
+        user: User,
+        name: str,
+        message_id: int,
+        *,
+        guild: Guild | None = None,
+        group_dm: int | None = None,
     ) -> InteractionRecord:
         """A user picks ``name`` from a message's Apps menu (a message command)."""
         command = next((c for c in self.commands if c["name"] == name and c.get("type") == 3), None)
@@ -511,7 +545,30 @@ class FakeDiscord:
             "target_id": str(message_id),
             "resolved": {"messages": {str(message_id): target}},
         }
-        return await self._interact(user, guild, 2, data)
+        return await self._interact(user, guild, 2, data, group_dm=group_dm)
+
+    async def submit_modal(self, opened: InteractionRecord, values: list[str]) -> InteractionRecord:
+        """The user fills in the modal the bot answered ``opened`` with, text input by text input."""
+        modal = opened.modal
+        assert modal is not None, "the bot answered with no modal"
+        answers = iter(values)
+
+        def filled(component: dict[str, Any]) -> dict[str, Any]:
+            if component["type"] == 1:
+                return {"type": 1, "components": [filled(child) for child in component["components"]]}
+            if component["type"] == 18:
+                return {"type": 18, "component": filled(component["component"])}
+            assert component["type"] == 4, f"a modal component of type {component['type']}"
+            return {"type": 4, "custom_id": component["custom_id"], "value": next(answers)}
+
+        data = {"custom_id": modal["custom_id"], "components": [filled(c) for c in modal["components"]]}
+        channel = opened.channel_id if opened.channel_id in self.group_dms else None
+        return await self._interact(opened.user, opened.guild, 5, data, group_dm=channel)
+
+    def add_group_dm(self) -> int:
+        channel_id = next(self._ids)
+        self.group_dms.add(channel_id)
+        return channel_id
 
     async def press(
         self, message_id: int, label: str, user: User, *, guild: Guild | None = None
@@ -548,9 +605,13 @@ class FakeDiscord:
         *,
         message: dict[str, Any] | None = None,
         locale: str | None = None,
+        group_dm: int | None = None,
     ) -> InteractionRecord:
-        channel_id = guild.channel_id if guild else self.dm_channel(user)
-        record = InteractionRecord(next(self._ids), f"itoken-{next(self._ids)}", user, channel_id, guild)
+        if group_dm is not None:
+            channel_id = group_dm
+        else:
+            channel_id = guild.channel_id if guild else self.dm_channel(user)
+        record = InteractionRecord(self._now_id(), f"itoken-{next(self._ids)}", user, channel_id, guild)
         if message is not None:
             # A component's interaction: its "original response" is the message the component is on.
             record.original_id = int(message["id"])
@@ -570,11 +631,19 @@ class FakeDiscord:
             "authorizing_integration_owners": {"0": str(guild.id) if guild else "0"},
             "context": 0 if guild else 1,
         }
+        if (guild is not None and not guild.bot_member) or group_dm is not None:
+            # Only the user's install lets this through: the bot is not where it happens.
+            payload["authorizing_integration_owners"] = {"1": str(user.id)}
+            payload["context"] = 0 if guild is not None else 2
+            payload["app_permissions"] = str(MEMBER_PERMISSIONS)
         if guild is not None:
             payload["guild_id"] = str(guild.id)
             payload["guild_locale"] = guild.locale
             payload["member"] = member_json(user, guild)
             payload["channel"] = guild.channel_json()
+        elif group_dm is not None:
+            payload["user"] = user.json()
+            payload["channel"] = {"id": str(channel_id), "type": 3, "recipients": [user.json()]}
         else:
             payload["user"] = user.json()
             payload["channel"] = {"id": str(channel_id), "type": 1, "recipients": [user.json()]}
@@ -732,6 +801,8 @@ class FakeDiscord:
         return response
 
     def _route(self, method: str, parts: list[str], body: dict[str, Any], files: list[Upload]) -> Any:
+        if parts[:1] == ["channels"] and len(parts) > 1 and not self._bot_may_access(int(parts[1])):
+            raise ApiError(403, 50001, "Missing Access")
         match method, parts:
             case "GET", ["users", "@me"]:
                 return BOT.json()
@@ -772,8 +843,13 @@ class FakeDiscord:
             case "POST", ["webhooks", _, token]:
                 record = self._by_token(token)
                 return self._create(record.channel_id, body, files, interaction=record)
-            case "PATCH", ["webhooks", _, _token, "messages", message_id]:
+            case "PATCH", ["webhooks", _, token, "messages", message_id]:
+                self._by_token(token)
                 return self._edit(int(message_id), body, files)
+            case "DELETE", ["webhooks", _, token, "messages", message_id]:
+                self._by_token(token)
+                self._live(int(message_id))["deleted"] = True
+                return None
         raise ApiError(404, 0, f"404: Not Found ({method} /{'/'.join(parts)})")
 
     def _live(self, message_id: int) -> dict[str, Any]:
@@ -793,6 +869,13 @@ class FakeDiscord:
         if record.original_id is None:
             raise ApiError(404, 10008, "Unknown Message")
         return record.original_id
+
+    def _bot_may_access(self, channel_id: int) -> bool:
+        """A channel of a server the bot is not in, or a group DM, is out of its reach."""
+        guild = self._guild_of(channel_id)
+        if guild is not None:
+            return guild.bot_member
+        return channel_id not in self.group_dms
 
     def _guild_of(self, channel_id: int) -> Guild | None:
         return next((guild for guild in self.guilds if guild.channel_id == channel_id), None)
@@ -823,7 +906,11 @@ class FakeDiscord:
                     raise ApiError(400, 50035, "options: Must be 25 or fewer in length.")
 
     def _stored_files(self, files: list[Upload]) -> list[dict[str, Any]]:
-        return [self.upload(upload.filename, upload.data, upload.content_type) for upload in files]
+        # Discord states an upload's type from its name, whatever the multipart part says.
+        return [
+            self.upload(upload.filename, upload.data, _content_type(upload.filename, upload.content_type))
+            for upload in files
+        ]
 
     def _create(
         self,
@@ -903,6 +990,10 @@ class FakeDiscord:
         elif kind == 7:
             assert record.original_id is not None, "type 7 answers a component on a message"
             message = self._edit(record.original_id, data, files)
+        elif kind == 9:
+            assert data.get("custom_id") and data.get("title"), "a modal has a custom_id and a title"
+            assert len(data["title"]) <= 45, "a modal's title is at most 45 characters"
+            record.modal = data
         callback: dict[str, Any] = {
             "interaction": {
                 "id": str(interaction_id),
@@ -922,6 +1013,11 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
     )
+
+
+def _content_type(filename: str, given: str) -> str:
+    guessed, _ = mimetypes.guess_type(filename)
+    return guessed or given
 
 
 def _components(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -61,10 +61,29 @@ JSON_FIELDS = {
     "scope",
     "allowed_updates",
     "link_preview_options",
+    "results",
 }
-INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id", "max_connections"}
+INT_FIELDS = {
+    "chat_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "user_id",
+    "max_connections",
+    "cache_time",
+}
 # Free text, never decoded: "true" there is just a word.
-TEXT_FIELDS = {"text", "caption", "url", "secret_token", "callback_query_id", "file_id"}
+TEXT_FIELDS = {
+    "text",
+    "caption",
+    "url",
+    "secret_token",
+    "callback_query_id",
+    "file_id",
+    "inline_query_id",
+    "inline_message_id",
+}
 
 T = TypeVar("T")
 
@@ -238,6 +257,12 @@ class FakeTelegram:
         self.faults: list[Fault] = []
         self.holds: list[Hold] = []
         self.answered: dict[str, dict[str, Any]] = {}
+        # Inline mode: the answers to inline queries by query id, and the inline messages
+        # (posted via the bot in chats it may not be in) by inline_message_id.
+        self.inline_answers: dict[str, dict[str, Any]] = {}
+        self.inline_messages: dict[str, dict[str, Any]] = {}
+        self._inline_queries: dict[str, dict[str, Any]] = {}
+        self._inline_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self.last_update_id = 0
         self._update_ids = itertools.count(1)
@@ -378,10 +403,89 @@ class FakeTelegram:
                     return str(button["callback_data"])
         raise AssertionError(f"no button starting with {label_prefix!r} on message {message['message_id']}")
 
+    @staticmethod
+    def buttons_of(message: dict[str, Any]) -> list[str]:
+        """The button labels of ``message`` as it is (an inline message, say)."""
+        rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+        return [str(button["text"]) for row in rows for button in row]
+
     def buttons(self, message: dict[str, Any]) -> list[str]:
         current = self.messages.get((message["chat"]["id"], message["message_id"]), message)
         rows = current.get("reply_markup", {}).get("inline_keyboard", [])
         return [str(button["text"]) for row in rows for button in row]
+
+    # --- inline mode ------------------------------------------------------------------
+
+    def inline_query(self, user: User, query: str) -> str:
+        """A user types ``@bot query`` in some chat; returns the inline query id."""
+        query_id = f"iq{next(self._query_ids)}"
+        inline = {
+            "id": query_id,
+            "from": user.json(),
+            "query": query,
+            "offset": "",
+            "chat_type": "supergroup",
+        }
+        self._inline_queries[query_id] = inline
+        self.deliver({"inline_query": inline})
+        return query_id
+
+    def choose_inline(self, query_id: str, result_id: str) -> str:
+        """The user picks a result the bot offered: Telegram posts its message (via the bot) and,
+        with inline feedback on, tells the bot, naming the message only when it has a keyboard."""
+        answer = self.inline_answers.get(query_id)
+        assert answer is not None, "the bot did not answer the inline query"
+        result = next((r for r in answer["results"] if r["id"] == result_id), None)
+        assert result is not None, f"no result {result_id!r} among {[r['id'] for r in answer['results']]}"
+        inline_message_id = f"AgAAA{next(self._inline_ids):05d}-inline"
+        content = result["input_message_content"]
+        message: dict[str, Any] = {"text": content["message_text"], "via_bot": BOT.json()}
+        if result.get("reply_markup"):
+            message["reply_markup"] = self._check_markup(result["reply_markup"])
+        self.inline_messages[inline_message_id] = message
+        query = self._inline_queries[query_id]
+        chosen: dict[str, Any] = {"result_id": result_id, "from": query["from"], "query": query["query"]}
+        if "reply_markup" in message:
+            chosen["inline_message_id"] = inline_message_id
+        self.deliver({"chosen_inline_result": chosen})
+        return inline_message_id
+
+    def press_inline(
+        self, inline_message_id: str, label_prefix: str, user: User, data: str | None = None
+    ) -> str:
+        """A user taps a button of an inline message (``data``: a forged callback data instead)."""
+        message = self.inline_messages[inline_message_id]
+        if data is None:
+            rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+            found = [b["callback_data"] for row in rows for b in row if b["text"].startswith(label_prefix)]
+            assert found, f"no button {label_prefix!r} on inline message {inline_message_id}"
+            data = str(found[0])
+        query = {
+            "id": f"q{next(self._query_ids)}",
+            "from": user.json(),
+            "chat_instance": "ci-inline",
+            "inline_message_id": inline_message_id,
+            "data": data,
+        }
+        self.deliver({"callback_query": query})
+        return str(query["id"])
+
+    async def _api_answerinlinequery(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
+        query_id = params["inline_query_id"]
+        if query_id not in self._inline_queries or query_id in self.inline_answers:
+            raise ApiError(
+                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+        results = params.get("results") or []
+        if len(results) > 50 or len({r["id"] for r in results}) != len(results):
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH or RESULT_ID_DUPLICATE")
+        for result in results:
+            if not 1 <= len(result["id"].encode()) <= 64:
+                raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+            if result.get("reply_markup"):
+                self._check_markup(result["reply_markup"])
+        self.inline_answers[query_id] = params
+        return True
 
     def deliver(self, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **payload}
@@ -731,6 +835,13 @@ class FakeTelegram:
         return message
 
     def _existing(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "inline_message_id" in params:
+            if "chat_id" in params or "message_id" in params:
+                raise ApiError(400, "Bad Request: inline_message_id with chat_id or message_id")
+            inline = self.inline_messages.get(str(params["inline_message_id"]))
+            if inline is None:
+                raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
+            return inline
         key = (int(params["chat_id"]), int(params["message_id"]))
         if key not in self.messages:
             raise ApiError(400, "Bad Request: message to edit not found")
@@ -859,7 +970,7 @@ class FakeTelegram:
         message.pop("reply_markup", None)
         if markup:
             message["reply_markup"] = markup
-        return message
+        return True if "inline_message_id" in params else message  # type: ignore[return-value]
 
     async def _api_editmessagecaption(
         self, params: dict[str, Any], files: dict[str, Upload]
@@ -873,13 +984,25 @@ class FakeTelegram:
         message.pop("reply_markup", None)
         if markup:
             message["reply_markup"] = markup
-        return message
+        return True if "inline_message_id" in params else message  # type: ignore[return-value]
 
     async def _api_editmessagemedia(self, params: dict[str, Any], files: dict[str, Upload]) -> dict[str, Any]:
         message = self._existing(params)
         media = params["media"]
         if media.get("type") != "photo":
             raise ApiError(400, "Bad Request: only photos are expected here")
+        if "inline_message_id" in params:
+            # An inline message takes a file id or a URL, never a fresh upload.
+            value = media.get("media")
+            if (
+                files
+                or not isinstance(value, str)
+                or value.startswith("attach://")
+                or value not in self.files
+            ):
+                raise ApiError(
+                    400, "Bad Request: can't use a file upload for an inline message; use a file_id"
+                )
         if len(media.get("caption") or "") > MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
         message["photo"] = self._photo(self._upload(media.get("media"), files, "\0").data)
@@ -891,7 +1014,7 @@ class FakeTelegram:
         message.pop("reply_markup", None)
         if "reply_markup" in params:
             message["reply_markup"] = self._check_markup(params["reply_markup"])
-        return message
+        return True if "inline_message_id" in params else message  # type: ignore[return-value]
 
     async def _api_editmessagereplymarkup(
         self, params: dict[str, Any], files: dict[str, Upload]
@@ -900,7 +1023,7 @@ class FakeTelegram:
         message.pop("reply_markup", None)
         if params.get("reply_markup"):
             message["reply_markup"] = self._check_markup(params["reply_markup"])
-        return message
+        return True if "inline_message_id" in params else message  # type: ignore[return-value]
 
     async def _api_deletemessage(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
         key = (int(params["chat_id"]), int(params["message_id"]))
