@@ -1,7 +1,7 @@
 """The Discord side of Redraw: a discord.py client whose slash commands, messages and
 component presses become engine calls.
 
-Lifecycle (driven by :mod:`adapters.runtime`): :meth:`DiscordAdapter.start` logs in
+Lifecycle (driven by :mod:`bot.app.runtime`): :meth:`DiscordAdapter.start` logs in
 over REST and registers the application commands, without connecting to the
 gateway yet, so crash recovery runs first; :meth:`start_receiving` connects and
 waits for READY (a refused privileged intent is a clear startup error);

@@ -1,7 +1,7 @@
 """The Telegram side of Redraw: a python-telegram-bot Application that turns updates
 into engine calls.
 
-Lifecycle (driven by :mod:`adapters.runtime`): :meth:`TelegramAdapter.start` logs
+Lifecycle (driven by :mod:`bot.app.runtime`): :meth:`TelegramAdapter.start` logs
 in and sets the command menu, without taking updates yet, so crash recovery runs
 first; :meth:`start_receiving` starts long polling, or the webhook server when
 ``REDRAW_WEBHOOK_URL`` is set; :meth:`stop_receiving` stops taking updates and
