@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -154,8 +154,9 @@ async def test_limiter_a_queue_notice_that_fails_leaves_no_waiter_in_line() -> N
     await _gets_in_at_once(limiter)
 
 
-async def test_limiter_a_waiter_cancelled_during_its_queue_notice_leaves_no_waiter_in_line() -> None:
-    limiter = Limiter(per_user=1, per_chat=4, overall=64)
+def _stuck_in_its_notice(limiter: Limiter) -> tuple[asyncio.Event, Callable[[], Coroutine[Any, Any, None]]]:
+    """A waiter whose "you are number N" notice never finishes: (set once it is being told,
+    the waiter); it must be cancelled, and never uses a slot."""
     notifying, never = asyncio.Event(), asyncio.Event()
 
     async def stuck(position: int) -> None:
@@ -164,7 +165,14 @@ async def test_limiter_a_waiter_cancelled_during_its_queue_notice_leaves_no_wait
 
     async def wait_in_line() -> None:
         async with limiter.slot("u1", "c1", stuck):
-            raise AssertionError("cancelled while being told its place: it never gets the slot")
+            raise AssertionError("cancelled while being told its place: it never uses the slot")
+
+    return notifying, wait_in_line
+
+
+async def test_limiter_a_waiter_cancelled_during_its_queue_notice_leaves_no_waiter_in_line() -> None:
+    limiter = Limiter(per_user=1, per_chat=4, overall=64)
+    notifying, wait_in_line = _stuck_in_its_notice(limiter)
 
     async with limiter.slot("u1", "c1"):
         waiter = asyncio.create_task(wait_in_line())
@@ -179,15 +187,7 @@ async def test_limiter_a_waiter_cancelled_during_its_queue_notice_leaves_no_wait
 
 async def test_limiter_a_waiter_handed_its_slot_during_the_notice_then_cancelled_gives_it_back() -> None:
     limiter = Limiter(per_user=1, per_chat=4, overall=64)
-    notifying, never = asyncio.Event(), asyncio.Event()
-
-    async def stuck(position: int) -> None:
-        notifying.set()
-        await never.wait()
-
-    async def wait_in_line() -> None:
-        async with limiter.slot("u1", "c1", stuck):
-            raise AssertionError("cancelled before it could use its slot")
+    notifying, wait_in_line = _stuck_in_its_notice(limiter)
 
     holder = limiter.slot("u1", "c1")
     await holder.__aenter__()
