@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine.inbound import ActionKind
+from bot.engine.seams import ActionKind
 
 ACTION_CODES: dict[ActionKind, str] = {
     ActionKind.REGENERATE: "r",

@@ -25,8 +25,8 @@ from typing import Any
 
 from adapters.pacing import Pacer, Priority, Ticket, Withdrawn
 from bot import imaging
-from bot.engine.inbound import Action
 from bot.engine.records import MessageKey
+from bot.engine.seams import Action
 from bot.offload import run_cpu
 
 log = logging.getLogger(__name__)

@@ -42,9 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.backends import measure_lag, percentile
 from bot.backends.base import PartialCallback
 from bot.blobs import BlobStore
-from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import Action, ChatKind, Inbound, Limits, OutgoingImage, SettingsView
+from bot.engine.entry import Engine
+from bot.engine.options import EngineOptions, Limits
 from bot.engine.records import MessageKey
+from bot.engine.seams import Action, ChatKind, Inbound, OutgoingImage, SettingsView
 from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
 from storage.blobs import FileBlobStore
 from storage.db import in_schema, scratch_schema, upgrade

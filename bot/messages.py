@@ -103,5 +103,11 @@ def render(key: str, locale: str | None = None, **params: Any) -> str:
     return fill(text, code, params)
 
 
+def render_worded(key: str, wording: str | None, locale: str | None = None, **params: Any) -> str:
+    """``key``'s text, or an adapter's own wording of it (``help_discord``: slash commands)."""
+    own = f"{key}_{wording}" if wording else ""
+    return render(own if own in MESSAGES else key, locale, **params)
+
+
 def render_error(error: RedrawError, locale: str | None = None) -> str:
     return render(error.message_key, locale, **error.params)

@@ -9,8 +9,8 @@ import pytest
 from bot.app import build_engine, engine_options, open_storage
 from bot.backends.http import UpstreamClient
 from bot.config import ConfigError, load_settings
-from bot.engine.inbound import ChatKind, Inbound
 from bot.engine.records import MessageKey
+from bot.engine.seams import ChatKind, Inbound
 from tests.conftest import TEST_API_KEY
 from tests.fakes.channel import CollectingChannel
 from tests.fakes.openai_server import FakeOpenAI

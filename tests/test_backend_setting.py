@@ -11,9 +11,10 @@ from bot.backends import ChatBackend, ImagesBackend
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
 from bot.config import ConfigError, load_settings
-from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound
+from bot.engine.entry import Engine
+from bot.engine.options import EngineOptions
 from bot.engine.records import MessageKey
+from bot.engine.seams import ActionKind, ActionPress, ChatKind, Inbound
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY

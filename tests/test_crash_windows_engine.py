@@ -16,10 +16,11 @@ import pytest
 from bot.backends import ChatBackend, ImagesBackend, ResponsesBackend
 from bot.backends.base import ImageBackend, PartialCallback
 from bot.backends.http import UpstreamClient
-from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import Access, Action, ActionKind, ActionPress, ChatKind, Limits
+from bot.engine.entry import Engine
 from bot.engine.limits import Limiter
+from bot.engine.options import Access, EngineOptions, Limits
 from bot.engine.records import MessageKey, TurnRecord, TurnStatus, UserRecord
+from bot.engine.seams import Action, ActionKind, ActionPress, ChatKind
 from bot.engine.store import NewTurn, Outcome
 from bot.messages import render
 from bot.types import ImageRequest, ParentTurn, TurnResult

@@ -13,19 +13,10 @@ import pytest
 
 from bot.backends import ChatBackend, ImagesBackend, ResponsesBackend
 from bot.backends.http import UpstreamClient
-from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import (
-    Access,
-    ActionKind,
-    ActionPress,
-    Budgets,
-    ChatKind,
-    ImageInput,
-    Inbound,
-    Limits,
-    SettingPick,
-)
+from bot.engine.entry import Engine
+from bot.engine.options import Access, Budgets, EngineOptions, Limits
 from bot.engine.records import MessageKey, TurnStatus, UserRecord
+from bot.engine.seams import ActionKind, ActionPress, ChatKind, ImageInput, Inbound, SettingPick
 from bot.errors import InputError
 from bot.pricing import Inputs, PriceTable
 from bot.types import ImageParams
@@ -341,7 +332,7 @@ async def test_a_crash_mid_call_then_retry(make_world: MakeWorld, fake: FakeOpen
     await until_called(fake)
     turn_id = await until_status(first)
     # The process dies: its task stops and writes nothing more.
-    first.engine.store = _Dead()
+    lose_database(first.engine)
     first.engine.cancel(turn_id)
     await first.engine.drain()
 
@@ -357,6 +348,14 @@ async def test_a_crash_mid_call_then_retry(make_world: MakeWorld, fake: FakeOpen
     await second.press(ActionKind.RETRY, turn_id)
     [result] = second.channel.results
     assert colour_name(result.images[0].data) == "purple" and result.reply_to == prompt.key
+
+
+def lose_database(engine: Engine) -> None:
+    """Every part of the engine that holds the store now holds a dead one."""
+    dead = _Dead()
+    for part in [engine, *vars(engine).values()]:
+        if hasattr(part, "store"):
+            part.store = dead
 
 
 class _Dead:

@@ -11,16 +11,17 @@ import pytest
 
 from bot.backends import ImagesBackend
 from bot.backends.http import UpstreamClient
-from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import ActionKind, Limits
+from bot.engine.entry import Engine
+from bot.engine.options import EngineOptions, Limits
 from bot.engine.records import TurnStatus
+from bot.engine.seams import ActionKind
 from storage.blobs import FileBlobStore
 from storage.db import in_schema
 from storage.sql import SqlStore
 from tests.conftest import POSTGRES_URL, TEST_API_KEY
 from tests.fakes.channel import CollectingChannel
 from tests.fakes.openai_server import FakeOpenAI
-from tests.test_engine import MODELS, World, until_called, until_status
+from tests.test_engine import MODELS, World, lose_database, until_called, until_status
 
 Instance = Callable[..., World]
 
@@ -86,10 +87,9 @@ async def test_recovery_spares_a_live_instance_and_sweeps_up_after_a_dead_one(
     assert other.channel.said == []
 
     # The first instance dies: no more heartbeat, nothing more written.
-    assert one.engine._heartbeat is not None
-    one.engine._heartbeat.cancel()
-    one.engine._heartbeat = None
-    one.engine.store = _Dead()
+    assert one.engine.lease.heartbeat is not None
+    one.engine.stop_heartbeat()
+    lose_database(one.engine)
     one.engine.cancel(turn_id)
     await one.engine.drain()
 
@@ -101,11 +101,3 @@ async def test_recovery_spares_a_live_instance_and_sweeps_up_after_a_dead_one(
     assert notice.reply_to == prompt.key and notice.actions[0].kind is ActionKind.RETRY
     await other.press(ActionKind.RETRY, turn_id)
     assert len(other.channel.results) == 1
-
-
-class _Dead:
-    def __getattr__(self, name: str) -> Any:
-        async def refuse(*args: Any, **kwargs: Any) -> None:
-            raise ConnectionError("the process is gone")
-
-        return refuse

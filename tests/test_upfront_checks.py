@@ -10,9 +10,10 @@ import pytest
 
 from bot.backends import ImagesBackend
 from bot.backends.http import UpstreamClient
-from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import ChatKind, ImageInput, Inbound
+from bot.engine.entry import Engine
+from bot.engine.options import EngineOptions
 from bot.engine.records import MessageKey
+from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError
 from bot.messages import render_error
 from bot.validation import check_prompt, check_upfront, is_blank, visible

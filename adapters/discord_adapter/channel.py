@@ -1,4 +1,4 @@
-"""The engine's :class:`~bot.engine.inbound.Channel` on Discord.
+"""The engine's :class:`~bot.engine.seams.Channel` on Discord.
 
 Messages reply to the user's message. A slash command has no message of its own:
 its deferred response (the "card") stands for it. The card shows the status while
@@ -39,8 +39,8 @@ from adapters.pacing import Priority, Ticket
 from adapters.progress import Background, Board, StatusMessage
 from adapters.text import cut, split_text
 from bot import imaging
-from bot.engine.inbound import Action, OutgoingImage, Progress, SettingsView
 from bot.engine.records import MessageKey
+from bot.engine.seams import Action, OutgoingImage, Progress, SettingsView
 from bot.messages import render
 from bot.offload import run_cpu
 from bot.types import MIME_EXTENSIONS

@@ -17,7 +17,7 @@ import discord
 from discord import ui
 
 from adapters.buttons import ActionButton, SettingMenu, action_id, parse, setting_menu_id
-from bot.engine.inbound import Action, ActionKind, SettingsView
+from bot.engine.seams import Action, ActionKind, SettingsView
 
 STYLES = {
     ActionKind.CANCEL: discord.ButtonStyle.danger,

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import discord
 
 from adapters.buttons import ActionButton, parse
-from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
+from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError, download_too_large
 from bot.imaging import MAX_INPUT_BYTES
 from bot.validation import visible
@@ -24,6 +24,9 @@ PLATFORM = "discord"
 # Image attachments we don't read, though their type says image.
 NOT_PICTURES = {"image/svg+xml"}
 PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".heic", ".heif", ".avif")
+
+# Discord's own wording of some messages (slash commands): ``help_discord`` and the like.
+WORDING = "discord"
 
 
 def message_key(channel_id: int, message_id: int) -> MessageKey:
@@ -130,6 +133,7 @@ class MessageReader:
         guild = message.guild
         return Inbound(
             key=key,
+            wording=WORDING,
             user_id=str(message.author.id),
             user_name=message.author.display_name,
             chat_kind=chat_kind(message.channel),
@@ -193,6 +197,7 @@ def interaction_inbound(
     unsupported = next((_attachment_kind(a) for a in attachments if not is_picture(a)), None)
     return Inbound(
         key=key,
+        wording=WORDING,
         user_id=str(interaction.user.id),
         user_name=interaction.user.display_name,
         chat_kind=ChatKind.GROUP if interaction.guild_id else ChatKind.PRIVATE,

@@ -39,8 +39,8 @@ from adapters.discord_adapter.inbound import (
     picture_index,
     turn_of_buttons,
 )
-from bot.engine.inbound import Inbound
 from bot.engine.records import MessageKey
+from bot.engine.seams import Inbound
 from bot.messages import render
 
 # Interaction tokens last 15 minutes; a route is not used past this.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
-from bot.engine.core import Engine
+from bot.engine.entry import Engine
 
 if TYPE_CHECKING:
     from adapters.discord_adapter.service import DiscordAdapter

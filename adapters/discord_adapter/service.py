@@ -28,6 +28,7 @@ from adapters.discord_adapter.channel import DiscordChannel
 from adapters.discord_adapter.commands import PROMPT_SUMMARY_CHARS, CommandTranslator, build_commands
 from adapters.discord_adapter.components import ActionButtonItem, SettingSelectItem, settings_view
 from adapters.discord_adapter.inbound import (
+    WORDING,
     MessageReader,
     interaction_inbound,
     interaction_locale,
@@ -39,9 +40,9 @@ from adapters.discord_adapter.install import RedrawModal, reachable, redraw_inbo
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
 from bot.config import Settings
-from bot.engine.core import Engine
-from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound, SettingPick
+from bot.engine.entry import Engine
 from bot.engine.records import MessageKey
+from bot.engine.seams import ActionKind, ActionPress, ChatKind, Inbound, SettingPick
 from bot.errors import StartupError
 from bot.messages import render
 
@@ -373,19 +374,20 @@ class DiscordAdapter:
         locale = interaction_locale(interaction)
         private = interaction.guild_id is None
         pick = SettingPick(
-            chat=key_of(message),
+            message=key_of(message),
             user_id=str(interaction.user.id),
             chat_kind=ChatKind.PRIVATE if private else ChatKind.GROUP,
             name=name,
             value=value,
             chat_admin=private or interaction.permissions.manage_channels,
             locale=locale,
+            wording=WORDING,
         )
         try:
             outcome = await self.engine.pick_setting(pick)
         except Exception:
             # Answered whatever went wrong: Discord would say "This interaction failed".
-            log.exception("discord: could not change setting %s of channel %s", name, pick.chat.chat_id)
+            log.exception("discord: could not change setting %s of channel %s", name, pick.message.chat_id)
             await interaction.response.send_message(render("internal_error", locale), ephemeral=True)
             return
         if outcome.view is not None:

@@ -1,4 +1,4 @@
-"""The engine's :class:`~bot.engine.inbound.Channel` on Telegram.
+"""The engine's :class:`~bot.engine.seams.Channel` on Telegram.
 
 Everything the bot says replies to the user's message (or stands alone when that
 message is gone). Telegram's limits are met here: a picture over 10 MB or beyond
@@ -29,8 +29,8 @@ from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_keyboard, settings_text
 from adapters.text import cut, split_text
 from bot import imaging
-from bot.engine.inbound import Action, OutgoingImage, Progress, SettingsView
 from bot.engine.records import MessageKey
+from bot.engine.seams import Action, OutgoingImage, Progress, SettingsView
 from bot.messages import render
 from bot.offload import run_cpu
 from bot.types import MIME_EXTENSIONS

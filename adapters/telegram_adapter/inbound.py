@@ -15,8 +15,8 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
 from adapters.buttons import ActionButton, parse
-from bot.engine.inbound import ChatKind, ImageInput, Inbound
 from bot.engine.records import MessageKey
+from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError, download_too_large
 from bot.validation import visible
 

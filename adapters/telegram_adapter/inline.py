@@ -47,8 +47,8 @@ from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_text
 from adapters.text import cut
 from bot import imaging
-from bot.engine.inbound import Action, ActionPress, ChatKind, Inbound, OutgoingImage, Progress, SettingsView
 from bot.engine.records import MessageKey
+from bot.engine.seams import Action, ActionPress, ChatKind, Inbound, OutgoingImage, Progress, SettingsView
 from bot.messages import render
 from bot.offload import run_cpu
 from bot.validation import visible

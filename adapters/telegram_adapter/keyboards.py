@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from adapters.buttons import action_id, setting_id
-from bot.engine.inbound import Action, SettingsView
+from bot.engine.seams import Action, SettingsView
 
 ROW_WIDTH = 4
 # Telegram keyboards have no headings: a mark per setting tells the rows apart.

@@ -53,9 +53,9 @@ from adapters.telegram_adapter.inline import (
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
 from bot.config import Settings
-from bot.engine.core import Engine
-from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
+from bot.engine.entry import Engine
 from bot.engine.records import MessageKey
+from bot.engine.seams import ActionKind, ActionPress, ChatKind, SettingPick
 from bot.engine.store import Reception
 from bot.errors import StartupError
 from bot.locales import ENGLISH, languages
@@ -419,7 +419,7 @@ class TelegramAdapter:
         kind = chat_kind(message.chat)
         admin = kind is ChatKind.PRIVATE or await self._member_is_admin(message.chat.id, query.from_user.id)
         pick = SettingPick(
-            chat=message_key(message.chat.id, message.message_id),
+            message=message_key(message.chat.id, message.message_id),
             user_id=str(query.from_user.id),
             chat_kind=kind,
             name=button.name,
@@ -430,10 +430,10 @@ class TelegramAdapter:
         try:
             outcome = await self.engine.pick_setting(pick)
             if outcome.view is not None:
-                await self.channel.edit_settings(pick.chat, outcome.view)
+                await self.channel.edit_settings(pick.message, outcome.view)
         except Exception:
             # The spinner must stop, with a word of why, whatever went wrong.
-            log.exception("telegram: could not change setting %s of chat %s", pick.name, pick.chat.chat_id)
+            log.exception("telegram: could not change setting %s of chat %s", pick.name, pick.message.chat_id)
             await query.answer(render("internal_error", pick.locale)[:200], show_alert=True)
             return
         # A refusal is an alert the user must dismiss; anything else a passing toast.

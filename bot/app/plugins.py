@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from bot.blobs import BlobStore
 from bot.config import PLATFORM_TOKENS, Settings
-from bot.engine.core import Engine
-from bot.engine.inbound import Channel
+from bot.engine.entry import Engine
+from bot.engine.seams import Channel
 from bot.engine.store import Stats, Store
 
 PLATFORMS_GROUP = "redraw.platforms"

@@ -20,7 +20,8 @@ from bot.app.plugins import OpenStore, PlatformAdapter, load_platform
 from bot.app.wiring import build_engine, engine_options, open_storage
 from bot.backends import UpstreamClient
 from bot.config import Settings
-from bot.engine.core import Engine, EngineOptions
+from bot.engine.entry import Engine
+from bot.engine.options import EngineOptions
 
 if TYPE_CHECKING:
     from bot.app.monitor import Monitor

@@ -7,8 +7,8 @@ from bot.app.plugins import OpenStore, load_storage
 from bot.backends import ChatBackend, ImageBackend, ImagesBackend, ResponsesBackend, UpstreamClient
 from bot.blobs import BlobStore
 from bot.config import Settings
-from bot.engine.core import Engine, EngineOptions
-from bot.engine.inbound import Access, Budgets, Limits
+from bot.engine.entry import Engine
+from bot.engine.options import Access, Budgets, EngineOptions, Limits
 from bot.engine.store import Store
 from bot.pricing import PriceTable
 

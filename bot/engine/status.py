@@ -14,8 +14,8 @@ import contextlib
 import logging
 import time
 
-from bot.engine.inbound import Progress
 from bot.engine.records import MessageKey
+from bot.engine.seams import Progress
 from bot.messages import render
 
 log = logging.getLogger(__name__)

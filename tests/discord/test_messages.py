@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from bot.engine.core import EngineOptions
+from bot.engine.options import EngineOptions
 from bot.errors import StartupError
 from tests.discord.conftest import ALICE, BOB, DiscordWorld
 from tests.fakes.discord_server import MESSAGE_CONTENT_INTENT, FakeDiscord, User

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.discord_adapter.pacing import RateLimits
-from bot.engine.core import EngineOptions
+from bot.engine.options import EngineOptions
 from tests.discord.conftest import ALICE, DiscordWorld
 from tests.fakes.discord_server import FakeDiscord, User
 from tests.fakes.openai_server import FakeOpenAI

@@ -6,8 +6,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.engine.inbound import Action, ActionKind, OutgoingImage, SettingsView
 from bot.engine.records import MessageKey
+from bot.engine.seams import Action, ActionKind, OutgoingImage, SettingsView
 
 
 @dataclass

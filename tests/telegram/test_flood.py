@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from adapters.telegram_adapter.pacing import FloodLimits
-from bot.engine.core import EngineOptions
+from bot.engine.options import EngineOptions
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import COUNTED, Call, Chat, FakeTelegram, FloodModel, User
 from tests.telegram.conftest import ALICE, GROUP, PRIVATE, TelegramWorld

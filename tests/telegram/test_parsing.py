@@ -17,7 +17,7 @@ from adapters.buttons import (
 from adapters.telegram_adapter.channel import MAX_TEXT, fits_photo
 from adapters.telegram_adapter.inbound import BotIdentity, parse_text
 from adapters.text import split_text
-from bot.engine.inbound import ActionKind, OutgoingImage
+from bot.engine.seams import ActionKind, OutgoingImage
 from tests.fakes.telegram_server import find_entities
 
 BOT = BotIdentity(42, "redraw_bot")

@@ -60,6 +60,9 @@ class Inbound:
     reply_turn: int | None = None
     # Which of that turn's pictures the replied message shows (several pictures, one message each).
     reply_image: int = 0
+    # The adapter's own wording of some messages, where the platform differs (``"discord"``:
+    # slash commands): ``help`` is then rendered from ``help_discord`` when the catalogue has it.
+    wording: str | None = None
 
     @property
     def chat(self) -> tuple[str, str]:
@@ -123,15 +126,17 @@ class SettingsView:
 
 @dataclass(frozen=True)
 class SettingPick:
-    """Someone picked ``value`` for setting ``name`` on a settings view in ``chat``."""
+    """Someone picked ``value`` for setting ``name`` on the settings view ``message``."""
 
-    chat: MessageKey
+    message: MessageKey
     user_id: str
     chat_kind: ChatKind
     name: str
     value: str
     chat_admin: bool = False
     locale: str | None = None
+    # As :attr:`Inbound.wording`.
+    wording: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,27 +219,3 @@ class Channel(Protocol):
     async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:
         """The chat's settings, with a way to pick each one."""
         ...
-
-
-@dataclass
-class Limits:
-    per_user: int = 2
-    per_chat: int = 4
-    global_: int = 64
-
-
-@dataclass
-class Budgets:
-    """USD; None means no budget."""
-
-    user_daily: float | None = None
-    chat_monthly: float | None = None
-
-
-@dataclass
-class Access:
-    """Who may use the bot. Empty allowlists let everyone in."""
-
-    allowed_users: set[str] = field(default_factory=set)
-    allowed_chats: set[str] = field(default_factory=set)
-    admins: set[str] = field(default_factory=set)
