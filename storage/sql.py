@@ -70,6 +70,9 @@ class SqlStore:
     async def lineage(self, turn_id: int) -> list[TurnRecord]:
         return await self._single(turns.lineage, turn_id)
 
+    async def chat_tree(self, platform: str, chat_id: str, limit: int = 500) -> list[TurnRecord]:
+        return await self._single(turns.chat_tree, platform, chat_id, limit)
+
     async def claim_slot(self, turn_id: int, request: SlotRequest) -> SlotOutcome:
         result: SlotOutcome = await self._writes.submit(
             lambda connection: turns.claim_slot(connection, turn_id, request), first=True

@@ -51,6 +51,19 @@ LINEAGE = select(turns).join(_chain, turns.c.id == _chain.c.id).order_by(_chain.
 # Slot claims from every instance take this lock first, so two can't both count
 # a limit as not yet full and both take its last place.
 SLOT_LOCK = text("SELECT pg_advisory_xact_lock(5391648327)")
+# A chat's drawn versions, newest CHAT_TREE_LIMIT (the versions page).
+CHAT_TREE_LIMIT = 500
+CHAT_TREE = (
+    select(turns)
+    .where(
+        turns.c.platform == bindparam("platform"),
+        turns.c.chat_id == bindparam("chat_id"),
+        turns.c.status == "done",
+    )
+    .order_by(turns.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
 TURN_SCOPE = select(turns.c.platform, turns.c.user_id, turns.c.chat_id, turns.c.status).where(
     turns.c.id == bindparam("turn_id")
 )

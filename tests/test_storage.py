@@ -132,6 +132,29 @@ async def test_lineage_is_root_first_and_stops_at_a_thousand(store: SqlStore) ->
     assert await store.lineage(ids[-1] + 1) == []
 
 
+async def test_chat_tree_is_the_chats_drawn_turns_oldest_first(store: SqlStore) -> None:
+    """The versions page's query: done turns of one chat, branches and all, none of another's."""
+    made: list[int] = []
+    for n, (chat, parent) in enumerate([("a", None), ("a", 0), ("a", 0), ("b", None), ("a", 1)]):
+        parent_id = made[parent] if parent is not None else None
+        turn = await store.create_turn(
+            NewTurn("tg", chat, "user", f"v{n}", "images", "gpt-image-2", {}, parent_id=parent_id)
+        )
+        assert turn is not None
+        made.append(turn.id)
+    failed = await store.create_turn(NewTurn("tg", "a", "user", "broken", "images", "gpt-image-2", {}))
+    assert failed is not None
+    for turn_id in made:
+        await store.finish_turn(turn_id, Outcome(TurnStatus.DONE, output_blobs=["blob"]))
+    await store.finish_turn(failed.id, Outcome(TurnStatus.FAILED, error_kind="upstream"))
+
+    tree = await store.chat_tree("tg", "a")
+    assert [t.id for t in tree] == [made[0], made[1], made[2], made[4]]
+    assert [t.parent_id for t in tree] == [None, made[0], made[0], made[1]]
+    assert [t.id for t in await store.chat_tree("tg", "a", limit=2)] == [made[2], made[4]]
+    assert await store.chat_tree("tg", "nobody") == []
+
+
 async def test_group_commit_never_strands_a_write() -> None:
     """A caller woken by its write's result submits the next at once, while the writer
     that served it is winding down (as the engine does after sending images)."""

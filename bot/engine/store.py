@@ -120,6 +120,10 @@ class Store(Protocol):
         """The turn and its ancestors, root first."""
         ...
 
+    async def chat_tree(self, platform: str, chat_id: str, limit: int = 500) -> list[TurnRecord]:
+        """A chat's drawn turns (done), oldest first: the newest ``limit`` of them (at most 500)."""
+        ...
+
     async def claim_slot(self, turn_id: int, request: SlotRequest) -> SlotOutcome:
         """queued → running when the turn fits every limit and budget, counted over all
         instances; atomic, so two instances can't both take the last slot."""

@@ -106,6 +106,15 @@ def lineage(connection: Connection, turn_id: int) -> list[TurnRecord]:
     return [turn_record(row) for row in rows]
 
 
+def chat_tree(connection: Connection, platform: str, chat_id: str, limit: int) -> list[TurnRecord]:
+    """A chat's drawn turns (done), oldest first: the newest ``limit`` of them."""
+    limit = min(limit, statements.CHAT_TREE_LIMIT)
+    rows = connection.execute(
+        statements.CHAT_TREE, {"platform": platform, "chat_id": chat_id, "limit": limit}
+    )
+    return [turn_record(row) for row in reversed(rows.all())]
+
+
 def claim_slot(connection: Connection, turn_id: int, request: SlotRequest) -> SlotOutcome:
     if connection.dialect.name == "postgresql":
         connection.execute(statements.SLOT_LOCK)
