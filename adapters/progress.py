@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.pacing import Pacer, Priority, Ticket, Withdrawn
-from bot import imaging
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action
-from bot.offload import run_cpu
+from bot.images import imaging
+from bot.images.offload import run_cpu
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
 from bot.blobs import MemoryBlobStore
-from bot.types import ImageParams
-from bot.validation import prepare_request
+from bot.images.types import ImageParams
+from bot.images.validation import prepare_request
 
 TICK_S = 0.005
 

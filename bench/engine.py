@@ -46,7 +46,7 @@ from bot.engine.entry import Engine
 from bot.engine.options import EngineOptions, Limits
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action, ChatKind, Inbound, OutgoingImage, SettingsView
-from bot.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
+from bot.images.types import GeneratedImage, ImageRequest, ParentTurn, TurnResult, Usage
 from storage.blobs import FileBlobStore
 from storage.db import in_schema, scratch_schema, upgrade
 from storage.sql import SqlStore

@@ -1,4 +1,4 @@
-"""Redraw: the conversation engine, image backends, validation and configuration.
+"""Redraw: the conversation engine, the image domain and backends, and the composition root.
 
 Platform-neutral: nothing here imports telegram, discord or sqlalchemy.
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
-from bot.offload import run_cpu
+from bot.images.offload import run_cpu
 
 
 class BlobNotFound(KeyError):

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bot.blobs import BlobNotFound
-from bot.offload import run_cpu
+from bot.images.offload import run_cpu
 
 _BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import DatabaseUnusable
-from bot.redaction import hide_url_passwords
+from bot.telemetry.redaction import hide_url_passwords
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.errors import DatabaseUnusable
-from bot.redaction import shown_url
+from bot.telemetry.redaction import shown_url
 from storage.blobs import FileBlobStore
 from storage.db import Upgraded, explain, migrate, schema_of, upgrade_sqlite
 from storage.sql import SqlStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from storage import models
+from storage import orm as models
 
 turns: Table = models.Turn.__table__  # type: ignore[assignment]
 inbound_keys: Table = models.InboundKey.__table__  # type: ignore[assignment]

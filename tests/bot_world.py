@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.app import engine_options
+from bot.app.config import Settings
 from bot.app.runtime import Runtime
-from bot.config import Settings
+from bot.app.wiring import engine_options
 from tests.fakes.openai_server import FakeOpenAI
 
 

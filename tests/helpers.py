@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
-from bot.types import ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
-from bot.validation import prepare_request
+from bot.images.types import ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
+from bot.images.validation import prepare_request
 from tests.fakes.openai_server import COLOURS, colour_of, nearest_colour_name
 
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_engine, engine_options, open_storage
-from bot.backends.http import UpstreamClient
-from bot.config import ConfigError, load_settings
+from bot.app.config import ConfigError, load_settings
+from bot.app.wiring import build_engine, engine_options, open_storage, upstream_client
 from bot.engine.records import MessageKey
 from bot.engine.seams import ChatKind, Inbound
 from tests.conftest import TEST_API_KEY
@@ -27,7 +26,7 @@ async def test_settings_to_a_picture(
     settings = load_settings()
     store, blobs = await open_storage(settings)
     assert (tmp_path / "data" / "redraw.db").exists()
-    async with UpstreamClient.from_settings(settings) as client:
+    async with upstream_client(settings) as client:
         engine = build_engine(settings, store, blobs, client)
         channel = CollectingChannel()
         inbound = Inbound(MessageKey("test", "c", "1"), "u", "U", ChatKind.PRIVATE, "a green hill")

@@ -9,7 +9,7 @@ from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
 from bot.blobs import MemoryBlobStore
 from bot.errors import InputError
-from bot.types import ParentTurn
+from bot.images.types import ParentTurn
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import PartialCollector, colour_name, encoded, make_request, parent_of, png
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_engine, open_storage
+from bot.app.config import ConfigError, load_settings
+from bot.app.wiring import build_engine, open_storage, upstream_client
 from bot.backends import ChatBackend, ImagesBackend
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
-from bot.config import ConfigError, load_settings
 from bot.engine.entry import Engine
 from bot.engine.options import EngineOptions
 from bot.engine.records import MessageKey
@@ -66,7 +66,7 @@ async def test_chats_are_offered_and_may_pick_only_those(fake: FakeOpenAI, tmp_p
     )
     store, _ = await open_storage(settings)
     try:
-        async with UpstreamClient.from_settings(settings) as client:
+        async with upstream_client(settings) as client:
             engine = build_engine(settings, store, MemoryBlobStore(), client)
             channel = CollectingChannel()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import bot
-from bot.cli_messages import render_cli
+from bot.app.cli_messages import render_cli
 from bot.errors import UpstreamError
 from tests.conftest import TEST_API_KEY
 from tests.fakes.openai_server import FakeOpenAI
@@ -30,7 +30,7 @@ def error_keys() -> list[str]:
     """Every message key an error can carry to ``redraw draw``: validation's and imaging's
     refusals, and each provider error (state_expired never reaches anyone: it is recovered)."""
     raised = set()
-    for module in ("validation.py", "imaging.py"):
+    for module in ("images/validation.py", "images/imaging.py"):
         raised |= set(re.findall(r'key="(\w+)"', (SOURCES / module).read_text()))
     pending: list[type[UpstreamError]] = [UpstreamError]
     while pending:

@@ -22,9 +22,9 @@ from bot.engine.options import Access, EngineOptions, Limits
 from bot.engine.records import MessageKey, TurnRecord, TurnStatus, UserRecord
 from bot.engine.seams import Action, ActionKind, ActionPress, ChatKind
 from bot.engine.store import NewTurn, Outcome
+from bot.images.types import ImageRequest, ParentTurn, TurnResult
+from bot.images.validation import SINGLE_IMAGE_BACKENDS
 from bot.messages import render
-from bot.types import ImageRequest, ParentTurn, TurnResult
-from bot.validation import SINGLE_IMAGE_BACKENDS
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY, RecordingSleep

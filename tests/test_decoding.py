@@ -10,15 +10,15 @@ import io
 import pytest
 from PIL import Image
 
-from bot import imaging, offload
 from bot.backends.chat import ChatBackend
 from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
 from bot.backends.responses import ResponsesBackend
 from bot.blobs import MemoryBlobStore
 from bot.errors import InputError, OutputTooLarge
+from bot.images import imaging, offload
+from bot.images.offload import MAX_OVERTAKES, PixelBudget
 from bot.messages import render_error
-from bot.offload import MAX_OVERTAKES, PixelBudget
 from tests.fakes.openai_server import COLOURS, FakeOpenAI, bomb_png
 from tests.helpers import PartialCollector, colour_name, make_request, png
 

@@ -18,8 +18,8 @@ from bot.engine.options import Access, Budgets, EngineOptions, Limits
 from bot.engine.records import MessageKey, TurnStatus, UserRecord
 from bot.engine.seams import ActionKind, ActionPress, ChatKind, ImageInput, Inbound, SettingPick
 from bot.errors import InputError
-from bot.pricing import Inputs, PriceTable
-from bot.types import ImageParams
+from bot.images.pricing import Inputs, PriceTable
+from bot.images.types import ImageParams
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY, RecordingSleep
@@ -409,13 +409,13 @@ async def test_a_charge_above_its_reservation_is_logged_with_both_figures(
     world = make_world()
     await world.say(command="settings", text="quality low")
     # The fake bills 4,160 output tokens, a high-quality square, whatever the quality asked.
-    with caplog.at_level(logging.WARNING, logger="bot.pricing"):
+    with caplog.at_level(logging.WARNING, logger="bot.images.pricing"):
         await world.say("a red fox")
     [result] = world.channel.results
     turn = await world.store.get_turn(result.actions[0].turn_id)
     assert turn is not None and turn.cost_usd == pytest.approx((50 * 5 + 4160 * 30) / 1e6)
     estimate = PriceTable().estimate("gpt-image-2", ImageParams(quality="low"), inputs=Inputs(9))
-    [warning] = [record.getMessage() for record in caplog.records if record.name == "bot.pricing"]
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "bot.images.pricing"]
     assert f"${turn.cost_usd:.6f}" in warning and f"${estimate:.6f}" in warning
 
 

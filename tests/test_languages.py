@@ -14,7 +14,7 @@ import pytest
 from babel.messages.catalog import Catalog
 
 from bot import locales
-from bot.cli_messages import render_cli
+from bot.app.cli_messages import render_cli
 from bot.engine.records import UserRecord
 from bot.locales import __main__ as upkeep
 from bot.locales import languages, normalize_locale

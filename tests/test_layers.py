@@ -11,8 +11,8 @@ What each layer may import, by module name:
 - ``storage/``: nothing from ``adapters``; from ``bot`` only the engine's port and records
   (``bot.engine.store``, ``bot.engine.records``), the blob store protocol and its errors
   (``bot.blobs``), the errors both sides raise (``bot.errors``: ``DatabaseUnusable``), and
-  two leaf helpers that import nothing else of Redraw's: ``bot.offload`` (blob files are
-  hashed on the image pool) and ``bot.redaction`` (no password in a database error line).
+  two leaf helpers that import nothing else of Redraw's: ``bot.images.offload`` (blob files are
+  hashed on the image pool) and ``bot.telemetry.redaction`` (no password in a database error line).
 - ``adapters/``: nothing from ``storage``.
 - No two modules import each other (at module level or inside a function).
 """
@@ -30,8 +30,8 @@ STORAGE_MAY_USE = (
     "bot.engine.records",
     "bot.blobs",
     "bot.errors",
-    "bot.offload",
-    "bot.redaction",
+    "bot.images.offload",
+    "bot.telemetry.redaction",
 )
 
 
@@ -89,7 +89,7 @@ def test_the_engine_never_imports_the_composition_root() -> None:
         for module, names in _graph().items()
         if _under(module, "bot.engine")
         for name in names
-        if _under(name, "bot.app", "bot.cli")
+        if _under(name, "bot.app", "bot.app.cli")
     }
     assert not wrong, sorted(wrong)
 

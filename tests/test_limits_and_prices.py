@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from bot.engine.limits import Limiter
-from bot.pricing import TEXT_OVERHEAD_TOKENS, PriceError, PriceTable
-from bot.types import GeneratedImage, ImageParams, TurnResult, Usage
+from bot.images.pricing import TEXT_OVERHEAD_TOKENS, PriceError, PriceTable
+from bot.images.types import GeneratedImage, ImageParams, TurnResult, Usage
 from tests.helpers import make_request, png
 
 
@@ -157,7 +157,7 @@ async def test_a_charge_above_the_estimate_is_logged_with_both_figures(
     table = PriceTable()
     quote = table.quote("gpt-image-2", await make_request("a fox", quality="low", size="1024x1024"))
     billed_high = Usage(input_tokens=50, output_tokens=4160, total_tokens=4210)
-    with caplog.at_level(logging.WARNING, logger="bot.pricing"):
+    with caplog.at_level(logging.WARNING, logger="bot.images.pricing"):
         charged = quote.charge([_result("gpt-image-2", billed_high)])
     assert charged == pytest.approx((50 * 5 + 4160 * 30) / 1e6)  # charged as billed, not capped
     [record] = caplog.records
@@ -165,6 +165,6 @@ async def test_a_charge_above_the_estimate_is_logged_with_both_figures(
 
     caplog.clear()
     within = Usage(input_tokens=5, output_tokens=272, total_tokens=277)
-    with caplog.at_level(logging.WARNING, logger="bot.pricing"):
+    with caplog.at_level(logging.WARNING, logger="bot.images.pricing"):
         quote.charge([_result("gpt-image-2", within)])
     assert caplog.records == []

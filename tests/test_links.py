@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.app.config import load_settings
+from bot.app.wiring import upstream_client
 from bot.backends.chat import ChatBackend
 from bot.backends.http import UpstreamClient
 from bot.backends.images import ImagesBackend
 from bot.backends.links import refusal
 from bot.backends.responses import ResponsesBackend
 from bot.blobs import MemoryBlobStore
-from bot.config import load_settings
 from bot.errors import LinkRefused, LinkTooSlow, UpstreamError
 from bot.messages import render_error
 from tests.conftest import TEST_API_KEY
@@ -179,7 +180,7 @@ async def test_the_private_links_switch(
 ) -> None:
     settings = load_settings(openai_base_url=fake.base_url, redraw_fetch_private_links="true")
     dns = FakeDNS({"metadata.example": ["169.254.169.254"]})
-    async with UpstreamClient.from_settings(settings, resolve=dns) as client:
+    async with upstream_client(settings, resolve=dns) as client:
         answer_with(fake, elsewhere.url("/png/purple"))
         result = await draw(ChatBackend(client, blobs, ["gpt-image-2-all"]))
         assert colour_name(result.images[0].data) == "purple"

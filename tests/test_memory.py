@@ -20,7 +20,7 @@ import asyncio, json, sys
 from adapters.telegram_adapter.service import TelegramAdapter
 from bot.app.runtime import Runtime
 from bot.app.wiring import open_storage
-from bot.config import load_settings
+from bot.app.config import load_settings
 
 settings = load_settings(telegram_bot_token="1:x", openai_api_key="k", redraw_data_dir=sys.argv[1])
 

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
-from bot import imaging, payloads
+from bot.backends import payloads
 from bot.backends.sse import iter_events
 from bot.errors import MalformedResponse
+from bot.images import imaging
 from tests.helpers import encoded, png
 
 

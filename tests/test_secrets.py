@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot import logs
-from bot.config import load_settings
+from bot.app import logs
+from bot.app.config import load_settings
 from tests.conftest import POSTGRES_URL, TEST_API_KEY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.test_cli import REDRAW, run

@@ -8,9 +8,9 @@ import random
 import pytest
 
 from bot.errors import InputError
+from bot.images.catalogue import MAX_RATIO, image_model, nearest_valid_size
+from bot.images.validation import check_size, normalize_size
 from bot.messages import render_error
-from bot.models import MAX_RATIO, image_model, nearest_valid_size
-from bot.validation import check_size, normalize_size
 
 GPT2 = image_model("gpt-image-2")
 SIZE_KEYS = {

@@ -15,8 +15,8 @@ from bot.engine.options import EngineOptions
 from bot.engine.records import MessageKey
 from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError
+from bot.images.validation import check_prompt, check_upfront, is_blank, visible
 from bot.messages import render_error
-from bot.validation import check_prompt, check_upfront, is_blank, visible
 from storage.blobs import FileBlobStore
 from storage.sql import SqlStore
 from tests.conftest import TEST_API_KEY

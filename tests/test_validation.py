@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from bot.errors import InputError
+from bot.images.catalogue import image_model
+from bot.images.types import ImageParams
+from bot.images.validation import check_params, check_prompt, check_size, normalize_size
 from bot.messages import MESSAGES, render_error
-from bot.models import image_model
-from bot.types import ImageParams
-from bot.validation import check_params, check_prompt, check_size, normalize_size
 from tests.helpers import encoded, make_request, png
 
 

@@ -38,12 +38,12 @@ from adapters.discord_adapter.pacing import DiscordPacer, RateLimits, Route
 from adapters.pacing import Priority, Ticket
 from adapters.progress import Background, Board, StatusMessage
 from adapters.text import cut, split_text
-from bot import imaging
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action, OutgoingImage, Progress, SettingsView
+from bot.images import imaging
+from bot.images.offload import run_cpu
+from bot.images.types import MIME_EXTENSIONS
 from bot.messages import render
-from bot.offload import run_cpu
-from bot.types import MIME_EXTENSIONS
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from discord.app_commands import locale_str
 from adapters.discord_adapter.inbound import message_key
 from adapters.discord_adapter.markdown import plain
 from bot.engine.records import MessageKey
+from bot.images.catalogue import image_model, size_label
+from bot.images.validation import QUALITIES
 from bot.locales import ENGLISH, languages, normalize_locale
 from bot.messages import render
-from bot.models import image_model, size_label
-from bot.validation import QUALITIES
 
 PROMPT_SUMMARY_CHARS = 300
 

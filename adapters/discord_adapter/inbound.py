@@ -17,8 +17,8 @@ from adapters.buttons import ActionButton, parse
 from bot.engine.records import MessageKey
 from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError, download_too_large
-from bot.imaging import MAX_INPUT_BYTES
-from bot.validation import visible
+from bot.images.imaging import MAX_INPUT_BYTES
+from bot.images.validation import visible
 
 PLATFORM = "discord"
 # Image attachments we don't read, though their type says image.

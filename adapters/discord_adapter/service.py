@@ -39,7 +39,7 @@ from adapters.discord_adapter.inbound import (
 from adapters.discord_adapter.install import RedrawModal, reachable, redraw_inbound
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.records import MessageKey
 from bot.engine.seams import ActionKind, ActionPress, ChatKind, Inbound, SettingPick

@@ -28,12 +28,12 @@ from adapters.progress import Background, Board, StatusMessage
 from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_keyboard, settings_text
 from adapters.text import cut, split_text
-from bot import imaging
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action, OutgoingImage, Progress, SettingsView
+from bot.images import imaging
+from bot.images.offload import run_cpu
+from bot.images.types import MIME_EXTENSIONS
 from bot.messages import render
-from bot.offload import run_cpu
-from bot.types import MIME_EXTENSIONS
 
 log = logging.getLogger(__name__)
 

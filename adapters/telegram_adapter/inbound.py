@@ -18,7 +18,7 @@ from adapters.buttons import ActionButton, parse
 from bot.engine.records import MessageKey
 from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError, download_too_large
-from bot.validation import visible
+from bot.images.validation import visible
 
 PLATFORM = "telegram"
 # Bots may download files up to 20 MB from Telegram's own Bot API server.

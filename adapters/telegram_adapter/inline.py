@@ -46,12 +46,12 @@ from adapters.telegram_adapter.channel import PREVIEW_SIDE, Bot, TelegramChannel
 from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_text
 from adapters.text import cut
-from bot import imaging
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action, ActionPress, ChatKind, Inbound, OutgoingImage, Progress, SettingsView
+from bot.images import imaging
+from bot.images.offload import run_cpu
+from bot.images.validation import visible
 from bot.messages import render
-from bot.offload import run_cpu
-from bot.validation import visible
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.engine.entry import Engine
 
 if TYPE_CHECKING:

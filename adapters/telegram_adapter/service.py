@@ -52,7 +52,7 @@ from adapters.telegram_adapter.inline import (
 )
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.records import MessageKey
 from bot.engine.seams import ActionKind, ActionPress, ChatKind, SettingPick

@@ -8,16 +8,8 @@
 - :mod:`bot.app.monitor`: ``/metrics`` and ``/healthz``.
 - :mod:`bot.app.checks`: what ``redraw check`` reaches.
 
-Only the wiring is imported here: ``redraw draw`` needs no web server or plugin.
+- :mod:`bot.app.cli`: the ``redraw`` command; :mod:`bot.app.config`: the settings;
+  :mod:`bot.app.logs`: log lines.
+
+Nothing is imported here: each command loads only what it needs.
 """
-
-from bot.app.wiring import (
-    BACKENDS,
-    build_backends,
-    build_engine,
-    chat_backends,
-    engine_options,
-    open_storage,
-)
-
-__all__ = ["BACKENDS", "build_backends", "build_engine", "chat_backends", "engine_options", "open_storage"]

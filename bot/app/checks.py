@@ -10,11 +10,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.app.config import Settings
 from bot.app.plugins import load_platform, load_storage, platform_names, token_variable
-from bot.backends import UpstreamClient
-from bot.config import Settings
+from bot.app.wiring import upstream_client
 from bot.errors import DatabaseUnusable, StartupError, UpstreamError
-from bot.redaction import shown_url
+from bot.telemetry.redaction import shown_url
 
 
 class CheckFailed(Exception):
@@ -42,7 +42,7 @@ async def check_provider(settings: Settings) -> str:
         raise CheckFailed(missing)
     provider = shown_url(settings.openai_base_url, hide_user=True)
     started = time.perf_counter()
-    async with UpstreamClient.from_settings(settings) as client:
+    async with upstream_client(settings) as client:
         try:
             models = await client.models()
         except UpstreamError as error:

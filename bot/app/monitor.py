@@ -13,7 +13,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from bot import metrics
+from bot.telemetry import metrics
 
 log = logging.getLogger(__name__)
 

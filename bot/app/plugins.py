@@ -22,8 +22,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.app.config import PLATFORM_TOKENS, Settings
 from bot.blobs import BlobStore
-from bot.config import PLATFORM_TOKENS, Settings
 from bot.engine.entry import Engine
 from bot.engine.seams import Channel
 from bot.engine.store import Stats, Store

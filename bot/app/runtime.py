@@ -16,10 +16,10 @@ import signal
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.app.config import Settings
 from bot.app.plugins import OpenStore, PlatformAdapter, load_platform
-from bot.app.wiring import build_engine, engine_options, open_storage
+from bot.app.wiring import build_engine, engine_options, open_storage, upstream_client
 from bot.backends import UpstreamClient
-from bot.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.options import EngineOptions
 
@@ -70,7 +70,7 @@ class Runtime:
             )
             await self._monitor.start()
         self._store, blobs = await open_storage(self.settings)
-        self._client = UpstreamClient.from_settings(self.settings)
+        self._client = upstream_client(self.settings)
         self._engine = build_engine(self.settings, self._store, blobs, self._client, self.options)
         for platform in self.platforms:
             adapter = self._adapter(platform, self._engine)

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.app.config import Settings
 from bot.app.plugins import OpenStore, load_storage
 from bot.backends import ChatBackend, ImageBackend, ImagesBackend, ResponsesBackend, UpstreamClient
 from bot.blobs import BlobStore
-from bot.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.options import Access, Budgets, EngineOptions, Limits
 from bot.engine.store import Store
-from bot.pricing import PriceTable
+from bot.images.pricing import PriceTable
 
 BACKENDS = ("responses", "images", "chat")
 
@@ -87,3 +89,20 @@ def build_engine(
     if options is None:
         options = engine_options(settings)
     return Engine(store, blobs, chat_backends(settings, client, blobs), options)
+
+
+def upstream_client(settings: Settings, **overrides: Any) -> UpstreamClient:
+    """The provider's client as the settings describe it (``overrides``: tests, the CLI)."""
+    options: dict[str, Any] = {
+        "base_url": settings.openai_base_url,
+        "api_key": settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        "connect_timeout": settings.redraw_connect_timeout,
+        "read_timeout": settings.redraw_read_timeout,
+        "retry_attempts": settings.redraw_retry_attempts,
+        "retry_max_seconds": settings.redraw_retry_max_seconds,
+        "max_download_bytes": settings.redraw_max_download_mb * 1024 * 1024,
+        "link_timeout": settings.redraw_link_timeout,
+        "fetch_private_links": settings.redraw_fetch_private_links,
+    }
+    options.update(overrides)
+    return UpstreamClient(**options)

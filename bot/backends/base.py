@@ -10,14 +10,21 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bot import imaging
 from bot.backends.http import EventStream, UpstreamClient, parse_json
+from bot.backends.payloads import LargeString, Payload, unwrap
 from bot.blobs import BlobNotFound, BlobStore
 from bot.errors import InputError, MalformedResponse, OutputTooLarge, UpstreamError
-from bot.offload import run_cpu
-from bot.payloads import LargeString, Payload, unwrap
-from bot.types import MIME_EXTENSIONS, GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
-from bot.validation import adapt_params
+from bot.images import imaging
+from bot.images.offload import run_cpu
+from bot.images.types import (
+    MIME_EXTENSIONS,
+    GeneratedImage,
+    ImageRequest,
+    ParentTurn,
+    PartialImage,
+    TurnResult,
+)
+from bot.images.validation import adapt_params
 
 log = logging.getLogger(__name__)
 

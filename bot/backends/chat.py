@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot import imaging, payloads
 from bot.backends.base import BaseBackend, InputImage, ModelCall, text_of
+from bot.backends.payloads import LargeString, Splice, dumps
 from bot.errors import MalformedResponse, NoImageReturned
-from bot.models import parse_size
-from bot.offload import run_cpu
-from bot.payloads import LargeString
-from bot.types import GeneratedImage, TurnResult, Usage
+from bot.images import imaging
+from bot.images.catalogue import parse_size
+from bot.images.offload import run_cpu
+from bot.images.types import GeneratedImage, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ChatBackend(BaseBackend):
 
         outgoing = [_as_text_message(message) for message in history[-MAX_HISTORY_MESSAGES:]]
         outgoing.append(await _user_message(prompt, inputs))
-        body = await run_cpu(payloads.dumps, {"model": model, "messages": outgoing})
+        body = await run_cpu(dumps, {"model": model, "messages": outgoing})
         response = await self.client.post_json("chat/completions", body)
         document = await response.json()
 
@@ -200,6 +200,6 @@ async def _user_message(prompt: str, inputs: Sequence[InputImage]) -> dict[str, 
     parts: list[dict[str, Any]] = []
     for image in inputs:
         url = await run_cpu(imaging.data_url, image.data, image.mime)
-        parts.append({"type": "image_url", "image_url": {"url": payloads.Splice(url)}})
+        parts.append({"type": "image_url", "image_url": {"url": Splice(url)}})
     parts.append({"type": "text", "text": prompt})
     return {"role": "user", "content": parts}

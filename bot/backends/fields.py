@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from bot.types import ImageParams
+from bot.images.types import ImageParams
 
 
 def safety_identifier(user_id: str | None) -> str | None:

@@ -27,11 +27,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot import payloads
 from bot.backends.links import GRACE_S, MIN_RATE, LinkFetcher, Resolve, system_resolve
+from bot.backends.payloads import loads
 from bot.backends.provider_errors import ProviderErrors, request_id_of
 from bot.backends.sse import ServerSentEvent, iter_events
-from bot.config import Settings
 from bot.errors import (
     LinkTooSlow,
     MalformedResponse,
@@ -40,8 +39,8 @@ from bot.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from bot.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
-from bot.offload import cooperative, gated, run_cpu
+from bot.images.offload import cooperative, gated, run_cpu
+from bot.telemetry.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from bot.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ class UpstreamResponse:
 
 
 def _loads_chunks(chunks: list[bytes] | bytes) -> Any:
-    return payloads.loads(chunks if isinstance(chunks, bytes) else b"".join(chunks))
+    return loads(chunks if isinstance(chunks, bytes) else b"".join(chunks))
 
 
 async def parse_json(raw: list[bytes] | bytes) -> Any:
@@ -178,22 +177,6 @@ class UpstreamClient:
             resolve=resolve,
         )
 
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> UpstreamClient:
-        options: dict[str, Any] = {
-            "base_url": settings.openai_base_url,
-            "api_key": settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-            "connect_timeout": settings.redraw_connect_timeout,
-            "read_timeout": settings.redraw_read_timeout,
-            "retry_attempts": settings.redraw_retry_attempts,
-            "retry_max_seconds": settings.redraw_retry_max_seconds,
-            "max_download_bytes": settings.redraw_max_download_mb * 1024 * 1024,
-            "link_timeout": settings.redraw_link_timeout,
-            "fetch_private_links": settings.redraw_fetch_private_links,
-        }
-        options.update(overrides)
-        return cls(**options)
-
     async def aclose(self) -> None:
         await self._http.aclose()
         await self._links.aclose()
@@ -207,7 +190,7 @@ class UpstreamClient:
     # --- calls ---------------------------------------------------------------
 
     async def post_json(self, path: str, body: bytes) -> UpstreamResponse:
-        """POST a JSON body already serialized (see :func:`bot.payloads.dumps`)."""
+        """POST a JSON body already serialized (see :func:`bot.backends.payloads.dumps`)."""
         return await self._with_retries(lambda: self._send(path, **_json_request(body)))
 
     async def post_multipart(self, path: str, fields: Mapping[str, str], files: Files) -> UpstreamResponse:

@@ -7,12 +7,12 @@ import logging
 from contextlib import aclosing
 from typing import Any
 
-from bot import payloads
 from bot.backends.base import BaseBackend, InputImage, ModelCall, PartialCallback, text_of
 from bot.backends.fields import image_fields, safety_identifier
 from bot.backends.http import EventStream, Files
+from bot.backends.payloads import dumps
 from bot.errors import MalformedResponse
-from bot.types import GeneratedImage, ImageParams, ImageRequest, TurnResult, Usage
+from bot.images.types import GeneratedImage, ImageParams, ImageRequest, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class ImagesBackend(BaseBackend):
         if stream:
             fields.update(stream=True, partial_images=self.partial_images)
         if not inputs:
-            body = payloads.dumps(fields)
+            body = dumps(fields)
             if stream:
                 async with self.client.stream_json("images/generations", body) as events:
                     return await self._from_stream(model, events, on_partial, request.params.n)

@@ -17,7 +17,7 @@ bot's own network, to a cloud metadata service, to a page that never ends. So:
 - **Content.** An ``image/*`` content type or image magic bytes, within the size cap.
 - **Time.** A total deadline (the caller's) and a minimum rate: after
   :data:`GRACE_S`, a link must keep up :data:`MIN_RATE` bytes a second on average.
-- **Slots.** The body is read through :func:`~bot.offload.gated`: network waits
+- **Slots.** The body is read through :func:`~bot.images.offload.gated`: network waits
   never hold the slots that bound how many bodies are parsed at once.
 """
 
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from bot import imaging
 from bot.errors import LinkRefused, LinkTooSlow, MalformedResponse, UpstreamError, UpstreamUnavailable
-from bot.offload import cooperative, gated
+from bot.images import imaging
+from bot.images.offload import cooperative, gated
 
 MAX_REDIRECTS = 3
 # A link must deliver this many bytes a second on average once GRACE_S has passed.

@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any
 
-from bot import imaging, payloads
 from bot.backends.base import BaseBackend, InputImage, ModelCall, PartialCallback, text_of
 from bot.backends.fields import image_fields, safety_identifier
 from bot.backends.http import EventStream, UpstreamClient
+from bot.backends.payloads import Splice, dumps
 from bot.blobs import BlobStore
 from bot.errors import InputError, MalformedResponse, NoImageReturned, StateExpired
-from bot.offload import run_cpu
-from bot.types import GeneratedImage, TurnResult, Usage
+from bot.images import imaging
+from bot.images.offload import run_cpu
+from bot.images.types import GeneratedImage, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ResponsesBackend(BaseBackend):
     ) -> TurnResult:
         stream = self.streaming(call.on_partial)
         document_out = await self._body(call, previous_response_id, images, stream)
-        body = await run_cpu(payloads.dumps, document_out)
+        body = await run_cpu(dumps, document_out)
         if stream:
             async with self.client.stream_json("responses", body) as events:
                 document, request_id = await self._from_stream(events, call.on_partial)
@@ -81,11 +82,11 @@ class ResponsesBackend(BaseBackend):
             tool["input_fidelity"] = params.input_fidelity
         if request.mask is not None:
             mask_url = await run_cpu(imaging.data_url, request.mask.data, request.mask.mime)
-            tool["input_image_mask"] = {"image_url": payloads.Splice(mask_url)}
+            tool["input_image_mask"] = {"image_url": Splice(mask_url)}
         content: list[dict[str, Any]] = [{"type": "input_text", "text": request.prompt}]
         for image in images:
             url = await run_cpu(imaging.data_url, image.data, image.mime)
-            content.append({"type": "input_image", "image_url": payloads.Splice(url), "detail": "auto"})
+            content.append({"type": "input_image", "image_url": Splice(url), "detail": "auto"})
         body: dict[str, Any] = {
             "model": self.mainline_model,
             "input": [{"role": "user", "content": content}],

@@ -10,12 +10,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-from bot import metrics
 from bot.engine.limits import Limiter
 from bot.engine.options import EngineOptions
 from bot.engine.records import TurnRecord
 from bot.engine.store import SlotRequest, SlotStatus, Store
 from bot.errors import InputError
+from bot.telemetry import metrics
 
 
 class TurnTaken(Exception):

@@ -16,8 +16,8 @@ from bot.engine.seams import ActionKind, ActionPress, Channel, ChatKind, Inbound
 from bot.engine.settings import ChatSettings
 from bot.engine.store import NewTurn, Store
 from bot.errors import InputError
+from bot.images.validation import check_upfront
 from bot.messages import render, render_error
-from bot.validation import check_upfront
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.pricing import PriceTable
+from bot.images.pricing import PriceTable
 
 
 @dataclass

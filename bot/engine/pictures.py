@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot import imaging
 from bot.blobs import BlobNotFound, BlobStore
 from bot.engine.records import MessageKey, SentMessage, TurnRecord
 from bot.engine.seams import Action, ActionKind, Channel, OutgoingImage
 from bot.engine.store import Store
+from bot.images import imaging
+from bot.images.types import MIME_EXTENSIONS, GeneratedImage
 from bot.messages import render
-from bot.types import MIME_EXTENSIONS, GeneratedImage
 
 RESULT_ACTIONS = (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.ORIGINAL, ActionKind.UNDO)
 CAPTION_PROMPT_CHARS = 200

@@ -9,7 +9,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from bot import metrics
 from bot.backends.base import ImageBackend
 from bot.engine.admission import Admission, TurnTaken
 from bot.engine.options import EngineOptions
@@ -19,11 +18,12 @@ from bot.engine.seams import ActionKind, Channel
 from bot.engine.status import Status
 from bot.engine.store import Outcome, Store
 from bot.errors import InputError, RedrawError, UpstreamError
-from bot.logs import current_turn
+from bot.images.pricing import Quote
+from bot.images.types import ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
+from bot.images.validation import SINGLE_IMAGE_BACKENDS, prepare_request
 from bot.messages import render, render_error
-from bot.pricing import Quote
-from bot.types import ImageParams, ImageRequest, ParentTurn, PartialImage, TurnResult
-from bot.validation import SINGLE_IMAGE_BACKENDS, prepare_request
+from bot.telemetry import metrics
+from bot.telemetry.context import current_turn
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from bot.engine.seams import (
 )
 from bot.engine.store import Store
 from bot.errors import InputError
+from bot.images.catalogue import image_model, size_label
+from bot.images.validation import OUTPUT_FORMATS, QUALITIES, check_quality, check_size
 from bot.messages import render, render_error, render_worded
-from bot.models import image_model, size_label
-from bot.validation import OUTPUT_FORMATS, QUALITIES, check_quality, check_size
 
 SETTING_NAMES = ("backend", "size", "quality", "format")
 

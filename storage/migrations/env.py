@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
-from storage.models import Base
+from storage.orm import Base
 
 config = context.config
 schema: str | None = config.attributes.get("schema")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.discord_adapter.pacing import RateLimits
-from bot.config import Settings, load_settings
+from bot.app.config import Settings, load_settings
 from tests.bot_world import BotWorld
 from tests.conftest import TEST_API_KEY
 from tests.fakes.discord_server import TOKEN, FakeDiscord, Guild, User

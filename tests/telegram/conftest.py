@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.telegram_adapter.pacing import FloodLimits
-from bot.config import Settings, load_settings
+from bot.app.config import Settings, load_settings
 from tests.bot_world import BotWorld
 from tests.conftest import TEST_API_KEY
 from tests.fakes.openai_server import FakeOpenAI

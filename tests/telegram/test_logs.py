@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import logs
-from bot.config import load_settings
+from bot.app import logs
+from bot.app.config import load_settings
+from bot.telemetry.context import current_turn
 from tests.conftest import TEST_API_KEY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
@@ -32,13 +33,13 @@ def test_a_json_line_carries_the_turn_and_the_request_id_and_hides_secrets(
 ) -> None:
     settings = load_settings(openai_api_key=TEST_API_KEY, redraw_log_format="json")
     logs.configure(settings, verbose=True, quiet_default=False)
-    token = logs.current_turn.set(42)
+    token = current_turn.set(42)
     try:
         logging.getLogger("redraw.test").warning(
             "the provider said: bad key %s", TEST_API_KEY, extra={"request_id": "req_1"}
         )
     finally:
-        logs.current_turn.reset(token)
+        current_turn.reset(token)
     logging.getLogger("redraw.test").info("outside any turn")
     first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
     assert first["turn_id"] == 42 and first["request_id"] == "req_1" and first["level"] == "WARNING"
@@ -48,11 +49,11 @@ def test_a_json_line_carries_the_turn_and_the_request_id_and_hides_secrets(
 
 def test_a_text_line_names_the_turn(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure(load_settings(), verbose=True, quiet_default=False)
-    token = logs.current_turn.set(7)
+    token = current_turn.set(7)
     try:
         logging.getLogger("redraw.test").info("drawn", extra={"request_id": "req_9"})
     finally:
-        logs.current_turn.reset(token)
+        current_turn.reset(token)
     assert capsys.readouterr().err.rstrip().endswith("redraw.test: drawn [turn_id=7 request_id=req_9]")
 
 

@@ -1,5 +1,5 @@
 """Image and base64 work. Everything here is synchronous and CPU-bound: callers run
-it on the image pool (:func:`bot.offload.run_cpu`), never on the event loop.
+it on the image pool (:func:`bot.images.offload.run_cpu`), never on the event loop.
 
 Base64 goes through pybase64: SIMD-fast, and it releases the GIL, where the
 standard library holds it for ~80 ms on a 4K image and so stalls the event loop
@@ -19,8 +19,8 @@ import pybase64
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from bot.errors import InputError, MalformedResponse, OutputTooLarge
-from bot.offload import HEAVY_PIXELS, weighed
-from bot.types import PreparedImage
+from bot.images.offload import HEAVY_PIXELS, weighed
+from bot.images.types import PreparedImage
 
 # HEIC/HEIF photos from phones: the plugin is loaded the first time one arrives, not at
 # start (it is a few MB that most instances never need).

@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Protocol
 
-from bot import imaging
 from bot.errors import InputError, download_too_large
-from bot.models import (
+from bot.images import imaging
+from bot.images.catalogue import (
     MAX_PIXELS,
     MAX_SIDE,
     MIN_PIXELS,
@@ -26,8 +26,8 @@ from bot.models import (
     parse_size,
     size_problem,
 )
-from bot.offload import QueueFull, run_cpu, user_queue
-from bot.types import ImageParams, ImageRequest, PreparedImage
+from bot.images.offload import QueueFull, run_cpu, user_queue
+from bot.images.types import ImageParams, ImageRequest, PreparedImage
 
 MAX_PROMPT_CHARS = 32_000
 MAX_INPUT_IMAGES = 16

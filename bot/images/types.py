@@ -11,7 +11,7 @@ MIME_EXTENSIONS: Mapping[str, str] = {"image/png": "png", "image/jpeg": "jpg", "
 
 @dataclass(frozen=True)
 class ImageParams:
-    """What the user may tune. Values are checked by :mod:`bot.validation`."""
+    """What the user may tune. Values are checked by :mod:`bot.images.validation`."""
 
     size: str = "auto"
     quality: str = "auto"
@@ -43,7 +43,7 @@ class PreparedImage:
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """One validated generation or edit. Only :func:`bot.validation.prepare_request` builds these."""
+    """One validated generation or edit. Only :func:`bot.images.validation.prepare_request` builds these."""
 
     prompt: str
     params: ImageParams = field(default_factory=ImageParams)

@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from bot.models import image_model, parse_size
-from bot.types import ImageParams, ImageRequest, TurnResult, Usage
+from bot.images.catalogue import image_model, parse_size
+from bot.images.types import ImageParams, ImageRequest, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from contextvars import ContextVar
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-from bot.config import Settings
-from bot.redaction import hide_url_passwords, url_secrets
+from bot.app.config import Settings
+from bot.telemetry.context import current_turn
+from bot.telemetry.redaction import hide_url_passwords, url_secrets
 
 REDACTED = "[secret]"
 # Shorter values could appear in ordinary text by chance.
@@ -33,8 +33,6 @@ MIN_SECRET_CHARS = 8
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The fields a record may carry beyond the message; shown in text lines when set.
 CONTEXT_FIELDS = ("turn_id", "request_id")
-
-current_turn: ContextVar[int | None] = ContextVar("redraw_turn_id", default=None)
 
 
 def secrets_of(settings: Settings) -> list[str]:

@@ -21,17 +21,17 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot import __version__, logs
-from bot.app import build_backends
+from bot import __version__
+from bot.app import logs
+from bot.app.cli_messages import render_cli_error
+from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.plugins import load_storage, platform_names, token_variable
-from bot.backends import UpstreamClient
+from bot.app.wiring import build_backends, upstream_client
 from bot.blobs import MemoryBlobStore
-from bot.cli_messages import render_cli_error
-from bot.config import ConfigError, Settings, load_settings
 from bot.errors import DatabaseUnusable, InputError, StartupError, UpstreamError
-from bot.redaction import shown_url
-from bot.types import MIME_EXTENSIONS, ImageParams, PartialImage
-from bot.validation import prepare_request
+from bot.images.types import MIME_EXTENSIONS, ImageParams, PartialImage
+from bot.images.validation import prepare_request
+from bot.telemetry.redaction import shown_url
 
 EXIT_INPUT = 2
 EXIT_UPSTREAM = 1
@@ -286,7 +286,7 @@ async def draw(settings: Settings, args: argparse.Namespace) -> int:
     async def show_partial(partial: PartialImage) -> None:
         print(f"… preview {partial.index + 1} ({len(partial.data):,} bytes)", file=sys.stderr)
 
-    async with UpstreamClient.from_settings(settings) as client:
+    async with upstream_client(settings) as client:
         backend = build_backends(settings, client, MemoryBlobStore())[backend_name]
         try:
             result = await backend.run(request, on_partial=show_partial)

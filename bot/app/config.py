@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.pricing import PriceTable
-from bot.redaction import shown_url
+from bot.images.pricing import PriceTable
+from bot.telemetry.redaction import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     redraw_limit_global: int = Field(default=64, ge=1)
     redraw_budget_user_daily_usd: float | None = Field(default=None, ge=0)
     redraw_budget_chat_monthly_usd: float | None = Field(default=None, ge=0)
-    # Price overrides by model, JSON (see bot/pricing.py).
+    # Price overrides by model, JSON (see bot/images/pricing.py).
     redraw_prices: str | None = None
     # Who may use the bot: "platform:id" lists; empty lets everyone in.
     redraw_allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
