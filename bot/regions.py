@@ -36,6 +36,7 @@ from PIL import Image, ImageFilter
 from bot import imaging
 from bot.errors import InputError
 from bot.offload import weighed
+from bot.types import PreparedImage
 
 COLUMNS = 4
 ROWS = 4
@@ -254,3 +255,23 @@ def check_mask_coverage(mask: bytes) -> Coverage:
     if coverage.fraction > MAX_CHANGE_FRACTION:
         raise InputError("mask marks everything", key="region_everything_marked")
     return coverage
+
+
+def _region_mask_pixels(mask: bytes, base: PreparedImage) -> int:
+    # Checked against the base's size before it is decoded; decoded twice, one at a time.
+    return base.width * base.height if len(mask) <= imaging.MAX_MASK_BYTES else 0
+
+
+@weighed(_region_mask_pixels)
+def prepare_region_mask(mask: bytes, base: PreparedImage) -> PreparedImage:
+    """A region edit's mask, checked before anything is spent: a PNG with alpha,
+    ``base``'s size, under 4 MB (:func:`bot.imaging.prepare_mask`), and marking neither
+    nothing nor everything (:func:`check_mask_coverage`). Raises InputError."""
+    try:
+        prepared = imaging.prepare_mask(mask, base)
+    except InputError as error:
+        if error.message_key == "mask_no_transparent_area":
+            raise InputError("mask marks nothing", key="region_nothing_marked") from None
+        raise
+    check_mask_coverage(mask)
+    return prepared
