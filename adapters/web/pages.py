@@ -51,8 +51,8 @@ def painter_page(token: str, width: int, height: int) -> str:
  width="{width}" height="{height}" draggable="false"><canvas id="mask" width="{width}" height="{height}"
  aria-label="Paint here the area to change"></canvas></div>
 <div class="tools" role="toolbar" aria-label="Painting tools">
-<div class="group"><button type="button" id="brush" aria-pressed="true">🖌️ Brush</button>
-<button type="button" id="eraser" aria-pressed="false">🧽 Eraser</button></div>
+<div class="group"><button type="button" id="brush" aria-pressed="true">Brush</button>
+<button type="button" id="eraser" aria-pressed="false">Eraser</button></div>
 <label class="size">Size <input type="range" id="size" min="4" max="160" value="40"></label>
 <div class="group"><button type="button" id="undo" disabled>↶ Undo</button>
 <button type="button" id="invert">◐ Invert</button><button type="button" id="clear">✕ Clear</button></div>

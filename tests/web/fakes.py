@@ -63,9 +63,16 @@ class FakeEditor:
     refuse_with: RedrawError | None = None
 
     def add_picture(
-        self, turn_id: int, width: int, height: int, chat_id: str = CHAT, platform: str = "telegram"
+        self,
+        turn_id: int,
+        width: int,
+        height: int,
+        *,
+        chat_id: str = CHAT,
+        platform: str = "telegram",
+        sky: tuple[int, int, int] = (120, 170, 235),
     ) -> bytes:
-        data = scene(width, height)
+        data = scene(width, height, sky)
         self.pictures[turn_id] = PictureInfo(data, "image/png", width, height, platform, chat_id)
         self.originals[(platform, chat_id, turn_id)] = Original(data, "image/png", f"redraw-{turn_id}.png")
         return data
@@ -83,6 +90,10 @@ class FakeEditor:
 
     async def original(self, platform: str, chat_id: str, turn_id: int) -> Original | None:
         return self.originals.get((platform, chat_id, turn_id))
+
+
+# Day, night, a pink dusk, a darker night: versions told apart by their thumbnails.
+SKIES = {1: (120, 170, 235), 2: (20, 30, 80), 3: (235, 140, 160), 4: (10, 15, 45)}
 
 
 def branched_chain(editor: FakeEditor) -> list[VersionNode]:
@@ -116,7 +127,7 @@ def branched_chain(editor: FakeEditor) -> list[VersionNode]:
             )
         )
         if status == "done":
-            editor.add_picture(turn, 256, 256)
+            editor.add_picture(turn, 256, 256, sky=SKIES[turn])
     editor.trees[("telegram", CHAT)] = nodes
     # A picture of another chat: never reachable with this chat's token.
     editor.add_picture(99, 256, 256, chat_id=OTHER_CHAT)
