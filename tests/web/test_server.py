@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from adapters.web.server import CSP
+from adapters.web.server import CSP, start
 from adapters.web.telegram_webapp import sign_init_data
-from bot.errors import InputError
+from bot.config import load_settings
+from bot.errors import InputError, StartupError
 from bot.messages import render_error
 from tests.web.fakes import BOT_TOKEN, OTHER_CHAT, USER, FakeEditor, Site, branched_chain, running, token
 
@@ -183,3 +184,20 @@ async def test_originals_only_of_the_tokens_chat(site: Site) -> None:
     assert (await get(site, f"/original?t={token('paint', 2)}&turn=4"))[0] == 403
     code, kind, _, body = await get(site, f"/thumb?t={versions}&turn=4")
     assert (code, kind) == (200, "image/jpeg") and Image.open(io.BytesIO(body)).size == (256, 256)
+
+
+async def test_start_serves_and_says_in_one_line_what_stops_it() -> None:
+    settings = load_settings(telegram_bot_token=BOT_TOKEN, redraw_public_url="http://localhost:8090")
+    server = await start(settings, FakeEditor(), host="127.0.0.1", port=0)
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{server.port}/paint") as response,
+        ):
+            assert response.status == 403
+        with pytest.raises(StartupError, match=r"can't listen on 127\.0\.0\.1:\d+ \(REDRAW_WEB_PORT\)"):
+            await start(settings, FakeEditor(), host="127.0.0.1", port=server.port)
+    finally:
+        await server.close()
+    with pytest.raises(StartupError, match="REDRAW_WEB_SECRET or a platform token"):
+        await start(load_settings(redraw_public_url="http://localhost:8090"), FakeEditor(), port=0)
