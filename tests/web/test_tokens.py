@@ -212,3 +212,16 @@ def test_expiry_is_measured_against_the_clock() -> None:
     assert tokens.verify(KEY, token, "paint").turn_id == 7
     with pytest.raises(tokens.TokenError):
         tokens.verify(KEY, token, "paint", now=time.time() + 86401)
+
+
+def test_the_pages_are_found_through_their_entry_point_without_aiohttp() -> None:
+    code = (
+        "import sys\n"
+        "from importlib.metadata import entry_points\n"
+        "from adapters.web import plugin\n"
+        "[found] = entry_points(group='redraw.web', name='pages')\n"
+        "assert found.load() is plugin.start\n"
+        "print('aiohttp' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
