@@ -15,6 +15,7 @@ import pytest
 from adapters.web import tokens
 from adapters.web.links import paint_link, versions_link
 from adapters.web.telegram_webapp import InitDataError, check_init_data
+from bot import logs
 from bot.config import ConfigError, load_settings
 from tests.web.fakes import KEY, claim
 
@@ -225,3 +226,8 @@ def test_the_pages_are_found_through_their_entry_point_without_aiohttp() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_web_secret_is_blanked_in_logs() -> None:
+    secret = "web-secret-0123456789abcdef"
+    assert secret in logs.secrets_of(load_settings(redraw_web_secret=secret))
