@@ -150,6 +150,7 @@ def run_bot(settings: Settings, platform: str | None) -> int:
 
 def show_config(settings: Settings) -> int:
     # Warnings were already logged by load_settings.
+    signer = "REDRAW_WEB_SECRET" if settings.redraw_web_secret else "a key derived from the platform tokens"
     rows = {
         "backend": settings.redraw_backend,
         "image model": " → ".join(settings.image_models),
@@ -162,6 +163,12 @@ def show_config(settings: Settings) -> int:
             f"{settings.redraw_webhook_listen}:{settings.redraw_webhook_port})"
             if settings.redraw_webhook_url
             else "long polling"
+        ),
+        "web pages": (
+            f"{shown_url(settings.redraw_public_url)} (served on port {settings.redraw_web_port}, "
+            f"links signed with {signer})"
+            if settings.redraw_public_url
+            else "none (set REDRAW_PUBLIC_URL for the mask painter and the versions page)"
         ),
         "data dir": str(settings.redraw_data_dir),
         "database": shown_url(settings.database_url),

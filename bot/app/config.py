@@ -25,6 +25,8 @@ BackendName = Literal["responses", "chat", "images"]
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 DEFAULT_CHAT_IMAGE_MODEL = "gpt-image-2-all"
+# Hosts where REDRAW_PUBLIC_URL may be plain http (trying the pages on this machine).
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _VERSIONED_PATH = re.compile(r"/v\d+[a-z0-9]*$")
 # The async driver each supported database needs (storage runs on SQLAlchemy's asyncio).
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
@@ -144,6 +146,13 @@ class Settings(BaseSettings):
     redraw_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     redraw_metrics_listen: str = "0.0.0.0"
 
+    # The web pages (mask painter, versions): their public URL (unset: no pages), the port
+    # the bot's own server listens on (TLS goes in front), and the key that signs their
+    # links (unset: derived from the platform tokens, the same on every instance).
+    redraw_public_url: str | None = None
+    redraw_web_port: int = Field(default=8090, ge=1, le=65535)
+    redraw_web_secret: SecretStr | None = None
+
     # Not settings: notes for the operator gathered while validating.
     warnings: list[str] = Field(default_factory=list, exclude=True)
 
@@ -178,6 +187,8 @@ class Settings(BaseSettings):
         "redraw_webhook_url",
         "redraw_webhook_secret",
         "redraw_metrics_port",
+        "redraw_public_url",
+        "redraw_web_secret",
         mode="before",
     )
     @classmethod
@@ -228,6 +239,28 @@ class Settings(BaseSettings):
             urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
         ):
             raise ValueError("must be the public https:// URL Telegram sends updates to")
+        return value
+
+    @field_validator("redraw_public_url")
+    @classmethod
+    def _public_url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be the pages' public URL, such as https://redraw.example.com")
+        # Telegram opens Mini Apps over https only; plain http is for trying it on this machine.
+        if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+            raise ValueError("must be https:// (http only for localhost or 127.0.0.1)")
+        if parts.query or parts.fragment:
+            raise ValueError("may not carry a query or fragment; give the pages' base URL")
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+    @field_validator("redraw_web_secret")
+    @classmethod
+    def _web_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. the output of openssl rand -hex 32)")
         return value
 
     @field_validator("redraw_webhook_secret")
@@ -354,7 +387,13 @@ def check_database_url(url: str) -> None:
         raise ValueError(f"has a port that is not a number; use {DATABASE_EXAMPLES}") from None
 
 
-_SECRET_FIELDS = {"telegram_bot_token", "discord_bot_token", "openai_api_key", "redraw_webhook_secret"}
+_SECRET_FIELDS = {
+    "telegram_bot_token",
+    "discord_bot_token",
+    "openai_api_key",
+    "redraw_webhook_secret",
+    "redraw_web_secret",
+}
 
 
 def _shown_input(field: str, value: Any) -> str:

@@ -41,6 +41,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.discord_bot_token,
         settings.openai_api_key,
         settings.redraw_webhook_secret,
+        settings.redraw_web_secret,
     ]
     found = [value.get_secret_value() for value in values if value is not None]
     found += url_secrets(settings.database_url)
