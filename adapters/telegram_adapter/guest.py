@@ -228,11 +228,10 @@ class GuestMode:
     async def _draw(self, message: Message, imid: str, delivery: str) -> None:
         inbound = self._inbound(message, imid)
         try:
-            if inbound is None:
-                return
-            if message.from_user is not None:
-                self.channel.user(imid, message.from_user.id)
-            await self.engine.handle(inbound, self.channel)
+            if inbound is not None:
+                if message.from_user is not None:
+                    self.channel.user(imid, message.from_user.id)
+                await self.engine.handle(inbound, self.channel)
         except Exception:
             log.exception("telegram: could not handle guest message %s", imid)
             locale = inbound.locale if inbound is not None else None
@@ -241,8 +240,8 @@ class GuestMode:
                 await self.channel.send_text(key, render("internal_error", locale))
             except TelegramError as error:
                 log.warning("telegram: could not apologize in guest message %s: %s", imid, error)
-        finally:
-            await self.engine.handled(PLATFORM, [delivery])
+        # Drawn, answered or ignored (not stopped half-way): nothing left for the next start.
+        await self.engine.handled(PLATFORM, [delivery])
 
     def _inbound(self, message: Message, imid: str) -> Inbound | None:
         """The guest message as the engine's inbound, answered in the inline message ``imid``."""

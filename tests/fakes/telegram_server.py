@@ -7,7 +7,9 @@ them to a webhook, stores every uploaded file and serves it back through
 caption over 1024, callback data over 64 bytes, a photo over 10 MB or beyond its
 side limits, a document over 50 MB, a download over 20 MB, an edit that changes
 nothing, a reply to a missing message. ``editMessageMedia`` turns a text message
-into a photo message, as Bot API 10 allows.
+into a photo message, as Bot API 10 allows. Inline mode and guest mode (Bot API 10.0:
+``guest_message`` updates, ``answerGuestQuery`` once and in time, its answer an inline
+message edited by ``inline_message_id``, which takes a file id, never an upload) too.
 
 With ``flood`` set (:class:`FloodModel`), it enforces Telegram's flood limits as
 published: about 30 messages a second overall, about 1 a second per private chat

@@ -6,6 +6,7 @@ refuses as Telegram does."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import BOT_USERNAME, TOKEN, Chat, FakeTelegram
 from tests.helpers import colour_name, png
 from tests.telegram.conftest import ALICE, BOB, LI, PRIVATE, TelegramWorld
+from tests.telegram.process import BotProcess, process_env
 
 # A group the bot was never added to.
 STRANGERS = Chat(-1005550001, "supergroup", "Strangers")
@@ -184,7 +186,10 @@ async def test_an_error_is_shown_in_the_placeholder_in_the_callers_language(
     message = tg.guest_message(STRANGERS, LI, f"@{BOT_USERNAME} 一只红色的狐狸")
     imid = await _answer(tg, message)
     placeholder = tg.sent("answerGuestQuery")[0].params["result"]
-    assert render("progress", "zh_Hans", elapsed="").strip() in placeholder["input_message_content"]["message_text"]
+    assert (
+        render("progress", "zh_Hans", elapsed="").strip()
+        in placeholder["input_message_content"]["message_text"]
+    )
     assert tg.buttons_of(placeholder) == [render("button_cancel", "zh_Hans")]
     blocked = render("content_blocked", "zh_Hans")
     await tg.wait_for(lambda: blocked in tg.inline_messages[imid].get("text", ""), what="the refusal")
@@ -233,3 +238,29 @@ async def test_the_fake_refuses_what_telegram_refuses(tg: FakeTelegram) -> None:
             await bot.edit_message_media(
                 InputMediaPhoto(png("red")), inline_message_id=sent.inline_message_id
             )
+
+
+async def test_a_crash_before_the_turn_is_stored_is_drawn_into_the_same_placeholder(
+    tg: FakeTelegram, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The answer is posted, then the process is killed fetching the guest message's photo:
+    the next start draws into that placeholder (the query can't be answered twice)."""
+    tg.chats[PRIVATE.id] = PRIVATE
+    bot = BotProcess(tg, process_env(tg, fake, tmp_path, REDRAW_BACKEND="images"), tmp_path)
+    try:
+        await bot.start()
+        held = tg.hold("download")
+        message = tg.guest_message(STRANGERS, ALICE, f"@{BOT_USERNAME} make it green", photo=png("blue"))
+        imid = await _answer(tg, message)
+        await held.wait_reached()
+        await bot.kill()
+
+        await bot.start()
+        await tg.wait_for(lambda: "photo" in tg.inline_messages[imid], what="the picture after the restart")
+        await tg.settle()
+    finally:
+        await bot.stop()
+    assert len(tg.sent("answerGuestQuery")) == 1
+    assert colour_name(tg.file_bytes(_file(tg, imid))) == "green"
+    edits = [r for r in fake.requests if r.path.startswith("/v1/images/")]
+    assert len(edits) == 1 and edits[0].path == "/v1/images/edits"
