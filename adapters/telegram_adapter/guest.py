@@ -200,7 +200,11 @@ class GuestMode:
         key = guest_key(message.chat.id, imid)
         delivery = ANSWER + imid
         reception = Reception(delivery, key.chat_id, imid, {"update": update.to_dict()})
-        await self.engine.first_delivery(PLATFORM, delivery, reception)
+        try:
+            await self.engine.first_delivery(PLATFORM, delivery, reception)
+        except Exception:
+            # The database is away: drawing it unkept beats leaving the placeholder as it is.
+            log.exception("telegram: could not keep guest answer %s", imid)
         await self._draw(message, imid, delivery)
 
     def owns(self, reception: Reception) -> bool:
