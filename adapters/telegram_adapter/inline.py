@@ -23,7 +23,7 @@ first. :class:`RoutingChannel` sends each key to the channel that can answer it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import (
@@ -178,10 +178,14 @@ class InlineChannel:
         while len(self.users) > REMEMBERED:
             del self.users[next(iter(self.users))]
 
+    def keyboard(self, key: MessageKey, actions: Sequence[Action]) -> InlineKeyboardMarkup | None:
+        """The buttons of the inline message ``key`` (guest messages name their chat in them)."""
+        return action_keyboard(actions)
+
     async def _edit(
         self, key: MessageKey, text: str, actions: Sequence[Action], ticket: Ticket | None = None
     ) -> None:
-        markup = action_keyboard(actions)
+        markup = self.keyboard(key, actions)
         imid = key.message_id
         try:
             if imid in self.pictures:
@@ -227,7 +231,7 @@ class InlineChannel:
         await self.bot.edit_message_media(
             InputMediaPhoto(file_id, caption=cut(caption, MAX_CAPTION)),
             inline_message_id=imid,
-            reply_markup=action_keyboard(actions),
+            reply_markup=self.keyboard(reply_to, actions),
         )
         self.pictures[imid] = None
         while len(self.pictures) > REMEMBERED:
@@ -296,14 +300,21 @@ class InlineChannel:
 
 class RoutingChannel:
     """The Channel the Telegram adapter hands the engine: inline keys to :class:`InlineChannel`,
-    the rest to :class:`TelegramChannel` (whose other methods it passes through)."""
+    keys another route claims (guest messages) to its channel, the rest to
+    :class:`TelegramChannel` (whose other methods it passes through)."""
 
-    def __init__(self, plain: TelegramChannel, inline: InlineChannel) -> None:
+    def __init__(
+        self,
+        plain: TelegramChannel,
+        inline: InlineChannel,
+        routes: Sequence[tuple[Callable[[MessageKey], bool], InlineChannel]] = (),
+    ) -> None:
         self.plain = plain
         self.inline = inline
+        self.routes = [(is_inline, inline), *routes]
 
     def _for(self, key: MessageKey) -> TelegramChannel | InlineChannel:
-        return self.inline if is_inline(key) else self.plain
+        return next((channel for owns, channel in self.routes if owns(key)), self.plain)
 
     def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
         return self._for(reply_to).progress(reply_to, actions, label)

@@ -23,7 +23,7 @@ class TelegramPlugin:
         return TelegramAdapter(settings, engine, **options)
 
     async def check(self, settings: Settings) -> str:
-        """getMe: the bot's name, and how it takes updates."""
+        """getMe: the bot's name, how it takes updates, and whether inline and guest mode are on."""
         from telegram import Bot  # noqa: PLC0415
 
         from adapters.telegram_adapter.service import logged_in  # noqa: PLC0415
@@ -40,7 +40,10 @@ class TelegramPlugin:
         finally:
             await bot.shutdown()
         mode = f"webhook {settings.redraw_webhook_url}" if settings.redraw_webhook_url else "long polling"
-        return f"@{me.username} (id {me.id}), {mode}"
+        # Both are BotFather settings (see the README's "Inline mode" and "Guest mode").
+        inline = "inline mode on" if me.supports_inline_queries else "inline mode off"
+        guest = "guest mode on" if me.supports_guest_queries else "guest mode off"
+        return f"@{me.username} (id {me.id}), {mode}, {inline}, {guest}"
 
 
 plugin = TelegramPlugin()

@@ -36,6 +36,7 @@ from telegram.request import HTTPXRequest
 from adapters.buttons import ActionButton, SettingButton, parse
 from adapters.telegram_adapter.albums import AlbumCollector
 from adapters.telegram_adapter.channel import TelegramChannel
+from adapters.telegram_adapter.guest import GuestMode
 from adapters.telegram_adapter.inbound import (
     TELEGRAM_DOWNLOAD_LIMIT,
     BotIdentity,
@@ -65,7 +66,13 @@ from bot.tls import client_context
 log = logging.getLogger(__name__)
 
 # Message and button presses only: edits are ignored, as are channel posts.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY, Update.CHOSEN_INLINE_RESULT]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+    Update.CHOSEN_INLINE_RESULT,
+    Update.GUEST_MESSAGE,
+]
 # The messages handled (service messages are not): each is kept from the moment it is taken.
 MESSAGES = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
 MENU = ("draw", "new", "settings", "usage", "history", "cancel", "language", "help")
@@ -156,7 +163,12 @@ class TelegramAdapter:
         self.inline = InlineChannel(
             self.application.bot, self.limiter.pacer, file_chat=settings.redraw_telegram_file_chat
         )
-        self.channel = RoutingChannel(TelegramChannel(self.application.bot, self.limiter.pacer), self.inline)
+        # Guest mode (adapters/telegram_adapter/guest.py): mentions in chats the bot is not in.
+        bot = self.application.bot
+        self.guest = GuestMode(bot, self.limiter.pacer, settings, engine, lambda: self._builder)
+        self.application.add_handler(self.guest.handler())
+        plain = TelegramChannel(self.application.bot, self.limiter.pacer)
+        self.channel = RoutingChannel(plain, self.inline, [self.guest.route])
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
@@ -263,6 +275,9 @@ class TelegramAdapter:
         one that can't be read back is answered, so nobody waits for nothing."""
         bot = self.application.bot
         for reception in await self.engine.unhandled_receptions(self.platform):
+            if self.guest.owns(reception):
+                await self.guest.recover(reception)
+                continue
             try:
                 update = Update.de_json(reception.payload, bot)
             except Exception:
@@ -337,6 +352,9 @@ class TelegramAdapter:
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is not None and self.guest.takes(query):
+            await self.guest.on_press(query)
+            return
         if query is not None and query.message is None and query.inline_message_id is not None:
             await self._on_inline_button(query)
             return

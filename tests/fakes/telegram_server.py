@@ -7,7 +7,9 @@ them to a webhook, stores every uploaded file and serves it back through
 caption over 1024, callback data over 64 bytes, a photo over 10 MB or beyond its
 side limits, a document over 50 MB, a download over 20 MB, an edit that changes
 nothing, a reply to a missing message. ``editMessageMedia`` turns a text message
-into a photo message, as Bot API 10 allows.
+into a photo message, as Bot API 10 allows. Inline mode and guest mode (Bot API 10.0:
+``guest_message`` updates, ``answerGuestQuery`` once and in time, its answer an inline
+message edited by ``inline_message_id``, which takes a file id, never an upload) too.
 
 With ``flood`` set (:class:`FloodModel`), it enforces Telegram's flood limits as
 published: about 30 messages a second overall, about 1 a second per private chat
@@ -62,6 +64,7 @@ JSON_FIELDS = {
     "allowed_updates",
     "link_preview_options",
     "results",
+    "result",
 }
 INT_FIELDS = {
     "chat_id",
@@ -83,6 +86,7 @@ TEXT_FIELDS = {
     "file_id",
     "inline_query_id",
     "inline_message_id",
+    "guest_query_id",
 }
 
 T = TypeVar("T")
@@ -263,6 +267,12 @@ class FakeTelegram:
         self.inline_messages: dict[str, dict[str, Any]] = {}
         self._inline_queries: dict[str, dict[str, Any]] = {}
         self._inline_ids = itertools.count(1)
+        # Guest mode: the guest messages by query id (and when they came), the inline message
+        # each answer became; a query unanswered after ``guest_query_ttl`` seconds is expired.
+        self.guest_queries: dict[str, dict[str, Any]] = {}
+        self.guest_answers: dict[str, str] = {}
+        self._guest_asked_at: dict[str, float] = {}
+        self.guest_query_ttl = 60.0
         self._updates: list[dict[str, Any]] = []
         self.last_update_id = 0
         self._update_ids = itertools.count(1)
@@ -469,6 +479,70 @@ class FakeTelegram:
         }
         self.deliver({"callback_query": query})
         return str(query["id"])
+
+    # --- guest mode (Bot API 10.0) ----------------------------------------------------------
+
+    def guest_message(
+        self,
+        chat: Chat,
+        user: User,
+        text: str,
+        *,
+        photo: bytes | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A user mentions the bot in ``chat``, which the bot is not a member of (so it can't
+        post there): Telegram sends a ``guest_message`` with a ``guest_query_id``."""
+        message = self._new_message(chat, user)
+        message["caption" if photo is not None else "text"] = text
+        if found := find_entities(text):
+            message["caption_entities" if photo is not None else "entities"] = found
+        if photo is not None:
+            message["photo"] = self._photo_sizes(self._store(photo, "photos", "jpg"), photo)
+        if reply_to is not None:
+            message["reply_to_message"] = self._without_reply(reply_to)
+        query_id = f"gq{next(self._query_ids)}"
+        message["guest_query_id"] = query_id
+        self.guest_queries[query_id] = message
+        self._guest_asked_at[query_id] = time.monotonic()
+        self.deliver({"guest_message": message})
+        return message
+
+    async def _api_answerguestquery(self, params: dict[str, Any], files: dict[str, Upload]) -> dict[str, Any]:
+        """Posts the result in the guest message's chat, as a message of the bot's there, once;
+        returns a SentGuestMessage naming it as an inline message."""
+        query_id = str(params.get("guest_query_id"))
+        asked = self._guest_asked_at.get(query_id)
+        if (
+            query_id not in self.guest_queries
+            or query_id in self.guest_answers
+            or asked is None
+            or time.monotonic() - asked > self.guest_query_ttl
+        ):
+            raise ApiError(
+                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+        result = params.get("result")
+        if not isinstance(result, dict) or not 1 <= len(str(result.get("id", "")).encode()) <= 64:
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        if result.get("type") != "article" or "message_text" not in result.get("input_message_content", {}):
+            raise ApiError(400, "Bad Request: only article results with a text are supported by this fake")
+        text = result["input_message_content"]["message_text"]
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: MESSAGE_EMPTY or MESSAGE_TOO_LONG")
+        asking = self.guest_queries[query_id]
+        chat = self.chats.get(asking["chat"]["id"], Chat(asking["chat"]["id"], asking["chat"]["type"]))
+        message = self._new_message(chat, BOT)
+        message["chat"] = asking["chat"]
+        message["text"] = text
+        message["guest_bot_caller_user"] = asking["from"]
+        message["guest_bot_caller_chat"] = asking["chat"]
+        if result.get("reply_markup"):
+            message["reply_markup"] = self._check_markup(result["reply_markup"])
+        inline_message_id = f"AgAAA{next(self._inline_ids):05d}-guest"
+        self.inline_messages[inline_message_id] = message
+        self.guest_answers[query_id] = inline_message_id
+        return {"inline_message_id": inline_message_id}
 
     async def _api_answerinlinequery(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
         query_id = params["inline_query_id"]
@@ -850,7 +924,13 @@ class FakeTelegram:
     # --- the Bot API methods -------------------------------------------------------------
 
     async def _api_getme(self, params: dict[str, Any], files: dict[str, Upload]) -> dict[str, Any]:
-        return {**BOT.json(), "can_join_groups": True, "can_read_all_group_messages": False}
+        return {
+            **BOT.json(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": True,
+            "supports_guest_queries": True,
+        }
 
     async def _api_deletewebhook(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
         self.webhook = None
