@@ -55,9 +55,9 @@ from adapters.telegram_adapter.channel import Bot
 from adapters.telegram_adapter.inbound import PLATFORM, InboundBuilder, image_ref, key_of
 from adapters.telegram_adapter.inline import MAX_TEXT, RESULT_ID, WAIT_DATA, InlineChannel
 from adapters.text import cut
-from bot.config import Settings
-from bot.engine.inbound import Action, ActionKind, ActionPress, ChatKind, Inbound
+from bot.app.config import Settings
 from bot.engine.records import MessageKey
+from bot.engine.seams import Action, ActionKind, ActionPress, ChatKind, Inbound
 from bot.engine.store import Reception
 from bot.messages import render
 
