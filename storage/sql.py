@@ -149,6 +149,9 @@ class SqlStore:
         if messages:
             await self._write(chats.record_messages, messages)
 
+    async def picture_message(self, turn_id: int, image_index: int = 0) -> MessageKey | None:
+        return await self._single(chats.picture_message, turn_id, image_index)
+
     async def sent_message(self, key: MessageKey) -> SentMessage | None:
         return await self._single(chats.sent_message, key)
 

@@ -108,6 +108,16 @@ DELIVERED = (
     .where(turns.c.id == bindparam("turn_id"), turns.c.delivered_at.is_(None))
     .values(delivered_at=bindparam("delivered_at"))
 )
+# A message that shows a turn's picture (index) in its chat: where an answer about it goes.
+PICTURE_MESSAGE = (
+    select(message_keys.c.platform, message_keys.c.chat_id, message_keys.c.message_id)
+    .where(
+        message_keys.c.turn_id == bindparam("turn_id"),
+        message_keys.c.kind == "image",
+        message_keys.c.image_index == bindparam("image_index"),
+    )
+    .limit(1)
+)
 SENT_MESSAGE = select(message_keys.c.turn_id, message_keys.c.kind, message_keys.c.image_index).where(
     message_keys.c.platform == bindparam("platform"),
     message_keys.c.chat_id == bindparam("chat_id"),

@@ -155,6 +155,21 @@ async def test_chat_tree_is_the_chats_drawn_turns_oldest_first(store: SqlStore) 
     assert await store.chat_tree("tg", "nobody") == []
 
 
+async def test_picture_message_finds_where_a_picture_is_shown(store: SqlStore) -> None:
+    turn = await store.create_turn(NewTurn("tg", "chat", "user", "a fox", "images", "gpt-image-2", {}))
+    assert turn is not None
+    shown = [
+        SentMessage(MessageKey("tg", "chat", "10"), turn.id, "image", 0),
+        SentMessage(MessageKey("tg", "chat", "11"), turn.id, "image", 1),
+        SentMessage(MessageKey("tg", "chat", "12"), turn.id, "caption", 0),
+    ]
+    await store.record_messages(shown)
+    assert await store.picture_message(turn.id) == MessageKey("tg", "chat", "10")
+    assert await store.picture_message(turn.id, 1) == MessageKey("tg", "chat", "11")
+    assert await store.picture_message(turn.id, 2) is None
+    assert await store.picture_message(turn.id + 1) is None
+
+
 async def test_group_commit_never_strands_a_write() -> None:
     """A caller woken by its write's result submits the next at once, while the writer
     that served it is winding down (as the engine does after sending images)."""

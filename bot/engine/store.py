@@ -192,6 +192,10 @@ class Store(Protocol):
         """The messages showing a turn's images, and the turn as the chat's latest, at once."""
         ...
 
+    async def picture_message(self, turn_id: int, image_index: int = 0) -> MessageKey | None:
+        """A message that shows picture ``image_index`` of the turn (any one, if several do)."""
+        ...
+
     async def sent_message(self, key: MessageKey) -> SentMessage | None: ...
 
     async def spent_usd(

@@ -115,3 +115,10 @@ def sent_message(connection: Connection, key: MessageKey) -> SentMessage | None:
         {"platform": key.platform, "chat_id": key.chat_id, "message_id": key.message_id},
     ).one_or_none()
     return SentMessage(key, row.turn_id, row.kind, row.image_index) if row is not None else None
+
+
+def picture_message(connection: Connection, turn_id: int, image_index: int) -> MessageKey | None:
+    row = connection.execute(
+        statements.PICTURE_MESSAGE, {"turn_id": turn_id, "image_index": image_index}
+    ).one_or_none()
+    return MessageKey(row.platform, row.chat_id, row.message_id) if row is not None else None
