@@ -17,13 +17,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import discord
-import yarl
 from discord import app_commands
-from discord.http import Route
 
 from adapters.buttons import ActionButton
+from adapters.discord_adapter.addresses import AddressedClient, Addresses, log_in
 from adapters.discord_adapter.channel import DiscordChannel
 from adapters.discord_adapter.commands import PROMPT_SUMMARY_CHARS, CommandTranslator, build_commands
 from adapters.discord_adapter.components import ActionButtonItem, SettingSelectItem, settings_view
@@ -50,30 +48,12 @@ log = logging.getLogger(__name__)
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
-API_VERSION_PATH = "/api/v10"
 READY_TIMEOUT_S = 60.0
 INTENT_HELP = (
     "Discord refused the message-content intent. Enable it in the Developer Portal "
     "(your application → Bot → Privileged Gateway Intents → Message Content Intent), "
     "or set DISCORD_MESSAGE_CONTENT=false to run with slash commands only"
 )
-
-
-def api_base(url: str) -> str:
-    """``http://proxy:8080`` → ``http://proxy:8080/api/v10``; a URL naming its version is kept."""
-    url = url.rstrip("/")
-    return url if "/api/v" in url else url + API_VERSION_PATH
-
-
-async def log_in(client: discord.Client, token: str) -> None:
-    """Log in over REST: a refused token or an unreachable API becomes a one-line
-    StartupError (``redraw run``, ``redraw check``)."""
-    try:
-        await client.login(token)
-    except discord.LoginFailure as error:
-        raise StartupError("Discord refused DISCORD_BOT_TOKEN; check it in the Developer Portal") from error
-    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
-        raise StartupError(f"could not reach Discord's API at {Route.BASE}: {error}") from error
 
 
 class CommandTree(app_commands.CommandTree["RedrawClient"]):
@@ -83,12 +63,17 @@ class CommandTree(app_commands.CommandTree["RedrawClient"]):
         return True
 
 
-class RedrawClient(discord.Client):
+class RedrawClient(AddressedClient):
     def __init__(
-        self, adapter: DiscordAdapter, intents: discord.Intents, guild_ready_timeout_s: float
+        self,
+        adapter: DiscordAdapter,
+        addresses: Addresses,
+        intents: discord.Intents,
+        guild_ready_timeout_s: float,
     ) -> None:
         # No message cache: replies carry the message they answer, and memory stays flat.
         super().__init__(
+            addresses=addresses,
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             max_messages=None,
@@ -117,14 +102,10 @@ class DiscordAdapter:
             raise ValueError("DISCORD_BOT_TOKEN is not set")
         self.settings = settings
         self.engine = engine
-        if settings.discord_api_base_url:
-            Route.BASE = api_base(settings.discord_api_base_url)
-        if settings.discord_gateway_url:
-            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
         intents = discord.Intents.default()
         intents.message_content = settings.discord_message_content
         # READY is followed by the guilds one by one; discord.py waits this long after the last.
-        self.client = RedrawClient(self, intents, guild_ready_timeout_s)
+        self.client = RedrawClient(self, Addresses.from_settings(settings), intents, guild_ready_timeout_s)
         self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem)
         # Discord's rate limits, spent on results first.
         self.channel = DiscordChannel(self.client, limits=limits)
