@@ -36,9 +36,10 @@ from adapters.discord_adapter.inbound import (
 from adapters.discord_adapter.install import RedrawModal, reachable, redraw_inbound
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
+from adapters.guard import Guard
 from bot.config import Settings
 from bot.engine.core import Engine
-from bot.engine.inbound import ActionKind, ActionPress, ChatKind, Inbound, SettingPick
+from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
 from bot.engine.records import MessageKey
 from bot.errors import StartupError
 from bot.messages import render
@@ -109,6 +110,7 @@ class DiscordAdapter:
         self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem)
         # Discord's rate limits, spent on results first.
         self.channel = DiscordChannel(self.client, limits=limits)
+        self.guard = Guard(self.platform, engine, self.channel, (discord.HTTPException,))
         self._reader: MessageReader | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._accepting = False
@@ -211,7 +213,7 @@ class DiscordAdapter:
         replied = await self._replied(message)
         inbound = self._reader.build(message, replied)
         if inbound is not None:
-            await self._handle(inbound)
+            await self.guard.handle(inbound)
 
     async def _replied(self, message: discord.Message) -> discord.Message | None:
         """The message this one replies to: carried by the gateway, else fetched when it matters."""
@@ -227,21 +229,6 @@ class DiscordAdapter:
         except discord.HTTPException as error:
             log.info("discord: could not fetch replied message %s: %s", reference.message_id, error)
             return None
-
-    async def _handle(self, inbound: Inbound) -> None:
-        try:
-            await self.engine.handle(inbound, self.channel)
-        except Exception:
-            # The engine explains every expected failure itself; this is the unexpected
-            # kind (the database gone, say). The user hears of it rather than waiting forever.
-            log.exception("discord: could not handle %s", inbound.key)
-            await self._apologize(inbound.key, inbound.locale)
-
-    async def _apologize(self, key: MessageKey, locale: str | None) -> None:
-        try:
-            await self.channel.send_text(key, render("internal_error", locale))
-        except discord.HTTPException as error:
-            log.warning("discord: could not apologize in channel %s: %s", key.chat_id, error)
 
     # --- application commands --------------------------------------------------------
 
@@ -288,7 +275,7 @@ class DiscordAdapter:
                 params=params,
                 reply_to=reply_to,
             )
-        await self._handle(inbound)
+        await self.guard.handle(inbound)
 
     async def ask_redraw(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """ "Redraw this" in a message's Apps menu: a modal asks what to change."""
@@ -340,11 +327,7 @@ class DiscordAdapter:
         if not reachable(interaction, self.client):
             self.channel.routes.remember(interaction)
         press = ActionPress(button.kind, button.turn_id, key_of(message), str(interaction.user.id), locale)
-        try:
-            await self.engine.press(press, self.channel)
-        except Exception:
-            log.exception("discord: could not handle the %s button of turn %s", button.kind, button.turn_id)
-            await self._apologize(press.message, locale)
+        await self.guard.press(press)
 
     async def on_setting(self, interaction: discord.Interaction, name: str, value: str) -> None:
         message = interaction.message
@@ -362,11 +345,9 @@ class DiscordAdapter:
             chat_admin=private or interaction.permissions.manage_channels,
             locale=locale,
         )
-        try:
-            outcome = await self.engine.pick_setting(pick)
-        except Exception:
+        outcome = await self.guard.pick(pick)
+        if outcome is None:
             # Answered whatever went wrong: Discord would say "This interaction failed".
-            log.exception("discord: could not change setting %s of channel %s", name, pick.chat.chat_id)
             await interaction.response.send_message(render("internal_error", locale), ephemeral=True)
             return
         if outcome.view is not None:

@@ -34,6 +34,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from adapters.buttons import ActionButton, SettingButton, parse
+from adapters.guard import Guard
 from adapters.telegram_adapter.albums import AlbumCollector
 from adapters.telegram_adapter.channel import TelegramChannel
 from adapters.telegram_adapter.inbound import (
@@ -54,8 +55,7 @@ from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
 from bot.config import Settings
 from bot.engine.core import Engine
-from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingPick
-from bot.engine.records import MessageKey
+from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingOutcome, SettingPick
 from bot.engine.store import Reception
 from bot.errors import StartupError
 from bot.locales import ENGLISH, languages
@@ -157,6 +157,7 @@ class TelegramAdapter:
             self.application.bot, self.limiter.pacer, file_chat=settings.redraw_telegram_file_chat
         )
         self.channel = RoutingChannel(TelegramChannel(self.application.bot, self.limiter.pacer), self.inline)
+        self.guard = Guard(self.platform, engine, self.channel, (TelegramError,))
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
@@ -269,7 +270,7 @@ class TelegramAdapter:
                 log.exception("telegram: reception %s can't be read back", reception.delivery_id)
                 update = None
             if update is None or update.message is None:
-                await self._apologize(
+                await self.guard.apologize(
                     message_key(int(reception.chat_id), int(reception.message_id)), None, "reception_lost"
                 )
                 await self.engine.handled(self.platform, [reception.delivery_id])
@@ -307,19 +308,7 @@ class TelegramAdapter:
         if changes_settings and inbound.chat_kind is ChatKind.GROUP and not inbound.chat_admin:
             # Only a change needs to know: one getChatMember call then, not one per message.
             inbound = dataclasses.replace(inbound, chat_admin=await self._is_admin(messages[0]))
-        try:
-            await self.engine.handle(inbound, self.channel)
-        except Exception:
-            # The engine explains every expected failure itself; this is the unexpected
-            # kind (the database gone, say). The user hears of it rather than waiting forever.
-            log.exception("telegram: could not handle message %s", inbound.key)
-            await self._apologize(inbound.key, inbound.locale)
-
-    async def _apologize(self, key: MessageKey, locale: str | None, message: str = "internal_error") -> None:
-        try:
-            await self.channel.send_text(key, render(message, locale))
-        except TelegramError as error:
-            log.warning("telegram: could not apologize in chat %s: %s", key.chat_id, error)
+        await self.guard.handle(inbound)
 
     async def _is_admin(self, message: Message) -> bool:
         user = message.from_user
@@ -360,11 +349,7 @@ class TelegramAdapter:
             str(query.from_user.id),
             locale,
         )
-        try:
-            await self.engine.press(press, self.channel)
-        except Exception:
-            log.exception("telegram: could not handle the %s button of turn %s", button.kind, button.turn_id)
-            await self._apologize(press.message, locale)
+        await self.guard.press(press)
 
     # --- inline mode (adapters/telegram_adapter/inline.py) ------------------------------
 
@@ -383,11 +368,7 @@ class TelegramAdapter:
         if chosen is None or inbound is None:
             return
         self.inline.user(inbound.key.message_id, chosen.from_user.id)
-        try:
-            await self.engine.handle(inbound, self.channel)
-        except Exception:
-            log.exception("telegram: could not handle inline message %s", inbound.key)
-            await self._apologize(inbound.key, inbound.locale)
+        await self.guard.handle(inbound)
 
     async def _on_inline_button(self, query: CallbackQuery) -> None:
         """A button on an inline message: it acts on the turns drawn there (the engine checks);
@@ -403,10 +384,7 @@ class TelegramAdapter:
         else:
             self.inline.pending[imid] = query
         try:
-            await self.engine.press(press, self.channel)
-        except Exception:
-            log.exception("telegram: could not handle the %s button of turn %s", press.kind, press.turn_id)
-            await self._apologize(press.message, press.locale)
+            await self.guard.press(press)
         finally:
             unanswered = self.inline.pending.pop(imid, None)
             if unanswered is not None:
@@ -427,13 +405,14 @@ class TelegramAdapter:
             chat_admin=admin,
             locale=query.from_user.language_code,
         )
-        try:
-            outcome = await self.engine.pick_setting(pick)
+
+        async def show(outcome: SettingOutcome) -> None:
             if outcome.view is not None:
                 await self.channel.edit_settings(pick.chat, outcome.view)
-        except Exception:
+
+        outcome = await self.guard.pick(pick, show)
+        if outcome is None:
             # The spinner must stop, with a word of why, whatever went wrong.
-            log.exception("telegram: could not change setting %s of chat %s", pick.name, pick.chat.chat_id)
             await query.answer(render("internal_error", pick.locale)[:200], show_alert=True)
             return
         # A refusal is an alert the user must dismiss; anything else a passing toast.
