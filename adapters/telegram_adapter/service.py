@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
-from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatMemberStatus
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -51,14 +49,14 @@ from adapters.telegram_adapter.inline import (
     draw_result,
     inline_press,
 )
+from adapters.telegram_adapter.login import logged_in, webhook_secret
+from adapters.telegram_adapter.menu import set_menu
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
 from bot.config import Settings
 from bot.engine.core import Engine
 from bot.engine.inbound import ActionKind, ActionPress, ChatKind, SettingOutcome, SettingPick
 from bot.engine.store import Reception
-from bot.errors import StartupError
-from bot.locales import ENGLISH, languages
 from bot.messages import render
 from bot.tls import client_context
 
@@ -68,34 +66,6 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY, Update.CHOSEN_INLINE_RESULT]
 # The messages handled (service messages are not): each is kept from the moment it is taken.
 MESSAGES = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
-MENU = ("draw", "new", "settings", "usage", "history", "cancel", "language", "help")
-# The menu in each shipped language, by Telegram's language_code ("" is everyone else's: English).
-MENU_TEXT = {
-    ("" if code == ENGLISH else language.telegram_code): {name: render(f"menu_{name}", code) for name in MENU}
-    # Reversed: where two catalogues share a code (zh_Hans, zh_Hant), the first listed wins.
-    for code, language in reversed(languages().items())
-}
-
-
-def webhook_secret(settings: Settings) -> str:
-    """REDRAW_WEBHOOK_SECRET, or one derived from the bot token: every instance agrees on it."""
-    if settings.redraw_webhook_secret is not None:
-        return settings.redraw_webhook_secret.get_secret_value()
-    assert settings.telegram_bot_token is not None
-    token = settings.telegram_bot_token.get_secret_value()
-    return hashlib.sha256(f"redraw-webhook:{token}".encode()).hexdigest()
-
-
-async def logged_in(initialize: Awaitable[None], settings: Settings) -> None:
-    """Await a bot's initialize() (it calls getMe): a refused token or an unreachable
-    Bot API becomes a one-line StartupError (``redraw run``, ``redraw check``)."""
-    try:
-        await initialize
-    except InvalidToken as error:
-        raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather") from error
-    except TelegramError as error:
-        where = settings.telegram_api_base_url or "api.telegram.org"
-        raise StartupError(f"could not reach Telegram's Bot API at {where}: {error}") from error
 
 
 class TelegramAdapter:
@@ -174,7 +144,7 @@ class TelegramAdapter:
         # Telegram's own server caps downloads at 20 MB; a local Bot API server does not.
         limit = None if self.settings.telegram_api_base_url else TELEGRAM_DOWNLOAD_LIMIT
         self._builder = InboundBuilder(me, identity, limit)
-        await self._set_menu()
+        await set_menu(self.application.bot)
         await self.application.start()
         log.info("telegram: logged in as @%s", me.username)
 
@@ -229,15 +199,6 @@ class TelegramAdapter:
         # Status messages still to be removed get a moment; then the bot logs out.
         await self.channel.background.drain(5.0)
         await self.application.shutdown()
-
-    async def _set_menu(self) -> None:
-        bot = self.application.bot
-        try:
-            for language, texts in MENU_TEXT.items():
-                commands = [BotCommand(name, texts[name]) for name in MENU]
-                await bot.set_my_commands(commands, language_code=language or None)
-        except TelegramError as error:
-            log.warning("telegram: could not set the command menu: %s", error)
 
     # --- updates -------------------------------------------------------------------
 
