@@ -19,6 +19,7 @@ from discord.app_commands import locale_str
 
 from adapters.discord_adapter.inbound import message_key
 from adapters.discord_adapter.markdown import plain
+from adapters.text import cut
 from bot.engine.records import MessageKey
 from bot.locales import ENGLISH, languages, normalize_locale
 from bot.messages import render
@@ -105,9 +106,7 @@ def build_commands(
     ) -> None:
         images = [image for image in (image1, image2, image3, image4) if image is not None]
         params = {name: choice.value for name, choice in (("size", size), ("quality", quality)) if choice}
-        shown = plain(" ".join(prompt.split()))
-        if len(shown) > PROMPT_SUMMARY_CHARS:
-            shown = shown[: PROMPT_SUMMARY_CHARS - 1] + "…"
+        shown = cut(plain(" ".join(prompt.split())), PROMPT_SUMMARY_CHARS)
         extras = f" 🖼️×{len(images)}" if images else ""
         await runner.run_command(
             interaction,

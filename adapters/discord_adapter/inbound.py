@@ -2,8 +2,9 @@
 
 Everything Discord-shaped is decided here: what a mention of the bot looks like
 (``<@id>``, ``<@!id>``, or the bot's own managed role), which attachments are
-pictures, which replied-to picture becomes an input, and which locale answers
-(the user's client locale for interactions, the guild's for messages).
+pictures, and which locale answers (the user's client locale for interactions, the
+guild's for messages). What a replied-to picture becomes is the kit's rule
+(:mod:`adapters.inputs`).
 """
 
 from __future__ import annotations

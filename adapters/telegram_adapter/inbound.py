@@ -2,7 +2,8 @@
 
 Everything Telegram-shaped is decided here: who the bot is, what a command or a
 mention looks like (entities, counted in UTF-16), which photo size to take, what
-an album is, and which replied-to picture becomes an input.
+an album is, and what counts as a reply (not a forum topic's first message). What a
+replied-to picture becomes is the kit's rule (:mod:`adapters.inputs`).
 """
 
 from __future__ import annotations
