@@ -124,6 +124,19 @@ class Window(Budget):
         return self.used == 0 and now >= self.held_until
 
 
+class BotRate:
+    """A bot's overall rate, and the share of it progress may take (in bursts of half that)."""
+
+    def __init__(self, per_s: float, burst: float, progress_share: float) -> None:
+        self.overall = TokenBucket(per_s, burst)
+        share = per_s * progress_share
+        self.progress = TokenBucket(share, max(1.0, share / 2))
+
+    def budgets(self, priority: Priority) -> list[Budget]:
+        """What any call draws on: the overall rate, and progress's share unless it is a result."""
+        return [self.overall] if priority is Priority.RESULT else [self.overall, self.progress]
+
+
 class State(StrEnum):
     NEW = "new"
     QUEUED = "queued"

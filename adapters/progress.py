@@ -211,6 +211,31 @@ class Board:
         self._message.show(text, actions=actions)
 
 
+class Boards:
+    """A board a chat, made for its first picture in progress and forgotten once its last is out.
+    ``make``: a status message in the chat named (its key has no message id)."""
+
+    def __init__(self, make: Callable[[MessageKey], StatusMessage], *, limit: int, buttons: int) -> None:
+        self._make = make
+        self._limit = limit
+        self._buttons = buttons
+        self._boards: dict[str, Board] = {}
+
+    def line(self, reply_to: MessageKey, actions: Sequence[Action], label: str) -> BoardLine:
+        chat_id = reply_to.chat_id
+        board = self._boards.get(chat_id)
+        if board is None:
+            chat = MessageKey(reply_to.platform, chat_id, "")
+
+            def gone() -> None:
+                self._boards.pop(chat_id, None)
+
+            board = self._boards[chat_id] = Board(
+                lambda: self._make(chat), limit=self._limit, buttons=self._buttons, gone=gone
+            )
+        return board.line(actions, label)
+
+
 class BoardLine:
     """One picture's line on a :class:`Board` (the engine's Progress). Previews are not
     shown there: a group's messages are spent on pictures."""

@@ -4,9 +4,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import discord
 import pytest
-from discord.http import Route
 
 from bot.backends.http import UpstreamClient
 from bot.blobs import MemoryBlobStore
@@ -130,8 +128,5 @@ async def dc() -> AsyncIterator[FakeDiscord]:
     """The fake Discord (REST, gateway, CDN)."""
     server = FakeDiscord()
     await server.start()
-    # The adapter points discord.py's class-wide URLs at the fake; put them back afterwards.
-    base, gateway = Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     yield server
-    Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
     await server.close()

@@ -25,33 +25,28 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
 
 from adapters.discord_adapter.components import action_view, settings_view
 from adapters.discord_adapter.inbound import key_of
-from adapters.discord_adapter.install import InteractionRoutes, RelayedMessage, relay_send
+from adapters.discord_adapter.install import TOKEN_LIFETIME, InteractionRoutes, RelayedMessage, relay_send
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import DiscordPacer, RateLimits, Route
 from adapters.pacing import Priority, Ticket
-from adapters.progress import Background, Board, StatusMessage
-from adapters.text import cut, split_text
+from adapters.progress import Background, Boards, StatusMessage
+from adapters.text import cut, send_pieces, split_text
+from adapters.uploads import JpegSteps, fitting_jpeg, original_upload, picture_upload
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action, OutgoingImage, Progress, SettingsView
-from bot.images import imaging
-from bot.images.offload import run_cpu
-from bot.images.types import MIME_EXTENSIONS
-from bot.messages import render
 
 log = logging.getLogger(__name__)
 
 MAX_CONTENT = 2000
-# Interaction tokens last 15 minutes; past this the card is edited through the channel.
-TOKEN_LIFETIME = timedelta(minutes=14)
 # Tried in turn until the JPEG fits the upload limit: (longest side, quality).
-JPEG_STEPS: tuple[tuple[int | None, int], ...] = ((None, 92), (4096, 88), (2560, 85), (1600, 80), (1024, 75))
+JPEG_STEPS: JpegSteps = ((None, 92), (4096, 88), (2560, 85), (1600, 80), (1024, 75))
 QUIET = discord.AllowedMentions.none()
 PING_REPLIED = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=True)
 # Cancel buttons on a channel's board (Discord allows 25 a message).
@@ -68,16 +63,6 @@ class _Card:
     # What the card says once its work is done ("🎨 **a fox**"); empty for commands answered in words.
     summary: str
     fresh: bool = True
-
-
-async def fitting_jpeg(data: bytes, limit: int) -> bytes:
-    """The largest, best JPEG of ``data`` under ``limit`` bytes (the last step if none is)."""
-    jpeg = b""
-    for side, quality in JPEG_STEPS:
-        jpeg = await run_cpu(imaging.jpeg_preview, data, side, quality)
-        if len(jpeg) <= limit:
-            break
-    return jpeg
 
 
 def _preview_file(preview: bytes) -> discord.File:
@@ -133,7 +118,9 @@ class DiscordChannel:
         self.pacing = DiscordPacer(limits)
         self.background = Background()
         self._cards: dict[MessageKey, _Card] = {}
-        self._boards: dict[int, Board] = {}
+        self._boards = Boards(
+            lambda chat: _Status(self, chat, (), None), limit=MAX_CONTENT, buttons=MAX_BOARD_BUTTONS
+        )
         # Channels the bot is not in (a user-installed app): reached through an interaction.
         self.routes = InteractionRoutes()
 
@@ -155,6 +142,7 @@ class DiscordChannel:
                 del self._cards[key]
 
     async def _edit_card(self, card: _Card, ticket: Ticket | None = None, **changes: Any) -> None:
+        # Past the token's lifetime the card is edited through the channel.
         if card.interaction.created_at > datetime.now(UTC) - TOKEN_LIFETIME:
             await self.pacing.wait(Route.CARD, card.channel_id, ticket)
             await card.interaction.edit_original_response(**changes)
@@ -177,27 +165,14 @@ class DiscordChannel:
         if card is not None and card.fresh:
             card.fresh = False
             return _Status(self, reply_to, actions, card)
-        channel_id = int(reply_to.chat_id)
-        if not self._in_server(channel_id):
+        if not self._in_server(int(reply_to.chat_id)):
             return _Status(self, reply_to, actions, None)
         # A server's channel (5 new messages per 5 s): its pictures in progress share one message.
-        board = self._boards.get(channel_id)
-        if board is None:
-            where = MessageKey(reply_to.platform, reply_to.chat_id, "")
-            board = self._boards[channel_id] = Board(
-                lambda: _Status(self, where, (), None),
-                limit=MAX_CONTENT,
-                buttons=MAX_BOARD_BUTTONS,
-                gone=lambda: self._forget_board(channel_id),
-            )
-        return board.line(actions, label)
+        return self._boards.line(reply_to, actions, label)
 
     def _in_server(self, channel_id: int) -> bool:
         """A server's channel, where many may ask at once (a DM has one person)."""
         return isinstance(getattr(self.client.get_channel(channel_id), "guild", None), discord.Guild)
-
-    def _forget_board(self, channel_id: int) -> None:
-        self._boards.pop(channel_id, None)
 
     async def _remove(self, key: MessageKey, ticket: Ticket | None = None) -> None:
         """Take a status off the screen: a card keeps its summary, a message goes."""
@@ -267,12 +242,11 @@ class DiscordChannel:
 
     @staticmethod
     async def _picture(image: OutgoingImage, index: int, limit: int) -> discord.File:
-        if len(image.data) <= limit:
-            extension = MIME_EXTENSIONS.get(image.mime, "png")
-            return discord.File(io.BytesIO(image.data), filename=f"redraw-{index + 1}.{extension}")
-        # Over the upload limit: a JPEG preview (the 📎 Original button sends the best that fits).
-        preview = await fitting_jpeg(image.data, limit)
-        return discord.File(io.BytesIO(preview), filename=f"redraw-{index + 1}-preview.jpg")
+        async def preview(data: bytes) -> bytes:
+            return await fitting_jpeg(data, limit, JPEG_STEPS)
+
+        data, filename = await picture_upload(image, index, len(image.data) <= limit, preview)
+        return discord.File(io.BytesIO(data), filename=filename)
 
     def upload_limit(self, chat_id: str) -> int:
         """The guild's upload limit (more with boosts); 10 MiB in DMs."""
@@ -307,31 +281,21 @@ class DiscordChannel:
         if len(parts[0]) > MAX_CONTENT:
             # Split, then escaped (at most doubling): no escape is parted from what it escapes.
             parts = [plain(part) for part in split_text(text, MAX_CONTENT // 2)]
-        sent: discord.Message | None = None
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            sent = await self._send(
-                reply_to, content=part, view=action_view(actions) if last else None, reply=index == 0
+
+        async def send(part: str, first: bool, last: bool) -> discord.Message:
+            return await self._send(
+                reply_to, content=part, view=action_view(actions) if last else None, reply=first
             )
-        assert sent is not None
-        return key_of(sent)
+
+        return key_of(await send_pieces(parts, send))
 
     async def send_file(
         self, reply_to: MessageKey, data: bytes, filename: str, mime: str, locale: str | None = None
     ) -> MessageKey:
         limit = self.upload_limit(reply_to.chat_id)
-        content = ""
-        if len(data) > limit:
-            log.info(
-                "original %s is %d bytes, over the %d-byte upload limit: JPEG", filename, len(data), limit
-            )
-            content = render(
-                "original_too_large", locale, size_mb=f"{len(data) / 2**20:.1f}", limit_mb=limit // 2**20
-            )
-            data = await fitting_jpeg(data, limit)
-            filename = f"{filename.rsplit('.', 1)[0]}.jpg"
-        upload = discord.File(io.BytesIO(data), filename=filename)
-        sent = await self._send(reply_to, content=content, files=[upload])
+        original = await original_upload(data, filename, limit, locale, JPEG_STEPS)
+        upload = discord.File(io.BytesIO(original.data), filename=original.filename)
+        sent = await self._send(reply_to, content=original.note or "", files=[upload])
         return key_of(sent)
 
     async def send_settings(self, reply_to: MessageKey, view: SettingsView) -> MessageKey:

@@ -19,6 +19,7 @@ from discord.app_commands import locale_str
 
 from adapters.discord_adapter.inbound import message_key
 from adapters.discord_adapter.markdown import plain
+from adapters.text import cut
 from bot.engine.records import MessageKey
 from bot.images.catalogue import image_model, size_label
 from bot.images.validation import QUALITIES
@@ -105,9 +106,7 @@ def build_commands(
     ) -> None:
         images = [image for image in (image1, image2, image3, image4) if image is not None]
         params = {name: choice.value for name, choice in (("size", size), ("quality", quality)) if choice}
-        shown = plain(" ".join(prompt.split()))
-        if len(shown) > PROMPT_SUMMARY_CHARS:
-            shown = shown[: PROMPT_SUMMARY_CHARS - 1] + "…"
+        shown = cut(plain(" ".join(prompt.split())), PROMPT_SUMMARY_CHARS)
         extras = f" 🖼️×{len(images)}" if images else ""
         await runner.run_command(
             interaction,
@@ -118,31 +117,11 @@ def build_commands(
             summary=f"**{shown}**{extras}",
         )
 
-    @app_commands.command(name="settings", description=_("discord_settings"))
-    async def settings(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "settings", ephemeral=True)
-
-    @anywhere
-    @everywhere
-    @app_commands.command(name="usage", description=_("menu_usage"))
-    async def usage(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "usage", ephemeral=True)
-
-    @app_commands.command(name="new", description=_("discord_new"))
-    async def new(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "new")
-
-    @anywhere
-    @everywhere
-    @app_commands.command(name="history", description=_("discord_history"))
-    async def history(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "history", ephemeral=True)
-
-    @anywhere
-    @everywhere
-    @app_commands.command(name="help", description=_("menu_help"))
-    async def help_(interaction: discord.Interaction) -> None:
-        await runner.run_command(interaction, "help", ephemeral=True)
+    settings = _plain_command(runner, "settings", "discord_settings")
+    usage = _plain_command(runner, "usage", "menu_usage", user_installable=True)
+    new = _plain_command(runner, "new", "discord_new", ephemeral=False)
+    history = _plain_command(runner, "history", "discord_history", user_installable=True)
+    help_ = _plain_command(runner, "help", "menu_help", user_installable=True)
 
     @anywhere
     @everywhere
@@ -167,6 +146,30 @@ def build_commands(
         await runner.run_command(interaction, "language", text=text, ephemeral=True)
 
     return [imagine, settings, usage, new, history, help_, language, picture_history, redraw_this]
+
+
+def _plain_command(
+    runner: CommandRunner,
+    name: str,
+    description: str,
+    *,
+    ephemeral: bool = True,
+    user_installable: bool = False,
+) -> app_commands.Command:  # type: ignore[type-arg]
+    """A command with no options: the engine's command of that name."""
+
+    async def run(interaction: discord.Interaction) -> None:
+        await runner.run_command(interaction, name, ephemeral=ephemeral)
+
+    command: app_commands.Command = app_commands.Command(  # type: ignore[type-arg]
+        name=name, description=_(description), callback=run
+    )
+    return installable(command) if user_installable else command
+
+
+def installable(command: app_commands.Command) -> app_commands.Command:  # type: ignore[type-arg]
+    """Allowed where a user-installed app's commands work too."""
+    return anywhere(everywhere(command))
 
 
 def languages_offered() -> list[app_commands.Choice[str]]:

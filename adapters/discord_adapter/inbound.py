@@ -2,8 +2,9 @@
 
 Everything Discord-shaped is decided here: what a mention of the bot looks like
 (``<@id>``, ``<@!id>``, or the bot's own managed role), which attachments are
-pictures, which replied-to picture becomes an input, and which locale answers
-(the user's client locale for interactions, the guild's for messages).
+pictures, and which locale answers (the user's client locale for interactions, the
+guild's for messages). What a replied-to picture becomes is the kit's rule
+(:mod:`adapters.inputs`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import discord
 
 from adapters.buttons import ActionButton, parse
+from adapters.inputs import Replied, is_picture_type, with_reply
 from bot.engine.records import MessageKey
 from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError, download_too_large
@@ -21,8 +23,6 @@ from bot.images.imaging import MAX_INPUT_BYTES
 from bot.images.validation import visible
 
 PLATFORM = "discord"
-# Image attachments we don't read, though their type says image.
-NOT_PICTURES = {"image/svg+xml"}
 PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".heic", ".heif", ".avif")
 
 # Discord's own wording of some messages (slash commands): ``help_discord`` and the like.
@@ -51,7 +51,7 @@ def _mime(attachment: discord.Attachment) -> str:
 def is_picture(attachment: discord.Attachment) -> bool:
     mime = _mime(attachment)
     if mime:
-        return mime.startswith("image/") and mime not in NOT_PICTURES
+        return is_picture_type(mime)
     return attachment.filename.lower().endswith(PICTURE_EXTENSIONS)
 
 
@@ -112,45 +112,43 @@ class MessageReader:
     def build(self, message: discord.Message, replied: discord.Message | None) -> Inbound | None:
         """A user's message; ``replied``: the one it replies to, when it could be had. None: not for us."""
         key = key_of(message)
-        images = [image_input(a, key) for a in message.attachments if is_picture(a)]
-        unsupported = None if images else unsupported_kind(message)
-        text = visible(self.clean_text(message))
+        images = tuple(image_input(a, key) for a in message.attachments if is_picture(a))
+        reference = message.reference
         reply_to = None
-        replied_to_bot = False
-        if message.reference is not None and message.reference.message_id is not None:
-            reply_to = message_key(message.reference.channel_id, message.reference.message_id)
-            if replied is not None:
-                replied_to_bot = replied.author.id == self.bot_id
-                if not replied_to_bot:
-                    # Someone's picture being replied to is an input; the bot's own pictures are
-                    # the engine's business (it continues from the stored turn).
-                    source = key_of(replied)
-                    images[:0] = [image_input(a, source) for a in replied.attachments if is_picture(a)]
-                    if images:
-                        unsupported = None
-        if not text and not images and unsupported is None:
-            return None
+        if reference is not None and reference.message_id is not None:
+            reply_to = message_key(reference.channel_id, reference.message_id)
         guild = message.guild
-        return Inbound(
+        inbound = Inbound(
             key=key,
             wording=WORDING,
             user_id=str(message.author.id),
             user_name=message.author.display_name,
             chat_kind=chat_kind(message.channel),
-            text=text,
+            text=visible(self.clean_text(message)),
             locale=str(guild.preferred_locale) if guild is not None else None,
-            images=tuple(images),
+            images=images,
             reply_to=reply_to,
-            addressed=self.mentions_bot(message) or replied_to_bot,
+            addressed=self.mentions_bot(message),
             chat_admin=guild is None or _can_manage(message.channel, message.author),
-            unsupported=unsupported,
-            reply_user_id=str(replied.author.id) if replied is not None else None,
-            reply_bot_picture=replied_to_bot
-            and replied is not None
-            and any(map(is_picture, replied.attachments)),
-            reply_turn=turn_of_buttons(replied) if replied is not None and replied_to_bot else None,
-            reply_image=picture_index(replied) if replied is not None and replied_to_bot else 0,
+            unsupported=None if images else unsupported_kind(message),
         )
+        if reply_to is not None and replied is not None:
+            inbound = with_reply(inbound, replied_message(replied, reply_to, self.bot_id))
+        if not inbound.text and not inbound.images and inbound.unsupported is None:
+            return None
+        return inbound
+
+
+def replied_message(message: discord.Message, key: MessageKey, bot_id: int) -> Replied:
+    """``message``, replied to (as ``key``) or picked in its Apps menu."""
+    return Replied(
+        key,
+        str(message.author.id),
+        by_bot=message.author.id == bot_id,
+        pictures=tuple(image_input(a, key_of(message)) for a in message.attachments if is_picture(a)),
+        turn=turn_of_buttons(message),
+        image=picture_index(message),
+    )
 
 
 def turn_of_buttons(message: discord.Message) -> int | None:

@@ -24,26 +24,20 @@ The modal lives in memory: one opened before a restart is not answered after it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import discord
 from discord import ui
 
-from adapters.discord_adapter.inbound import (
-    image_input,
-    interaction_inbound,
-    is_picture,
-    key_of,
-    picture_index,
-    turn_of_buttons,
-)
+from adapters.discord_adapter.inbound import interaction_inbound, key_of, replied_message
+from adapters.inputs import with_reply
 from bot.engine.records import MessageKey
 from bot.engine.seams import Inbound
 from bot.messages import render
 
-# Interaction tokens last 15 minutes; a route is not used past this.
+# Interaction tokens last 15 minutes; a route or a card's token is not used past this.
 TOKEN_LIFETIME = timedelta(minutes=14)
 MODAL_TIMEOUT_S = 600.0
 MAX_CHANGE = 4000
@@ -144,15 +138,4 @@ def redraw_inbound(
     """ "Redraw this" on ``message``, answered on the card ``key``: one of the bot's pictures is
     continued like a reply to it; anyone else's images are restyled."""
     base = interaction_inbound(interaction, key, "imagine", text=text)
-    source = key_of(message)
-    ours = message.author.id == bot_id
-    pictures = [attachment for attachment in message.attachments if is_picture(attachment)]
-    return replace(
-        base,
-        images=() if ours else tuple(image_input(attachment, source) for attachment in pictures),
-        reply_to=source,
-        reply_user_id=str(message.author.id),
-        reply_bot_picture=ours and bool(pictures),
-        reply_turn=turn_of_buttons(message) if ours else None,
-        reply_image=picture_index(message) if ours else 0,
-    )
+    return with_reply(base, replied_message(message, key_of(message), bot_id))

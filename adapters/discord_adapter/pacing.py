@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from adapters.pacing import Budget, Budgets, Pacer, Priority, Ticket, TokenBucket, Window
+from adapters.pacing import BotRate, Budgets, Pacer, Ticket, Window
 
 
 class Route(StrEnum):
@@ -40,9 +40,7 @@ class DiscordPacer:
     def __init__(self, limits: RateLimits | None = None) -> None:
         self.limits = limits = limits or RateLimits()
         self.pacer = Pacer()
-        self.overall = TokenBucket(limits.global_per_s, limits.global_per_s)
-        share = limits.global_per_s * limits.progress_share
-        self.progress = TokenBucket(share, max(1.0, share / 2))
+        self.rate = BotRate(limits.global_per_s, limits.global_per_s, limits.progress_share)
 
         def window() -> Window:
             return Window(limits.channel_count, limits.channel_period_s, limits.channel_reserve)
@@ -52,9 +50,7 @@ class DiscordPacer:
     async def wait(self, route: Route, channel_id: int, ticket: Ticket | None = None) -> None:
         """Wait for this call's turn (raises :class:`~adapters.pacing.Withdrawn` if withdrawn)."""
         ticket = ticket or Ticket()
-        budgets: list[Budget] = [self.overall]
-        if ticket.priority is not Priority.RESULT:
-            budgets.append(self.progress)
+        budgets = self.rate.budgets(ticket.priority)
         if route is not Route.CARD:
             budgets.append(self._routes[route](channel_id))
         await self.pacer.acquire(ticket, budgets)

@@ -25,14 +25,11 @@ class DiscordPlugin:
     async def check(self, settings: Settings) -> str:
         """A login (no gateway): who the bot is."""
         import discord  # noqa: PLC0415
-        from discord.http import Route  # noqa: PLC0415
 
-        from adapters.discord_adapter.service import api_base, log_in  # noqa: PLC0415
+        from adapters.discord_adapter.addresses import AddressedClient, Addresses, log_in  # noqa: PLC0415
 
         assert settings.discord_bot_token is not None
-        if settings.discord_api_base_url:
-            Route.BASE = api_base(settings.discord_api_base_url)
-        client = discord.Client(intents=discord.Intents.none())
+        client = AddressedClient(addresses=Addresses.from_settings(settings), intents=discord.Intents.none())
         try:
             await log_in(client, settings.discord_bot_token.get_secret_value())
             user = client.user

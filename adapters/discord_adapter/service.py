@@ -17,13 +17,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import discord
-import yarl
 from discord import app_commands
-from discord.http import Route
 
 from adapters.buttons import ActionButton
+from adapters.discord_adapter.addresses import AddressedClient, Addresses, log_in
 from adapters.discord_adapter.channel import DiscordChannel
 from adapters.discord_adapter.commands import PROMPT_SUMMARY_CHARS, CommandTranslator, build_commands
 from adapters.discord_adapter.components import ActionButtonItem, SettingSelectItem, settings_view
@@ -39,10 +37,11 @@ from adapters.discord_adapter.inbound import (
 from adapters.discord_adapter.install import RedrawModal, reachable, redraw_inbound
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
+from adapters.guard import Guard
 from bot.app.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.records import MessageKey
-from bot.engine.seams import ActionKind, ActionPress, ChatKind, Inbound, SettingPick
+from bot.engine.seams import ActionKind, ActionPress, ChatKind, SettingPick
 from bot.errors import StartupError
 from bot.messages import render
 
@@ -51,30 +50,12 @@ log = logging.getLogger(__name__)
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
-API_VERSION_PATH = "/api/v10"
 READY_TIMEOUT_S = 60.0
 INTENT_HELP = (
     "Discord refused the message-content intent. Enable it in the Developer Portal "
     "(your application → Bot → Privileged Gateway Intents → Message Content Intent), "
     "or set DISCORD_MESSAGE_CONTENT=false to run with slash commands only"
 )
-
-
-def api_base(url: str) -> str:
-    """``http://proxy:8080`` → ``http://proxy:8080/api/v10``; a URL naming its version is kept."""
-    url = url.rstrip("/")
-    return url if "/api/v" in url else url + API_VERSION_PATH
-
-
-async def log_in(client: discord.Client, token: str) -> None:
-    """Log in over REST: a refused token or an unreachable API becomes a one-line
-    StartupError (``redraw run``, ``redraw check``)."""
-    try:
-        await client.login(token)
-    except discord.LoginFailure as error:
-        raise StartupError("Discord refused DISCORD_BOT_TOKEN; check it in the Developer Portal") from error
-    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
-        raise StartupError(f"could not reach Discord's API at {Route.BASE}: {error}") from error
 
 
 class CommandTree(app_commands.CommandTree["RedrawClient"]):
@@ -84,12 +65,17 @@ class CommandTree(app_commands.CommandTree["RedrawClient"]):
         return True
 
 
-class RedrawClient(discord.Client):
+class RedrawClient(AddressedClient):
     def __init__(
-        self, adapter: DiscordAdapter, intents: discord.Intents, guild_ready_timeout_s: float
+        self,
+        adapter: DiscordAdapter,
+        addresses: Addresses,
+        intents: discord.Intents,
+        guild_ready_timeout_s: float,
     ) -> None:
         # No message cache: replies carry the message they answer, and memory stays flat.
         super().__init__(
+            addresses=addresses,
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             max_messages=None,
@@ -118,17 +104,14 @@ class DiscordAdapter:
             raise ValueError("DISCORD_BOT_TOKEN is not set")
         self.settings = settings
         self.engine = engine
-        if settings.discord_api_base_url:
-            Route.BASE = api_base(settings.discord_api_base_url)
-        if settings.discord_gateway_url:
-            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
         intents = discord.Intents.default()
         intents.message_content = settings.discord_message_content
         # READY is followed by the guilds one by one; discord.py waits this long after the last.
-        self.client = RedrawClient(self, intents, guild_ready_timeout_s)
+        self.client = RedrawClient(self, Addresses.from_settings(settings), intents, guild_ready_timeout_s)
         self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem)
         # Discord's rate limits, spent on results first.
         self.channel = DiscordChannel(self.client, limits=limits)
+        self.guard = Guard(self.platform, engine, self.channel, (discord.HTTPException,))
         self._reader: MessageReader | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._accepting = False
@@ -231,7 +214,7 @@ class DiscordAdapter:
         replied = await self._replied(message)
         inbound = self._reader.build(message, replied)
         if inbound is not None:
-            await self._handle(inbound)
+            await self.guard.handle(inbound)
 
     async def _replied(self, message: discord.Message) -> discord.Message | None:
         """The message this one replies to: carried by the gateway, else fetched when it matters."""
@@ -247,21 +230,6 @@ class DiscordAdapter:
         except discord.HTTPException as error:
             log.info("discord: could not fetch replied message %s: %s", reference.message_id, error)
             return None
-
-    async def _handle(self, inbound: Inbound) -> None:
-        try:
-            await self.engine.handle(inbound, self.channel)
-        except Exception:
-            # The engine explains every expected failure itself; this is the unexpected
-            # kind (the database gone, say). The user hears of it rather than waiting forever.
-            log.exception("discord: could not handle %s", inbound.key)
-            await self._apologize(inbound.key, inbound.locale)
-
-    async def _apologize(self, key: MessageKey, locale: str | None) -> None:
-        try:
-            await self.channel.send_text(key, render("internal_error", locale))
-        except discord.HTTPException as error:
-            log.warning("discord: could not apologize in channel %s: %s", key.chat_id, error)
 
     # --- application commands --------------------------------------------------------
 
@@ -308,7 +276,7 @@ class DiscordAdapter:
                 params=params,
                 reply_to=reply_to,
             )
-        await self._handle(inbound)
+        await self.guard.handle(inbound)
 
     async def ask_redraw(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """ "Redraw this" in a message's Apps menu: a modal asks what to change."""
@@ -360,11 +328,7 @@ class DiscordAdapter:
         if not reachable(interaction, self.client):
             self.channel.routes.remember(interaction)
         press = ActionPress(button.kind, button.turn_id, key_of(message), str(interaction.user.id), locale)
-        try:
-            await self.engine.press(press, self.channel)
-        except Exception:
-            log.exception("discord: could not handle the %s button of turn %s", button.kind, button.turn_id)
-            await self._apologize(press.message, locale)
+        await self.guard.press(press)
 
     async def on_setting(self, interaction: discord.Interaction, name: str, value: str) -> None:
         message = interaction.message
@@ -383,11 +347,9 @@ class DiscordAdapter:
             locale=locale,
             wording=WORDING,
         )
-        try:
-            outcome = await self.engine.pick_setting(pick)
-        except Exception:
+        outcome = await self.guard.pick(pick)
+        if outcome is None:
             # Answered whatever went wrong: Discord would say "This interaction failed".
-            log.exception("discord: could not change setting %s of channel %s", name, pick.message.chat_id)
             await interaction.response.send_message(render("internal_error", locale), ephemeral=True)
             return
         if outcome.view is not None:

@@ -24,16 +24,15 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from adapters.pacing import Pacer, Priority, Ticket
-from adapters.progress import Background, Board, StatusMessage
+from adapters.progress import Background, Boards, StatusMessage
 from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_keyboard, settings_text
-from adapters.text import cut, split_text
+from adapters.text import cut, send_pieces, split_text
+from adapters.uploads import JpegSteps, original_upload, picture_upload
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action, OutgoingImage, Progress, SettingsView
 from bot.images import imaging
 from bot.images.offload import run_cpu
-from bot.images.types import MIME_EXTENSIONS
-from bot.messages import render
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,8 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTO_SIDES = 10_000  # width + height
 MAX_PHOTO_RATIO = 20
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+# An original beyond what a bot may upload: one JPEG at its own size.
+ORIGINAL_JPEG: JpegSteps = ((None, 95),)
 MAX_ALBUM = 10
 # Telegram shows photos at up to 2560 px: a larger preview only costs upload time.
 PREVIEW_SIDE = 2560
@@ -59,6 +60,10 @@ def fits_photo(image: OutgoingImage) -> bool:
         and width + height <= MAX_PHOTO_SIDES
         and max(width, height) <= MAX_PHOTO_RATIO * max(1, min(width, height))
     )
+
+
+async def _preview(data: bytes) -> bytes:
+    return await run_cpu(imaging.jpeg_preview, data, PREVIEW_SIDE)
 
 
 def _is_group(chat_id: int) -> bool:
@@ -147,27 +152,14 @@ class TelegramChannel:
         # Status messages handed to the engine for an answer to take their place: photo or not.
         self._handed: dict[MessageKey, bool] = {}
         # A group's pictures in progress share one message (20 messages a minute is all a group gets).
-        self._boards: dict[int, Board] = {}
+        self._boards = Boards(lambda chat: _Status(self, chat, ()), limit=MAX_TEXT, buttons=MAX_BOARD_BUTTONS)
 
     # --- progress -------------------------------------------------------------
 
     def progress(self, reply_to: MessageKey, actions: Sequence[Action], label: str = "") -> Progress:
-        chat_id = int(reply_to.chat_id)
-        if not _is_group(chat_id):
+        if not _is_group(int(reply_to.chat_id)):
             return _Status(self, reply_to, actions)
-        board = self._boards.get(chat_id)
-        if board is None:
-            chat = MessageKey(reply_to.platform, reply_to.chat_id, "")
-            board = self._boards[chat_id] = Board(
-                lambda: _Status(self, chat, ()),
-                limit=MAX_TEXT,
-                buttons=MAX_BOARD_BUTTONS,
-                gone=lambda: self._forget_board(chat_id),
-            )
-        return board.line(actions, label)
-
-    def _forget_board(self, chat_id: int) -> None:
-        self._boards.pop(chat_id, None)
+        return self._boards.line(reply_to, actions, label)
 
     async def delete(self, key: MessageKey, ticket: Ticket | None = None) -> None:
         try:
@@ -253,7 +245,7 @@ class TelegramChannel:
         except BadRequest as error:
             # Telegram judged it differently (dimensions, decoding): a preview always fits.
             log.warning("photo refused (%s); sending a JPEG preview instead", error)
-            preview = await run_cpu(imaging.jpeg_preview, image.data, PREVIEW_SIDE)
+            preview = await _preview(image.data)
             return await self.bot.send_photo(
                 chat_id,
                 InputFile(preview, filename="preview.jpg"),
@@ -283,12 +275,7 @@ class TelegramChannel:
     @staticmethod
     async def _photo_upload(image: OutgoingImage, index: int) -> tuple[bytes, str]:
         """The bytes to upload as a photo, and their file name."""
-        if fits_photo(image):
-            extension = MIME_EXTENSIONS.get(image.mime, "png")
-            return image.data, f"redraw-{index + 1}.{extension}"
-        # Too large for a photo: a JPEG preview (the 📎 Original button sends the file).
-        preview = await run_cpu(imaging.jpeg_preview, image.data, PREVIEW_SIDE)
-        return preview, f"redraw-{index + 1}-preview.jpg"
+        return await picture_upload(image, index, fits_photo(image), _preview)
 
     # --- text, files, settings ------------------------------------------------------
 
@@ -314,39 +301,25 @@ class TelegramChannel:
         if replace is not None:
             # A photo can't become text: the answer comes as a message, and the status goes.
             self._remove_later(replace)
-        sent: Message | None = None
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            sent = await self.bot.send_message(
+
+        async def send(part: str, first: bool, last: bool) -> Message:
+            return await self.bot.send_message(
                 chat_id,
                 part,
-                reply_parameters=_reply(reply_to) if index == 0 else None,
+                reply_parameters=_reply(reply_to) if first else None,
                 reply_markup=action_keyboard(actions) if last else None,
             )
-        assert sent is not None
-        return key_of(sent)
+
+        return key_of(await send_pieces(parts, send))
 
     async def send_file(
         self, reply_to: MessageKey, data: bytes, filename: str, mime: str, locale: str | None = None
     ) -> MessageKey:
-        caption = None
-        if len(data) > MAX_DOCUMENT_BYTES:
-            # Beyond what a bot may upload: the best JPEG that fits instead, saying so.
-            log.warning(
-                "original %s is %d bytes, over Telegram's 50 MB; sending it as JPEG", filename, len(data)
-            )
-            caption = render(
-                "original_too_large",
-                locale,
-                size_mb=f"{len(data) / 2**20:.1f}",
-                limit_mb=MAX_DOCUMENT_BYTES // 2**20,
-            )
-            data = await run_cpu(imaging.jpeg_preview, data, None, 95)
-            filename = f"{filename.rsplit('.', 1)[0]}.jpg"
+        original = await original_upload(data, filename, MAX_DOCUMENT_BYTES, locale, ORIGINAL_JPEG)
         sent = await self.bot.send_document(
             int(reply_to.chat_id),
-            InputFile(data, filename=filename),
-            caption=caption,
+            InputFile(original.data, filename=original.filename),
+            caption=original.note,
             reply_parameters=_reply(reply_to),
             disable_content_type_detection=True,
         )

@@ -2,7 +2,8 @@
 
 Everything Telegram-shaped is decided here: who the bot is, what a command or a
 mention looks like (entities, counted in UTF-16), which photo size to take, what
-an album is, and which replied-to picture becomes an input.
+an album is, and what counts as a reply (not a forum topic's first message). What a
+replied-to picture becomes is the kit's rule (:mod:`adapters.inputs`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
 from adapters.buttons import ActionButton, parse
+from adapters.inputs import Replied, is_picture_type, with_reply
 from bot.engine.records import MessageKey
 from bot.engine.seams import ChatKind, ImageInput, Inbound
 from bot.errors import InputError, download_too_large
@@ -25,8 +27,6 @@ PLATFORM = "telegram"
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 # Anonymous group admins post as this user, on behalf of the group.
 GROUP_ANONYMOUS_BOT = 1087968824
-# Image documents we don't read, though their MIME type says image.
-NOT_PICTURES = {"image/svg+xml"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def image_ref(message: Message) -> ImageRef | None:
     document = message.document
     if document is not None and message.animation is None:
         mime = (document.mime_type or "").lower()
-        if mime.startswith("image/") and mime not in NOT_PICTURES:
+        if is_picture_type(mime):
             return ImageRef(document.file_id, document.file_size, mime, source)
     return None
 
@@ -161,22 +161,9 @@ class InboundBuilder:
         unsupported = None if refs else next(filter(None, map(unsupported_kind, messages)), None)
         if not raw_text and not refs and unsupported is None:
             return None  # a service message: someone joined, a pin, a new title
-        reply_to, replied_to_bot, reply_user, reply_turn = None, False, None, None
-        replied = next((m.reply_to_message for m in messages if m.reply_to_message), None)
-        if replied is not None and not _opens_topic(replied):
-            reply_to = key_of(replied)
-            reply_user = str(replied.from_user.id) if replied.from_user is not None else None
-            replied_to_bot = replied.from_user is not None and replied.from_user.id == self.identity.id
-            reply_turn = _turn_of_buttons(replied) if replied_to_bot else None
-            # A user's picture being replied to is an input; the bot's own pictures are
-            # the engine's business (it continues from the stored turn).
-            replied_ref = None if replied_to_bot else image_ref(replied)
-            if replied_ref is not None:
-                refs.insert(0, replied_ref)
-                unsupported = None
         user_id, user_name, anonymous_admin = _sender(lead)
         language = lead.from_user.language_code if lead.from_user else None
-        return Inbound(
+        inbound = Inbound(
             key=key_of(first),
             user_id=user_id,
             user_name=user_name,
@@ -184,14 +171,25 @@ class InboundBuilder:
             text=visible(parsed.text),
             locale=language,
             images=tuple(self._input(ref) for ref in refs),
-            reply_to=reply_to,
             command=parsed.command,
-            addressed=parsed.mentioned or parsed.command is not None or replied_to_bot,
+            addressed=parsed.mentioned or parsed.command is not None,
             chat_admin=anonymous_admin or first.chat.type == ChatType.PRIVATE,
             unsupported=unsupported,
-            reply_user_id=reply_user,
-            reply_bot_picture=replied_to_bot and replied is not None and image_ref(replied) is not None,
-            reply_turn=reply_turn,
+        )
+        replied = next((m.reply_to_message for m in messages if m.reply_to_message), None)
+        return with_reply(inbound, self._replied(replied))
+
+    def _replied(self, message: Message | None) -> Replied | None:
+        if message is None or _opens_topic(message):
+            return None
+        user = message.from_user
+        ref = image_ref(message)
+        return Replied(
+            key_of(message),
+            str(user.id) if user is not None else None,
+            by_bot=user is not None and user.id == self.identity.id,
+            pictures=(self._input(ref),) if ref is not None else (),
+            turn=_turn_of_buttons(message),
         )
 
     def _input(self, ref: ImageRef) -> ImageInput:

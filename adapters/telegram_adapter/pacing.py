@@ -27,7 +27,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from adapters.pacing import Budget, Budgets, Pacer, Priority, State, Ticket, TokenBucket
+from adapters.pacing import BotRate, Budget, Budgets, Pacer, Priority, State, Ticket, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,7 @@ class PriorityRateLimiter(BaseRateLimiter[Ticket]):
     def __init__(self, limits: FloodLimits | None = None) -> None:
         self.limits = limits = limits or FloodLimits()
         self.pacer = Pacer()
-        self.overall = TokenBucket(limits.overall_per_s, limits.overall_burst)
-        share = limits.overall_per_s * limits.progress_share
-        self.progress = TokenBucket(share, max(1.0, share / 2))
+        self.rate = BotRate(limits.overall_per_s, limits.overall_burst, limits.progress_share)
         self.chats = Budgets(lambda: TokenBucket(limits.chat_per_s, limits.chat_burst, limits.chat_reserve))
         self.groups = Budgets(
             lambda: TokenBucket(limits.group_per_minute / 60, limits.group_burst, limits.group_reserve)
@@ -93,13 +91,9 @@ class PriorityRateLimiter(BaseRateLimiter[Ticket]):
                 return []
             # An inline message (adapters/telegram_adapter/inline.py) is in no chat of the
             # bot's: its edits draw on the overall rate alone, progress on progress's share.
-            return [self.overall] if priority is Priority.RESULT else [self.overall, self.progress]
-        group = _is_group(chat_id)
-        chat = self._chat(chat_id)
-        if priority is Priority.RESULT:
-            return [self.overall, chat]
-        budgets = [self.overall, self.progress, chat]
-        if group and priority is not Priority.CLEANUP:
+            return self.rate.budgets(priority)
+        budgets = [*self.rate.budgets(priority), self._chat(chat_id)]
+        if _is_group(chat_id) and priority not in {Priority.RESULT, Priority.CLEANUP}:
             # Removing a finished status is not thinned: a stale one would say "drawing" for nothing.
             budgets.append(self.group_progress(chat_id))
         return budgets

@@ -26,7 +26,7 @@ class TelegramPlugin:
         """getMe: the bot's name, how it takes updates, and whether inline and guest mode are on."""
         from telegram import Bot  # noqa: PLC0415
 
-        from adapters.telegram_adapter.service import logged_in  # noqa: PLC0415
+        from adapters.telegram_adapter.login import logged_in  # noqa: PLC0415
 
         assert settings.telegram_bot_token is not None
         bot = Bot(

@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
-from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatMemberStatus
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -34,6 +32,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from adapters.buttons import ActionButton, SettingButton, parse
+from adapters.guard import Guard
 from adapters.telegram_adapter.albums import AlbumCollector
 from adapters.telegram_adapter.channel import TelegramChannel
 from adapters.telegram_adapter.guest import GuestMode
@@ -51,15 +50,14 @@ from adapters.telegram_adapter.inline import (
     draw_result,
     inline_press,
 )
+from adapters.telegram_adapter.login import logged_in, webhook_secret
+from adapters.telegram_adapter.menu import set_menu
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
 from bot.app.config import Settings
 from bot.engine.entry import Engine
-from bot.engine.records import MessageKey
-from bot.engine.seams import ActionKind, ActionPress, ChatKind, SettingPick
+from bot.engine.seams import ActionKind, ActionPress, ChatKind, SettingOutcome, SettingPick
 from bot.engine.store import Reception
-from bot.errors import StartupError
-from bot.locales import ENGLISH, languages
 from bot.messages import render
 from bot.tls import client_context
 
@@ -75,34 +73,6 @@ ALLOWED_UPDATES = [
 ]
 # The messages handled (service messages are not): each is kept from the moment it is taken.
 MESSAGES = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
-MENU = ("draw", "new", "settings", "usage", "history", "cancel", "language", "help")
-# The menu in each shipped language, by Telegram's language_code ("" is everyone else's: English).
-MENU_TEXT = {
-    ("" if code == ENGLISH else language.telegram_code): {name: render(f"menu_{name}", code) for name in MENU}
-    # Reversed: where two catalogues share a code (zh_Hans, zh_Hant), the first listed wins.
-    for code, language in reversed(languages().items())
-}
-
-
-def webhook_secret(settings: Settings) -> str:
-    """REDRAW_WEBHOOK_SECRET, or one derived from the bot token: every instance agrees on it."""
-    if settings.redraw_webhook_secret is not None:
-        return settings.redraw_webhook_secret.get_secret_value()
-    assert settings.telegram_bot_token is not None
-    token = settings.telegram_bot_token.get_secret_value()
-    return hashlib.sha256(f"redraw-webhook:{token}".encode()).hexdigest()
-
-
-async def logged_in(initialize: Awaitable[None], settings: Settings) -> None:
-    """Await a bot's initialize() (it calls getMe): a refused token or an unreachable
-    Bot API becomes a one-line StartupError (``redraw run``, ``redraw check``)."""
-    try:
-        await initialize
-    except InvalidToken as error:
-        raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather") from error
-    except TelegramError as error:
-        where = settings.telegram_api_base_url or "api.telegram.org"
-        raise StartupError(f"could not reach Telegram's Bot API at {where}: {error}") from error
 
 
 class TelegramAdapter:
@@ -169,6 +139,7 @@ class TelegramAdapter:
         self.application.add_handler(self.guest.handler())
         plain = TelegramChannel(self.application.bot, self.limiter.pacer)
         self.channel = RoutingChannel(plain, self.inline, [self.guest.route])
+        self.guard = Guard(self.platform, engine, self.channel, (TelegramError,))
         self.albums = AlbumCollector(album_window_s, self._on_album)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
@@ -185,7 +156,7 @@ class TelegramAdapter:
         # Telegram's own server caps downloads at 20 MB; a local Bot API server does not.
         limit = None if self.settings.telegram_api_base_url else TELEGRAM_DOWNLOAD_LIMIT
         self._builder = InboundBuilder(me, identity, limit)
-        await self._set_menu()
+        await set_menu(self.application.bot)
         await self.application.start()
         log.info("telegram: logged in as @%s", me.username)
 
@@ -241,15 +212,6 @@ class TelegramAdapter:
         await self.channel.background.drain(5.0)
         await self.application.shutdown()
 
-    async def _set_menu(self) -> None:
-        bot = self.application.bot
-        try:
-            for language, texts in MENU_TEXT.items():
-                commands = [BotCommand(name, texts[name]) for name in MENU]
-                await bot.set_my_commands(commands, language_code=language or None)
-        except TelegramError as error:
-            log.warning("telegram: could not set the command menu: %s", error)
-
     # --- updates -------------------------------------------------------------------
 
     async def _claim(self, update: Update) -> bool:
@@ -284,7 +246,7 @@ class TelegramAdapter:
                 log.exception("telegram: reception %s can't be read back", reception.delivery_id)
                 update = None
             if update is None or update.message is None:
-                await self._apologize(
+                await self.guard.apologize(
                     message_key(int(reception.chat_id), int(reception.message_id)), None, "reception_lost"
                 )
                 await self.engine.handled(self.platform, [reception.delivery_id])
@@ -322,19 +284,7 @@ class TelegramAdapter:
         if changes_settings and inbound.chat_kind is ChatKind.GROUP and not inbound.chat_admin:
             # Only a change needs to know: one getChatMember call then, not one per message.
             inbound = dataclasses.replace(inbound, chat_admin=await self._is_admin(messages[0]))
-        try:
-            await self.engine.handle(inbound, self.channel)
-        except Exception:
-            # The engine explains every expected failure itself; this is the unexpected
-            # kind (the database gone, say). The user hears of it rather than waiting forever.
-            log.exception("telegram: could not handle message %s", inbound.key)
-            await self._apologize(inbound.key, inbound.locale)
-
-    async def _apologize(self, key: MessageKey, locale: str | None, message: str = "internal_error") -> None:
-        try:
-            await self.channel.send_text(key, render(message, locale))
-        except TelegramError as error:
-            log.warning("telegram: could not apologize in chat %s: %s", key.chat_id, error)
+        await self.guard.handle(inbound)
 
     async def _is_admin(self, message: Message) -> bool:
         user = message.from_user
@@ -378,11 +328,7 @@ class TelegramAdapter:
             str(query.from_user.id),
             locale,
         )
-        try:
-            await self.engine.press(press, self.channel)
-        except Exception:
-            log.exception("telegram: could not handle the %s button of turn %s", button.kind, button.turn_id)
-            await self._apologize(press.message, locale)
+        await self.guard.press(press)
 
     # --- inline mode (adapters/telegram_adapter/inline.py) ------------------------------
 
@@ -401,11 +347,7 @@ class TelegramAdapter:
         if chosen is None or inbound is None:
             return
         self.inline.user(inbound.key.message_id, chosen.from_user.id)
-        try:
-            await self.engine.handle(inbound, self.channel)
-        except Exception:
-            log.exception("telegram: could not handle inline message %s", inbound.key)
-            await self._apologize(inbound.key, inbound.locale)
+        await self.guard.handle(inbound)
 
     async def _on_inline_button(self, query: CallbackQuery) -> None:
         """A button on an inline message: it acts on the turns drawn there (the engine checks);
@@ -421,10 +363,7 @@ class TelegramAdapter:
         else:
             self.inline.pending[imid] = query
         try:
-            await self.engine.press(press, self.channel)
-        except Exception:
-            log.exception("telegram: could not handle the %s button of turn %s", press.kind, press.turn_id)
-            await self._apologize(press.message, press.locale)
+            await self.guard.press(press)
         finally:
             unanswered = self.inline.pending.pop(imid, None)
             if unanswered is not None:
@@ -445,13 +384,14 @@ class TelegramAdapter:
             chat_admin=admin,
             locale=query.from_user.language_code,
         )
-        try:
-            outcome = await self.engine.pick_setting(pick)
+
+        async def show(outcome: SettingOutcome) -> None:
             if outcome.view is not None:
                 await self.channel.edit_settings(pick.message, outcome.view)
-        except Exception:
+
+        outcome = await self.guard.pick(pick, show)
+        if outcome is None:
             # The spinner must stop, with a word of why, whatever went wrong.
-            log.exception("telegram: could not change setting %s of chat %s", pick.name, pick.message.chat_id)
             await query.answer(render("internal_error", pick.locale)[:200], show_alert=True)
             return
         # A refusal is an alert the user must dismiss; anything else a passing toast.

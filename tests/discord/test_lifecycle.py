@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
 from PIL import Image
 from pydantic import SecretStr
 
@@ -138,6 +140,15 @@ async def test_discord_rate_limits_are_waited_out(world: DiscordWorld, dc: FakeD
     await dc.say(ALICE, "a blue lake", guild=world.guild, mention_bot=True)
     picture = await dc.wait_picture(world.channel)
     assert colour_name(dc.file(picture["attachments"][0])) == "blue"
+
+
+async def test_the_fake_is_reached_by_the_adapter_client_alone(world: DiscordWorld, dc: FakeDiscord) -> None:
+    # discord.py's class-wide addresses stay Discord's: only this client goes to the fake.
+    assert Route.BASE == "https://discord.com/api/v10"
+    assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
+    await dc.say(ALICE, "a red pear", guild=world.guild, mention_bot=True)
+    picture = await dc.wait_picture(world.channel)
+    assert colour_name(dc.file(picture["attachments"][0])) == "red"
 
 
 async def test_a_wrong_token_or_an_unreachable_discord_is_one_clear_line(idle_world: DiscordWorld) -> None:

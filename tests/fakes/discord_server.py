@@ -1,8 +1,8 @@
 """A fake Discord on 127.0.0.1 for the real discord.py: its REST API, its gateway and
 its CDN, over real HTTP and a real websocket.
 
-discord.py reaches it through ``Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY``
-(the adapter sets both from ``DISCORD_API_BASE_URL``/``DISCORD_GATEWAY_URL``). The
+discord.py reaches it through the adapter's client, which sends what discord.py addresses
+to Discord to ``DISCORD_API_BASE_URL``/``DISCORD_GATEWAY_URL`` (its own, not class-wide). The
 gateway says HELLO, takes IDENTIFY (and records the intents), sends READY and a
 GUILD_CREATE per guild, answers heartbeats and dispatches what tests make users do:
 messages (with attachments, mentions and replies), slash commands, button presses

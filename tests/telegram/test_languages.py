@@ -3,7 +3,7 @@ user's Telegram language answering, and /language switching it for that user."""
 
 from __future__ import annotations
 
-from adapters.telegram_adapter.service import MENU
+from adapters.telegram_adapter.menu import MENU
 from bot.locales import ENGLISH, languages, normalize_locale
 from bot.messages import render
 from tests.fakes.telegram_server import Chat, FakeTelegram, User
