@@ -43,12 +43,17 @@ class PreparedImage:
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """One validated generation or edit. Only :func:`bot.validation.prepare_request` builds these."""
+    """One validated generation or edit. Only :mod:`bot.validation` builds these
+    (:func:`~bot.validation.prepare_request`, :func:`~bot.validation.prepare_region_request`)."""
 
     prompt: str
     params: ImageParams = field(default_factory=ImageParams)
     images: tuple[PreparedImage, ...] = ()
     mask: PreparedImage | None = None
+    # The picture ``mask`` was checked against (same size): a region edit's parent output,
+    # or the first upload. Backends send it first (the provider masks the first image),
+    # or, with no mask field (chat), send it with the area highlighted beside it.
+    mask_base: PreparedImage | None = None
     # Our user id; backends send only a hash of it to the provider.
     user_id: str | None = None
 

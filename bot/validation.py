@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Protocol
 
-from bot import imaging
+from bot import imaging, regions
 from bot.errors import InputError, download_too_large
 from bot.models import (
     MAX_PIXELS,
@@ -295,11 +295,9 @@ async def prepare_request(
     text = check_prompt(prompt)
     checked = check_params(params, model, backend)
     check_image_count(parent_images + len(images))
-    if mask is not None and backend == "chat":
-        raise InputError("mask on the chat backend", key="mask_not_supported")
     if mask is not None and not images:
-        # A mask applies to the first uploaded image; with a parent only, the caller
-        # passes the parent's image as the first upload.
+        # Here a mask applies to the first upload; a region of the parent's picture is
+        # prepare_region_request's.
         raise InputError("mask without image", key="mask_without_image")
     prepared: tuple[PreparedImage, ...] = ()
     prepared_mask = None
@@ -307,5 +305,47 @@ async def prepare_request(
         async with image_work(user_id):
             prepared = await prepare_images(images, already=parent_images)
             if mask is not None:
-                prepared_mask = await run_cpu(imaging.prepare_mask, mask, prepared[0])
-    return ImageRequest(prompt=text, params=checked, images=prepared, mask=prepared_mask, user_id=user_id)
+                prepared_mask = await run_cpu(regions.prepare_region_mask, mask, prepared[0])
+    return ImageRequest(
+        prompt=text,
+        params=checked,
+        images=prepared,
+        mask=prepared_mask,
+        mask_base=prepared[0] if prepared_mask is not None else None,
+        user_id=user_id,
+    )
+
+
+async def prepare_region_request(
+    prompt: str,
+    params: ImageParams = DEFAULT_PARAMS,
+    *,
+    model: str,
+    backend: str = "images",
+    mask: bytes,
+    mask_base: bytes,
+    images: Sequence[bytes] = (),
+    parent_images: int = 1,
+    user_id: str | None = None,
+) -> ImageRequest:
+    """A region edit: change the area ``mask`` marks (alpha 0) of ``mask_base``, the
+    parent's output picture the region was chosen on (pass its bytes, and the parent as
+    usual to the backend). ``images`` are any new uploads; ``parent_images`` counts the
+    parent's images, ``mask_base`` among them, for the 16-image limit.
+
+    Everything is checked before any upstream call, on the image pool: the prompt and
+    parameters, then ``mask_base`` (readable, not a bomb), then the mask against it (a
+    PNG with alpha, the same size, under 4 MB, marking neither nothing nor everything:
+    ``region_nothing_marked``, ``region_everything_marked``). Works on every backend:
+    images and responses send the mask; chat sends the picture with the area highlighted.
+    """
+    text = check_prompt(prompt)
+    checked = check_params(params, model, backend)
+    check_image_count(max(parent_images, 1) + len(images))
+    async with image_work(user_id):
+        base = await run_cpu(imaging.prepare_input, mask_base, 1)
+        prepared_mask = await run_cpu(regions.prepare_region_mask, mask, base)
+        prepared = await prepare_images(images, already=max(parent_images, 1))
+    return ImageRequest(
+        prompt=text, params=checked, images=prepared, mask=prepared_mask, mask_base=base, user_id=user_id
+    )

@@ -240,7 +240,7 @@ def mask_image(size: tuple[int, int] = (64, 64), hole: bool = True, mode: str = 
     [
         (encoded(mask_image().convert("RGB"), "JPEG"), "mask_not_png"),
         (encoded(mask_image(mode="RGB"), "PNG"), "mask_no_alpha"),
-        (encoded(mask_image(hole=False), "PNG"), "mask_no_transparent_area"),
+        (encoded(mask_image(hole=False), "PNG"), "region_nothing_marked"),
         (encoded(mask_image((32, 32)), "PNG"), "mask_size_mismatch"),
     ],
 )
@@ -252,11 +252,11 @@ async def test_bad_masks(mask: bytes, key: str) -> None:
 
 async def test_mask_needs_an_image_and_a_good_one_passes() -> None:
     good = encoded(mask_image(), "PNG")
-    with pytest.raises(InputError) as caught:
-        await make_request(
-            "x", images=[png(size=(64, 64))], mask=good, backend="chat", model="gpt-image-2-all"
-        )
-    refused("mask_not_supported", caught)
+    # The chat backend takes masks too: it sends the area highlighted instead.
+    on_chat = await make_request(
+        "x", images=[png(size=(64, 64))], mask=good, backend="chat", model="gpt-image-2-all"
+    )
+    assert on_chat.mask is not None and on_chat.mask_base == on_chat.images[0]
     with pytest.raises(InputError) as caught:
         await make_request("x", mask=good)
     refused("mask_without_image", caught)

@@ -16,7 +16,15 @@ from bot.blobs import BlobNotFound, BlobStore
 from bot.errors import InputError, MalformedResponse, OutputTooLarge, UpstreamError
 from bot.offload import run_cpu
 from bot.payloads import LargeString, Payload, unwrap
-from bot.types import MIME_EXTENSIONS, GeneratedImage, ImageRequest, ParentTurn, PartialImage, TurnResult
+from bot.types import (
+    MIME_EXTENSIONS,
+    GeneratedImage,
+    ImageRequest,
+    ParentTurn,
+    PartialImage,
+    PreparedImage,
+    TurnResult,
+)
 from bot.validation import adapt_params
 
 log = logging.getLogger(__name__)
@@ -119,13 +127,16 @@ class BaseBackend(ABC):
         return self.partial_images > 0 and on_partial is not None
 
     async def input_images(self, request: ImageRequest, parent: ParentTurn | None) -> list[InputImage]:
-        """The parent's images then the uploads; with a mask, the uploads go first because
-        the provider applies a mask to the first image."""
+        """The parent's images then the uploads. With a mask, the picture it was checked
+        against (``request.mask_base``: a region edit's parent output, or the first upload)
+        goes first, because the provider applies a mask to the first image; it is sent
+        once even when it is the parent's image too."""
         inherited = await self.parent_images(parent)
-        uploads = [
-            InputImage(image.data, image.mime, image.filename, image.sha256) for image in request.images
-        ]
-        return uploads + inherited if request.mask is not None else inherited + uploads
+        uploads = [_input(image) for image in request.images]
+        if request.mask_base is None:
+            return uploads + inherited if request.mask is not None else inherited + uploads
+        base = _input(request.mask_base)
+        return [base, *(image for image in inherited + uploads if image.blob_id != base.blob_id)]
 
     async def parent_images(self, parent: ParentTurn | None) -> list[InputImage]:
         if parent is None:
@@ -178,6 +189,10 @@ class BaseBackend(ABC):
             if not isinstance(document, dict):
                 raise MalformedResponse("a streamed event is not a JSON object")
             yield str(document.get("type") or event.event or ""), document
+
+
+def _input(image: PreparedImage) -> InputImage:
+    return InputImage(image.data, image.mime, image.filename, image.sha256)
 
 
 def _decode_output(payload: Payload) -> tuple[bytes, imaging.ImageInfo]:

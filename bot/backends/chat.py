@@ -8,10 +8,15 @@ State is the message history with images as blob references. Only the images
 being worked on travel as data: the parent's output and the new uploads go into
 the new user message (assistant messages may not carry images); older images
 stay in the history as a short ``[image]`` note, which keeps every request small.
+
+These models take no mask either. A region edit sends the picture, then the same
+picture with the area to change highlighted, and says in words to change only that
+area (:data:`REGION_INSTRUCTION`); the history keeps the user's own words.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -25,11 +30,22 @@ from bot.errors import MalformedResponse, NoImageReturned
 from bot.models import parse_size
 from bot.offload import run_cpu
 from bot.payloads import LargeString
+from bot.region_pictures import highlight_region
 from bot.types import GeneratedImage, TurnResult, Usage
 
 log = logging.getLogger(__name__)
 
 MAX_HISTORY_MESSAGES = 20
+# What a region edit says to a model that takes no mask, with the highlighted picture
+# (bot.region_pictures.highlight_region) as the second image. It names no colour: the
+# user's words say what colour things should become.
+REGION_INSTRUCTION = (
+    "Edit only one area of the first image. The second image is the same picture with that "
+    "area highlighted (tinted and outlined): it only shows where to change, it is not a style "
+    "or content to copy. Change only what is inside the highlighted area, keep everything "
+    "outside it exactly as it is, and do not draw the highlight or its outline. "
+    "The change: {prompt}"
+)
 IMAGE_NOTE = "[image]"
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?(https?://[^\s)>]+)>?\s*\)")
 _IMAGE_LINK = re.compile(
@@ -120,9 +136,16 @@ class ChatBackend(BaseBackend):
             await self.blobs.put(upload.data, sha256=upload.sha256)
         words = size_words(request.params.size)
         prompt = f"{words}. {request.prompt}" if words else request.prompt
+        sent_prompt, sent_inputs = prompt, inputs
+        if request.mask is not None and request.mask_base is not None and inputs:
+            # No mask field: the area goes as a second picture, and in words.
+            marked = await _highlighted(request.mask_base.data, request.mask.data)
+            sent_inputs = [inputs[0], marked, *inputs[1:]]
+            instruction = REGION_INSTRUCTION.format(prompt=request.prompt)
+            sent_prompt = f"{words}. {instruction}" if words else instruction
 
         outgoing = [_as_text_message(message) for message in history[-MAX_HISTORY_MESSAGES:]]
-        outgoing.append(await _user_message(prompt, inputs))
+        outgoing.append(await _user_message(sent_prompt, sent_inputs))
         body = await run_cpu(payloads.dumps, {"model": model, "messages": outgoing})
         response = await self.client.post_json("chat/completions", body)
         document = await response.json()
@@ -176,6 +199,17 @@ class ChatBackend(BaseBackend):
             else:
                 images.append(await self.store_output(candidate))
         return images
+
+
+async def _highlighted(picture: bytes, mask: bytes) -> InputImage:
+    """The picture with the mask's area highlighted, made on the image pool."""
+    data = await run_cpu(highlight_region, picture, mask)
+    digest = await run_cpu(_sha256, data)
+    return InputImage(data, "image/jpeg", f"{digest[:16]}.jpg", digest)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _parts(text: str, blob_ids: Sequence[str]) -> list[dict[str, str]]:

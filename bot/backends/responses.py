@@ -4,6 +4,10 @@ calls the image model, continuing a conversation by ``previous_response_id``.
 When the provider no longer knows the parent response (past its retention, or
 made by another backend), the request continues from the parent's stored output
 image instead: the user never meets "not found".
+
+A region edit sends its mask as the tool's ``input_image_mask`` and the picture the
+mask was drawn on as the first ``input_image``, even when ``previous_response_id``
+already holds that picture: the mask applies to an image of the input.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class ResponsesBackend(BaseBackend):
             previous = parent.state.get("response_id") or None
         if previous is None:
             return await self._call(call, None, await self.input_images(request, parent))
+        # The parent's picture is in the conversation already; a mask needs the picture it
+        # applies to in the input all the same (input_images puts request.mask_base first).
         uploads = await self.input_images(request, None)
         try:
             return await self._call(call, str(previous), uploads)
