@@ -33,6 +33,8 @@ class NewTurn:
     # The turn whose button made this one: the same user's press of the same button on it
     # is refused while this turn is queued or running.
     source_turn_id: int | None = None
+    # A region edit's mask, as a blob id.
+    mask_blob: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,10 @@ class Store(Protocol):
 
     async def lineage(self, turn_id: int) -> list[TurnRecord]:
         """The turn and its ancestors, root first."""
+        ...
+
+    async def children_counts(self, turn_ids: Sequence[int]) -> dict[int, int]:
+        """How many finished (done) turns continue from each of ``turn_ids``; absent: none."""
         ...
 
     async def claim_slot(self, turn_id: int, request: SlotRequest) -> SlotOutcome:
