@@ -14,7 +14,14 @@ from bot.engine.store import Store
 from bot.messages import render
 from bot.types import MIME_EXTENSIONS, GeneratedImage
 
-RESULT_ACTIONS = (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.ORIGINAL, ActionKind.UNDO)
+RESULT_ACTIONS = (
+    ActionKind.REGENERATE,
+    ActionKind.VARIATIONS,
+    ActionKind.ORIGINAL,
+    ActionKind.UNDO,
+    ActionKind.REGION,
+    ActionKind.VERSIONS,
+)
 CAPTION_PROMPT_CHARS = 200
 
 
