@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.pacing import Priority
+from adapters.telegram_adapter.service import TelegramAdapter
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
 from tests.helpers import colour_name
@@ -127,16 +128,16 @@ async def test_cancel_removes_the_grid(world: TelegramWorld, tg: FakeTelegram) -
 
 async def test_toggles_are_edits_at_status_priority(world: TelegramWorld, tg: FakeTelegram) -> None:
     adapter = world.runtimes[0].adapters[0]
+    assert isinstance(adapter, TelegramAdapter)
     seen: list[Priority] = []
     original = adapter.limiter.process_request
 
-    async def spy(*args: Any) -> Any:
-        endpoint, ticket = args[3], args[5]
-        if endpoint == "editMessageMedia":
-            seen.append(ticket.priority)
-        return await original(*args)
+    async def spy(**call: Any) -> Any:
+        if call["endpoint"] == "editMessageMedia":
+            seen.append(call["rate_limit_args"].priority)
+        return await original(**call)
 
-    adapter.limiter.process_request = spy  # type: ignore[method-assign]
+    adapter.limiter.process_request = spy  # type: ignore[method-assign,assignment]
     tg.send(PRIVATE, ALICE, "a blue hat")
     picture = await tg.wait_photo(PRIVATE)
     grid = await open_grid(tg, PRIVATE, picture)
