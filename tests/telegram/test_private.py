@@ -21,7 +21,14 @@ async def test_private_generate(world: TelegramWorld, tg: FakeTelegram, fake: Fa
     assert photo["reply_to_message"]["message_id"] == prompt["message_id"]
     assert "a red fox in the snow" in photo["caption"] and "💲" in photo["caption"]
     assert colour_name(tg.photo_bytes(photo)) == "red"
-    assert tg.buttons(photo) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
+    assert tg.buttons(photo) == [
+        "🔁 Regenerate",
+        "🎲 Variations",
+        "📎 Original",
+        "↩️ Undo",
+        "✏️ Edit a region",
+        "🌳 Versions",
+    ]
     await tg.settle()
     # The status message became the picture (one call: editMessageMedia), so nothing is left
     # to remove; no chat action either, the status showed the work.
