@@ -110,7 +110,7 @@ def _thumbnail(sheet: Image.Image, data: bytes, at: tuple[int, int]) -> None:
     try:
         if imaging.header_pixels(data) > imaging.MAX_INPUT_PIXELS:
             raise ValueError("too many pixels")
-        with Image.open(io.BytesIO(data), formats=imaging.READ_FORMATS) as image:
+        with imaging.open_image(data) as image:
             image.draft("RGB", (box, box))  # JPEG: decode at a fraction of the size
             image.thumbnail((box, box), Image.Resampling.LANCZOS, reducing_gap=2.0)
             rgba = image.convert("RGBA")

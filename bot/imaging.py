@@ -71,6 +71,11 @@ def _open(data: bytes | memoryview) -> Image.Image:
     return Image.open(io.BytesIO(data), formats=_read_formats())
 
 
+def open_image(data: bytes | memoryview) -> Image.Image:
+    """Open ``data`` lazily (header only) as one of :data:`READ_FORMATS`; use as a context."""
+    return _open(data)
+
+
 def sniff_mime(data: bytes | memoryview) -> str | None:
     """The image type from its magic bytes: cheap enough for the event loop."""
     head = bytes(data[:16])

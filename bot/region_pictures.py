@@ -48,7 +48,7 @@ def _open_rgb(data: bytes) -> Image.Image:
             limit=imaging.MAX_INPUT_PIXELS // 1_000_000,
         )
     try:
-        with Image.open(io.BytesIO(data), formats=imaging.READ_FORMATS) as image:
+        with imaging.open_image(data) as image:
             image.load()
             rgba = image.convert("RGBA")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
