@@ -102,6 +102,7 @@ class Intake:
             input_blobs=input_blobs,
             instance_id=self.options.instance_id,
             mask_blob=mask_blob,
+            claim=inbound.claim,
         )
         turn = await self.store.create_turn(new)
         if turn is None:

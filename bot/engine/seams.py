@@ -68,6 +68,9 @@ class Inbound:
     # continues that picture and changes only that area; the mask is checked against the
     # picture before any upstream call.
     mask: bytes | None = field(default=None, repr=False)
+    # Makes the turn once-only when ``key`` is not a user's message of its own (a painter page's
+    # submit answers as a reply to the picture, ``key`` = the picture's key, claim = its token id).
+    claim: str | None = None
 
     @property
     def chat(self) -> tuple[str, str]:
