@@ -154,7 +154,7 @@ async def test_replies_in_the_users_language(world: TelegramWorld, tg: FakeTeleg
     assert answer["reply_to_message"]["message_id"]
     tg.send(chat, LI, "一只红色的猫 red")
     photo = await tg.wait_photo(chat)
-    assert tg.buttons(photo) == ["🔁 重画", "🎲 变体", "📎 原图", "↩️ 撤销"]
+    assert tg.buttons(photo) == ["🔁 重画", "🎲 变体", "📎 原图", "↩️ 撤销", "✏️ 编辑区域", "🌳 版本"]
 
 
 async def test_commands(world: TelegramWorld, tg: FakeTelegram) -> None:
