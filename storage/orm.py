@@ -62,6 +62,8 @@ class Turn(Base):
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # The turn whose button made this one (regenerate, variations, retry): one press at a time.
     source_turn_id: Mapped[int | None] = mapped_column(Id)
+    # A region edit's mask (a blob id: a PNG, transparent where to change), kept for Retry.
+    mask_blob: Mapped[str | None] = mapped_column(String(64), default=None)
     # Set once its pictures are shown (their message keys stored): a done turn without it was
     # drawn and charged but never sent, and recovery sends it.
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -107,6 +109,9 @@ class MessageKey(Base):
     turn_id: Mapped[int] = mapped_column(Id, ForeignKey("turns.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     image_index: Mapped[int | None] = mapped_column(Integer)
+    # A region grid (kind "grid"): who opened it, and the cells chosen when they pressed Done.
+    user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    cells: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class ChatSettings(Base):

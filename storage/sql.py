@@ -73,6 +73,9 @@ class SqlStore:
     async def chat_tree(self, platform: str, chat_id: str, limit: int = 500) -> list[TurnRecord]:
         return await self._single(turns.chat_tree, platform, chat_id, limit)
 
+    async def children_counts(self, turn_ids: Sequence[int]) -> dict[int, int]:
+        return await self._single(turns.children_counts, turn_ids)
+
     async def claim_slot(self, turn_id: int, request: SlotRequest) -> SlotOutcome:
         result: SlotOutcome = await self._writes.submit(
             lambda connection: turns.claim_slot(connection, turn_id, request), first=True

@@ -47,6 +47,15 @@ _chain = _anchor.union_all(
     )
 )
 LINEAGE = select(turns).join(_chain, turns.c.id == _chain.c.id).order_by(_chain.c.depth.desc())
+# The done children of some turns (a lineage's branches), counted per parent.
+CHILDREN_COUNTS = (
+    select(turns.c.parent_id, func.count().label("children"))
+    .where(
+        turns.c.parent_id.in_(bindparam("turn_ids", expanding=True)),
+        turns.c.status == TurnStatus.DONE.value,
+    )
+    .group_by(turns.c.parent_id)
+)
 
 # Slot claims from every instance take this lock first, so two can't both count
 # a limit as not yet full and both take its last place.
@@ -118,7 +127,13 @@ PICTURE_MESSAGE = (
     )
     .limit(1)
 )
-SENT_MESSAGE = select(message_keys.c.turn_id, message_keys.c.kind, message_keys.c.image_index).where(
+SENT_MESSAGE = select(
+    message_keys.c.turn_id,
+    message_keys.c.kind,
+    message_keys.c.image_index,
+    message_keys.c.user_id,
+    message_keys.c.cells,
+).where(
     message_keys.c.platform == bindparam("platform"),
     message_keys.c.chat_id == bindparam("chat_id"),
     message_keys.c.message_id == bindparam("message_id"),
@@ -180,6 +195,8 @@ def _upserts(dialect: str) -> UpsertStatements:
                 "turn_id": messages.excluded.turn_id,
                 "kind": messages.excluded.kind,
                 "image_index": messages.excluded.image_index,
+                "user_id": messages.excluded.user_id,
+                "cells": messages.excluded.cells,
             },
         ),
         latest_turn=new(chat_settings)

@@ -153,6 +153,8 @@ async def test_generate(world: World) -> None:
         ActionKind.VARIATIONS,
         ActionKind.ORIGINAL,
         ActionKind.UNDO,
+        ActionKind.REGION,
+        ActionKind.VERSIONS,
     ]
     # A quick picture is the only message: no status before it, nothing to remove after.
     assert [said.kind for said in world.channel.said] == ["images"] and result.replaced is None
@@ -547,10 +549,13 @@ async def test_history_of_a_replied_image(world: World) -> None:
     await world.say("a blue boat")
     await world.say("make it red", reply_to=world.channel.last_image_key())
     await world.say(command="history", reply_to=world.channel.last_image_key())
-    assert "2 steps" in world.channel.texts[-1] and "1. a blue boat" in world.channel.texts[-1]
+    # The versions as a contact sheet, captioned with the steps, and no buttons.
+    sheet = world.channel.of("images")[-1]
+    assert "2 steps" in sheet.text and "1. a blue boat" in sheet.text and sheet.actions == []
+    assert sheet.images[0].mime == "image/jpeg" and sheet.images[0].width > 0
     # Without a reply: the chat's latest picture, until /new.
     await world.say(command="history")
-    assert "2 steps" in world.channel.texts[-1]
+    assert "2 steps" in world.channel.of("images")[-1].text
     await world.say(command="new")
     await world.say(command="history")
     assert "no picture here yet" in world.channel.texts[-1]
@@ -571,7 +576,9 @@ async def test_button_labels_are_in_the_users_language(make_world: MakeWorld, fa
     inbound = replace(world.inbound("一只蓝色的猫 blue"), locale="zh-CN")
     await world.engine.handle(inbound, world.channel)
     await world.engine.drain()
-    assert [a.label for a in world.channel.results[0].actions] == ["🔁 重画", "🎲 变体", "📎 原图", "↩️ 撤销"]
+    assert [a.label for a in world.channel.results[0].actions] == [
+        "🔁 重画", "🎲 变体", "📎 原图", "↩️ 撤销", "✏️ 编辑区域", "🌳 版本",
+    ]  # fmt: skip
     assert world.channel.of("progress")[0].actions[0].label == "✖ 取消"
 
 

@@ -216,6 +216,9 @@ class DiscordChannel:
     ) -> list[MessageKey]:
         limit = self.upload_limit(reply_to.chat_id)
         keys: list[MessageKey] = []
+        fresh = self._cards.get(reply_to)
+        if replace is None and fresh is not None and fresh.fresh:
+            replace = reply_to  # a command's card still waiting (/history's sheet) becomes the picture
         for index, image in enumerate(images):
             last = index == len(images) - 1
             content = cut(plain(caption), MAX_CONTENT) if index == 0 else ""

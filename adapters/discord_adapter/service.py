@@ -25,6 +25,7 @@ from adapters.discord_adapter.addresses import AddressedClient, Addresses, log_i
 from adapters.discord_adapter.channel import DiscordChannel
 from adapters.discord_adapter.commands import PROMPT_SUMMARY_CHARS, CommandTranslator, build_commands
 from adapters.discord_adapter.components import ActionButtonItem, SettingSelectItem, settings_view
+from adapters.discord_adapter.grid import GridButtonItem, open_grid
 from adapters.discord_adapter.inbound import (
     WORDING,
     MessageReader,
@@ -108,7 +109,7 @@ class DiscordAdapter:
         intents.message_content = settings.discord_message_content
         # READY is followed by the guilds one by one; discord.py waits this long after the last.
         self.client = RedrawClient(self, Addresses.from_settings(settings), intents, guild_ready_timeout_s)
-        self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem)
+        self.client.add_dynamic_items(ActionButtonItem, SettingSelectItem, GridButtonItem)
         # Discord's rate limits, spent on results first.
         self.channel = DiscordChannel(self.client, limits=limits)
         self.guard = Guard(self.platform, engine, self.channel, (discord.HTTPException,))
@@ -297,6 +298,11 @@ class DiscordAdapter:
         shown = plain(" ".join(text.split()))[:PROMPT_SUMMARY_CHARS]
         await self.run_command(interaction, "imagine", text=text, target=message, summary=f"**{shown}** 🖼️")
 
+    async def run_region(self, interaction: discord.Interaction, grid: MessageKey, text: str) -> None:
+        """A region grid's form answered: a reply to the grid (its cells), on a card."""
+        shown = plain(" ".join(text.split()))[:PROMPT_SUMMARY_CHARS]
+        await self.run_command(interaction, "imagine", text=text, reply_to=grid, summary=f"**{shown}** ✏️")
+
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
@@ -318,6 +324,9 @@ class DiscordAdapter:
         locale = interaction_locale(interaction)
         message = interaction.message
         if message is None:
+            return
+        if button.kind is ActionKind.REGION:
+            await open_grid(self, interaction, button)  # adapters/discord_adapter/grid.py
             return
         self._track()
         if button.kind is ActionKind.CANCEL:

@@ -47,13 +47,25 @@ from adapters.telegram_adapter.inbound import key_of
 from adapters.telegram_adapter.keyboards import action_keyboard, settings_text
 from adapters.text import cut
 from bot.engine.records import MessageKey
-from bot.engine.seams import Action, ActionPress, ChatKind, Inbound, OutgoingImage, Progress, SettingsView
+from bot.engine.seams import (
+    Action,
+    ActionKind,
+    ActionPress,
+    ChatKind,
+    Inbound,
+    OutgoingImage,
+    Progress,
+    SettingsView,
+)
 from bot.images import imaging
 from bot.images.offload import run_cpu
 from bot.images.validation import visible
 from bot.messages import render
 
 log = logging.getLogger(__name__)
+
+# Buttons of a picture that need a chat to answer in (an inline message has none).
+CHAT_ONLY = (ActionKind.REGION, ActionKind.VERSIONS)
 
 PREFIX = "inline:"
 MAX_TEXT = 4096
@@ -231,7 +243,8 @@ class InlineChannel:
         await self.bot.edit_message_media(
             InputMediaPhoto(file_id, caption=cut(caption, MAX_CAPTION)),
             inline_message_id=imid,
-            reply_markup=self.keyboard(reply_to, actions),
+            # A grid or a versions sheet needs a chat to be sent in: not offered here.
+            reply_markup=self.keyboard(reply_to, [a for a in actions if a.kind not in CHAT_ONLY]),
         )
         self.pictures[imid] = None
         while len(self.pictures) > REMEMBERED:

@@ -31,10 +31,11 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from adapters.buttons import ActionButton, SettingButton, parse
+from adapters.buttons import ActionButton, GridButton, SettingButton, parse
 from adapters.guard import Guard
 from adapters.telegram_adapter.albums import AlbumCollector
 from adapters.telegram_adapter.channel import TelegramChannel
+from adapters.telegram_adapter.grid import TelegramGrids
 from adapters.telegram_adapter.guest import GuestMode
 from adapters.telegram_adapter.inbound import (
     TELEGRAM_DOWNLOAD_LIMIT,
@@ -141,6 +142,7 @@ class TelegramAdapter:
         self.channel = RoutingChannel(plain, self.inline, [self.guest.route])
         self.guard = Guard(self.platform, engine, self.channel, (TelegramError,))
         self.albums = AlbumCollector(album_window_s, self._on_album)
+        self.grids = TelegramGrids(self.application.bot, engine)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
         self.lost = asyncio.Event()
@@ -315,6 +317,11 @@ class TelegramAdapter:
         if isinstance(button, SettingButton):
             await self._pick_setting(query, button)
             return
+        if isinstance(button, GridButton) or (
+            isinstance(button, ActionButton) and button.kind is ActionKind.REGION
+        ):
+            await self._on_grid(query, button)
+            return
         if not isinstance(button, ActionButton):
             await query.answer()
             return
@@ -329,6 +336,19 @@ class TelegramAdapter:
             locale,
         )
         await self.guard.press(press)
+
+    async def _on_grid(self, query: CallbackQuery, button: ActionButton | GridButton) -> None:
+        """✏️ and the region grid's buttons (adapters/telegram_adapter/grid.py)."""
+        try:
+            if isinstance(button, GridButton):
+                await self.grids.press(query, button)
+            else:
+                await self.grids.open(query, button)
+        except Exception:
+            log.exception("telegram: could not handle a region grid button of turn %s", button.turn_id)
+            assert query.message is not None
+            chat = query.message.chat.id
+            await self.guard.apologize(message_key(chat, query.message.message_id), query.from_user.language_code)
 
     # --- inline mode (adapters/telegram_adapter/inline.py) ------------------------------
 

@@ -11,12 +11,12 @@ from datetime import datetime
 from bot.engine.access import Gate
 from bot.engine.admission import day_and_month
 from bot.engine.language import language_command
-from bot.engine.pictures import short
 from bot.engine.pipeline import Pipeline
 from bot.engine.records import ChatState, SentMessage
 from bot.engine.seams import Channel, Inbound
 from bot.engine.settings import ChatSettings
 from bot.engine.store import Store
+from bot.engine.versions import Versions
 from bot.messages import render, render_worded
 
 # Commands that draw: their text is the prompt. "imagine" is Discord's /draw.
@@ -46,11 +46,14 @@ class Commands:
         settings: ChatSettings,
         pipeline: Pipeline,
         clock: Callable[[], datetime],
+        *,
+        versions: Versions,
     ) -> None:
         self.store = store
         self.gate = gate
         self.settings = settings
         self.pipeline = pipeline
+        self.versions = versions
         self.clock = clock
         self.table: Mapping[str, Callable[[CommandCall], Awaitable[None]]] = {
             "start": self.help,
@@ -100,15 +103,16 @@ class Commands:
         )
 
     async def history(self, call: CommandCall) -> None:
-        """How the replied picture was made; without a reply, the chat's latest picture."""
+        """How the replied picture was made (its versions as a contact sheet, and as text);
+        without a reply, the chat's latest picture."""
         locale = call.inbound.locale
-        turn_id = call.replied.turn_id if call.replied is not None else call.chat.latest_turn_id
+        replied = call.replied
+        turn_id = replied.turn_id if replied is not None else call.chat.latest_turn_id
         if turn_id is None:
             await call.answer(render("history_needs_reply", locale))
             return
-        chain = await self.store.lineage(turn_id)
-        lines = [f"{step}. {short(turn.prompt, 120)}" for step, turn in enumerate(chain, start=1)]
-        await call.answer(render("history", locale, count=len(chain), lines="\n".join(lines)))
+        index = replied.image_index or 0 if replied is not None else 0
+        await self.versions.show(turn_id, index, call.inbound.key, call.channel, locale)
 
     async def cancel(self, call: CommandCall) -> None:
         inbound = call.inbound

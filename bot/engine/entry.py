@@ -26,11 +26,15 @@ from bot.engine.limits import Limiter
 from bot.engine.options import EngineOptions
 from bot.engine.pictures import Pictures, caption
 from bot.engine.pipeline import Pipeline
-from bot.engine.records import TurnRecord, TurnStatus
+from bot.engine.records import MessageKey, SentMessage, TurnRecord, TurnStatus
+from bot.engine.regions import RegionGrids
 from bot.engine.seams import (
     ActionKind,
     ActionPress,
     Channel,
+    GridOutcome,
+    GridPress,
+    GridView,
     Inbound,
     SettingOutcome,
     SettingPick,
@@ -38,6 +42,7 @@ from bot.engine.seams import (
 )
 from bot.engine.settings import ChatSettings
 from bot.engine.store import Reception, Store
+from bot.engine.versions import Versions
 from bot.messages import MESSAGES, render
 
 # What a Retry redraws; a done turn's Retry sends its stored pictures instead.
@@ -67,6 +72,8 @@ class Engine:
         self.pictures = Pictures(store, blobs)
         self.pipeline = Pipeline(store, self.backends, options, self.admission, self.pictures)
         self.settings = ChatSettings(store, self.backends, options, self.gate)
+        self.grids = RegionGrids(store, blobs)
+        self.versions = Versions(store, blobs)
         self.intake = Intake(
             store,
             blobs,
@@ -74,8 +81,11 @@ class Engine:
             options=options,
             settings=self.settings,
             pipeline=self.pipeline,
+            grids=self.grids,
         )
-        self.commands = Commands(store, self.gate, self.settings, self.pipeline, clock)
+        self.commands = Commands(
+            store, self.gate, self.settings, self.pipeline, clock, versions=self.versions
+        )
         self.lease = Lease(store, options, self.pictures)
 
     @property
@@ -108,22 +118,28 @@ class Engine:
         else:
             await self.intake.prompt(inbound, channel, chat, replied)
 
-    async def press(self, press: ActionPress, channel: Channel) -> None:
-        """A button on one of the bot's messages."""
+    async def _pressed(self, press: ActionPress) -> tuple[TurnRecord | None, ActionPress, str | None]:
+        """The turn a button names, the press in the presser's language, and a refusal (a
+        missing turn, another chat's turn, a user not allowed) or None."""
         turn = await self.store.get_turn(press.turn_id)
         if turn is None:
-            await channel.send_text(press.message, render("turn_missing", press.locale))
-            return
+            return None, press, render("turn_missing", press.locale)
         user = await self.store.user(turn.platform, press.user_id)
         press = replace(press, locale=effective(user, press.locale))  # /language overrides
-        locale = press.locale or turn.locale
         if (press.message.platform, press.message.chat_id) != (turn.platform, turn.chat_id):
             # A forwarded picture keeps its buttons: they act only where the turn lives.
-            await channel.send_text(press.message, render("button_other_chat", locale))
-            return
+            return turn, press, render("button_other_chat", press.locale or turn.locale)
         if not self.gate.permits(turn.platform, press.user_id, turn.chat_id, user):
-            await channel.send_text(press.message, render("not_allowed", press.locale))
+            return turn, press, render("not_allowed", press.locale)
+        return turn, press, None
+
+    async def press(self, press: ActionPress, channel: Channel) -> None:
+        """A button on one of the bot's messages (✏️ opens a grid: :meth:`open_grid`)."""
+        turn, press, refusal = await self._pressed(press)
+        if turn is None or refusal is not None:
+            await channel.send_text(press.message, refusal or render("turn_missing", press.locale))
             return
+        locale = press.locale or turn.locale
         if press.kind is ActionKind.CANCEL:
             if press.user_id != turn.user_id and not await self.gate.bot_admin(turn.platform, press.user_id):
                 await channel.send_text(press.message, render("cancel_not_yours", locale))
@@ -142,6 +158,33 @@ class Engine:
             await channel.send_text(press.message, render("retry_not_possible", locale))
         elif press.kind in (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.RETRY):
             await self.intake.repeat(turn, press, channel, locale)
+        elif press.kind is ActionKind.VERSIONS:
+            shown = await self.store.sent_message(press.message)
+            index = shown.image_index or 0 if shown is not None and shown.kind == "image" else 0
+            await self.versions.show(turn.id, index, press.message, channel, locale)
+        elif press.kind is ActionKind.REGION:
+            # Adapters open grids themselves (open_grid); a channel that can't show one says so.
+            await channel.send_text(press.message, render("grid_unavailable", locale))
+
+    # --- region edits (bot.engine.regions) ------------------------------------------------
+
+    async def open_grid(self, press: ActionPress) -> GridOutcome:
+        """✏️ on a picture: the grid to show the presser (the adapter shows it, then calls
+        :meth:`grid_shown`). A region edit itself is a message: an :class:`Inbound` replying
+        to the grid (its cells), or carrying ``mask`` and replying to the picture, through
+        :meth:`handle`."""
+        turn, press, refusal = await self._pressed(press)
+        if turn is None or refusal is not None:
+            return GridOutcome(notice=refusal or "", refused=True)
+        return await self.grids.open(turn, press, press.locale or turn.locale)
+
+    async def grid_shown(self, view: GridView, key: MessageKey, user_id: str) -> None:
+        """The grid ``view`` is on screen as ``key``, opened by ``user_id``."""
+        await self.grids.shown(view, SentMessage(key, view.turn_id, "grid", view.image_index, user_id))
+
+    async def press_grid(self, press: GridPress) -> GridOutcome:
+        """A grid's button: a cell, all, none, done or cancel."""
+        return await self.grids.press(press)
 
     async def settings_view(self, chat: tuple[str, str], locale: str | None) -> SettingsView:
         return await self.settings.view(chat, locale)

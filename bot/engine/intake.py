@@ -12,6 +12,7 @@ from bot.blobs import BlobNotFound, BlobStore
 from bot.engine.options import EngineOptions
 from bot.engine.pipeline import Job, Pipeline
 from bot.engine.records import ChatState, SentMessage, TurnRecord
+from bot.engine.regions import RegionGrids
 from bot.engine.seams import ActionKind, ActionPress, Channel, ChatKind, Inbound
 from bot.engine.settings import ChatSettings
 from bot.engine.store import NewTurn, Store
@@ -32,6 +33,7 @@ class Intake:
         options: EngineOptions,
         settings: ChatSettings,
         pipeline: Pipeline,
+        grids: RegionGrids,
     ) -> None:
         self.store = store
         self.blobs = blobs
@@ -39,6 +41,7 @@ class Intake:
         self.options = options
         self.settings = settings
         self.pipeline = pipeline
+        self.grids = grids
 
     async def replied(self, inbound: Inbound) -> SentMessage | None:
         """The bot's message being replied to. A picture whose key was never stored (the
@@ -75,12 +78,15 @@ class Intake:
             # From the text and the platform's metadata first: a refused request downloads nothing.
             check_upfront(inbound.text, inbound.images, already=1 if parent and parent.output_blobs else 0)
             params = self.settings.request_params(chat, backend, inbound.params)
+            # A region edit (a painter's mask, or a reply to a grid): the mask, at the picture's size.
+            region = await self.grids.region_of(inbound, replied, parent, parent_image)
             uploads = [await image.load() for image in inbound.images]
         except InputError as error:
             await channel.send_text(inbound.key, render_error(error, inbound.locale))
             return
-        # Uploads are kept so a retry after a crash still has them.
+        # Uploads (and a mask) are kept so a retry after a crash still has them.
         input_blobs = [await self.blobs.put(data) for data in uploads]
+        mask_blob = await self.blobs.put(region.mask) if region is not None else None
         new = NewTurn(
             platform=inbound.key.platform,
             chat_id=inbound.key.chat_id,
@@ -95,12 +101,14 @@ class Intake:
             locale=inbound.locale,
             input_blobs=input_blobs,
             instance_id=self.options.instance_id,
+            mask_blob=mask_blob,
+            claim=inbound.claim,
         )
         turn = await self.store.create_turn(new)
         if turn is None:
             log.info("inbound %s was already handled; ignoring the redelivery", inbound.key)
             return
-        self.pipeline.start(Job(turn, channel, inbound.key, uploads, parent))
+        self.pipeline.start(Job(turn, channel, inbound.key, uploads, parent, region))
 
     async def _parent_of(
         self, inbound: Inbound, chat: ChatState, replied: SentMessage | None
@@ -109,7 +117,7 @@ class Intake:
         chat a plain follow-up continues the chat's latest turn until /new; a message
         that brings its own photos starts from them."""
         if inbound.reply_to is not None:
-            if replied is not None and replied.kind in ("image", "caption"):
+            if replied is not None and replied.kind in ("image", "caption", "grid"):
                 return await self.store.get_turn(replied.turn_id), replied.image_index or 0
             return None, 0
         if inbound.chat_kind is ChatKind.PRIVATE and not inbound.images and chat.latest_turn_id is not None:
@@ -140,9 +148,13 @@ class Intake:
             instance_id=self.options.instance_id,
             claim=f"retry:{turn.id}" if retry else None,
             source_turn_id=turn.id,
+            mask_blob=turn.mask_blob,
         )
+        parent = await self.store.get_turn(turn.parent_id) if turn.parent_id else None
         try:
             uploads = [await self.blobs.get(blob) for blob in turn.input_blobs]
+            # A region edit keeps its mask.
+            region = await self.grids.stored(turn, parent)
         except BlobNotFound:
             await channel.send_text(press.message, render("retry_not_possible", locale))
             return
@@ -151,5 +163,4 @@ class Intake:
             refusal = "retry_not_possible" if retry else "already_drawing"
             await channel.send_text(press.message, render(refusal, locale))
             return
-        parent = await self.store.get_turn(turn.parent_id) if turn.parent_id else None
-        self.pipeline.start(Job(created, channel, turn.inbound or press.message, uploads, parent))
+        self.pipeline.start(Job(created, channel, turn.inbound or press.message, uploads, parent, region))

@@ -14,7 +14,14 @@ from bot.images import imaging
 from bot.images.types import MIME_EXTENSIONS, GeneratedImage
 from bot.messages import render
 
-RESULT_ACTIONS = (ActionKind.REGENERATE, ActionKind.VARIATIONS, ActionKind.ORIGINAL, ActionKind.UNDO)
+RESULT_ACTIONS = (
+    ActionKind.REGENERATE,
+    ActionKind.VARIATIONS,
+    ActionKind.ORIGINAL,
+    ActionKind.UNDO,
+    ActionKind.REGION,
+    ActionKind.VERSIONS,
+)
 CAPTION_PROMPT_CHARS = 200
 
 

@@ -14,6 +14,7 @@ from bot.engine.admission import Admission, TurnTaken
 from bot.engine.options import EngineOptions
 from bot.engine.pictures import Pictures, actions, caption, short
 from bot.engine.records import MessageKey, SentMessage, TurnRecord, TurnStatus
+from bot.engine.regions import Region, region_request
 from bot.engine.seams import ActionKind, Channel
 from bot.engine.status import Status
 from bot.engine.store import Outcome, Store
@@ -38,6 +39,8 @@ class Job:
     reply_to: MessageKey
     uploads: list[bytes]
     parent: TurnRecord | None
+    # A region edit: the mask and the parent's picture it applies to.
+    region: Region | None = None
     task: asyncio.Task[None] | None = None
     # Set once results are in: from then on the turn is paid for and cannot be cancelled.
     delivering: bool = False
@@ -169,15 +172,18 @@ class Pipeline:
         params = ImageParams(**turn.params)
         if copies > 1 and turn.backend not in SINGLE_IMAGE_BACKENDS:
             params, copies = replace(params, n=copies), 1
-        request = await prepare_request(
-            turn.prompt,
-            params,
-            model=turn.model,
-            backend=turn.backend,
-            images=job.uploads,
-            parent_images=parent_images,
-            user_id=f"{turn.platform}:{turn.user_id}",
-        )
+        if job.region is not None:
+            request = await region_request(turn, params, job.region, job.uploads, parent_images)
+        else:
+            request = await prepare_request(
+                turn.prompt,
+                params,
+                model=turn.model,
+                backend=turn.backend,
+                images=job.uploads,
+                parent_images=parent_images,
+                user_id=f"{turn.platform}:{turn.user_id}",
+            )
         quote = self.options.prices.quote(turn.model, request, copies=copies, parent_images=parent_images)
         if (refusal := await self.admission.early_refusal(turn, quote.usd)) is not None:
             raise refusal

@@ -55,6 +55,8 @@ class TurnRecord:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # A region edit's mask (a blob id: a PNG the parent's picture's size, transparent where to change).
+    mask_blob: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,12 @@ class SentMessage:
 
     key: MessageKey
     turn_id: int
-    kind: str  # "image", "progress", "text", "file"
+    kind: str  # "image", "progress", "text", "file", "grid"
     image_index: int | None = None
+    # A region grid: who opened it, and the cells chosen once they pressed Done
+    # (:func:`bot.images.regions.encode_cells`; None before that).
+    user_id: str | None = None
+    cells: str | None = None
 
 
 @dataclass(frozen=True)

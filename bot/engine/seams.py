@@ -63,6 +63,14 @@ class Inbound:
     # The adapter's own wording of some messages, where the platform differs (``"discord"``:
     # slash commands): ``help`` is then rendered from ``help_discord`` when the catalogue has it.
     wording: str | None = None
+    # A region edit's mask: a PNG the size of the replied picture, fully transparent where to
+    # change (the painter page). With ``reply_to`` naming one of the bot's pictures, the turn
+    # continues that picture and changes only that area; the mask is checked against the
+    # picture before any upstream call.
+    mask: bytes | None = field(default=None, repr=False)
+    # Makes the turn once-only when ``key`` is not a user's message of its own (a painter page's
+    # submit answers as a reply to the picture, ``key`` = the picture's key, claim = its token id).
+    claim: str | None = None
 
     @property
     def chat(self) -> tuple[str, str]:
@@ -76,6 +84,10 @@ class ActionKind(StrEnum):
     UNDO = "undo"
     CANCEL = "cancel"
     RETRY = "retry"
+    # ✏️ Edit a region: the adapter opens the grid (Engine.open_grid) instead of Engine.press.
+    REGION = "region"
+    # 🌳 Versions: the picture's lineage as a contact sheet.
+    VERSIONS = "versions"
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,68 @@ class ActionPress:
     message: MessageKey
     user_id: str
     locale: str | None = None
+
+
+class GridStep(StrEnum):
+    """What a region grid's button does."""
+
+    # Show the grid with these cells chosen (a cell toggled, all, none).
+    SHOW = "s"
+    # Done: now the user says what to change.
+    DONE = "d"
+    CANCEL = "c"
+
+
+@dataclass(frozen=True)
+class GridPress:
+    """Someone pressed a button of the region grid ``message``. Buttons carry the whole
+    state (the turn, which of its pictures, the cells chosen after this press)."""
+
+    step: GridStep
+    turn_id: int
+    image_index: int
+    cells: frozenset[int]
+    message: MessageKey
+    user_id: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class GridLabels:
+    all: str
+    none: str
+    done: str
+    cancel: str
+
+
+@dataclass(frozen=True, repr=False)
+class GridView:
+    """A region grid to show: ``overlay`` is the picture with the labelled grid (chosen cells
+    tinted; a JPEG), ``text`` its caption. With ``ask``, Done was pressed: the text asks for
+    the change and only Cancel is left to press."""
+
+    turn_id: int
+    image_index: int
+    cells: frozenset[int]
+    text: str
+    labels: GridLabels
+    overlay: bytes | None = None
+    ask: bool = False
+
+    def __repr__(self) -> str:
+        return f"GridView(turn {self.turn_id}/{self.image_index}, {sorted(self.cells)}, ask={self.ask})"
+
+
+@dataclass(frozen=True)
+class GridOutcome:
+    """What to show after opening a grid or pressing one of its buttons: the grid (None:
+    unchanged), a short notice for the presser (``refused``: worth an alert), or, when
+    ``closed``, the grid removed."""
+
+    view: GridView | None = None
+    notice: str = ""
+    refused: bool = False
+    closed: bool = False
 
 
 @dataclass(frozen=True)

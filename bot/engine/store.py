@@ -33,6 +33,8 @@ class NewTurn:
     # The turn whose button made this one: the same user's press of the same button on it
     # is refused while this turn is queued or running.
     source_turn_id: int | None = None
+    # A region edit's mask, as a blob id.
+    mask_blob: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,9 @@ class Store(Protocol):
 
     async def chat_tree(self, platform: str, chat_id: str, limit: int = 500) -> list[TurnRecord]:
         """A chat's drawn turns (done), oldest first: the newest ``limit`` of them (at most 500)."""
+
+    async def children_counts(self, turn_ids: Sequence[int]) -> dict[int, int]:
+        """How many finished (done) turns continue from each of ``turn_ids``; absent: none."""
         ...
 
     async def claim_slot(self, turn_id: int, request: SlotRequest) -> SlotOutcome:

@@ -103,6 +103,8 @@ def record_messages(connection: Connection, messages: Sequence[SentMessage]) -> 
             "turn_id": m.turn_id,
             "kind": m.kind,
             "image_index": m.image_index,
+            "user_id": m.user_id,
+            "cells": m.cells,
         }
         for m in messages
     ]
@@ -114,7 +116,9 @@ def sent_message(connection: Connection, key: MessageKey) -> SentMessage | None:
         statements.SENT_MESSAGE,
         {"platform": key.platform, "chat_id": key.chat_id, "message_id": key.message_id},
     ).one_or_none()
-    return SentMessage(key, row.turn_id, row.kind, row.image_index) if row is not None else None
+    if row is None:
+        return None
+    return SentMessage(key, row.turn_id, row.kind, row.image_index, row.user_id, row.cells)
 
 
 def picture_message(connection: Connection, turn_id: int, image_index: int) -> MessageKey | None:

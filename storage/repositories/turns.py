@@ -45,6 +45,7 @@ def turn_record(row: Row[Any]) -> TurnRecord:
         created_at=clock.aware(row.created_at),
         started_at=clock.aware(row.started_at),
         finished_at=clock.aware(row.finished_at),
+        mask_blob=row.mask_blob,
     )
 
 
@@ -74,6 +75,7 @@ def create_turn(connection: Connection, new: NewTurn) -> TurnRecord | None:
         "inbound_message_id": new.inbound.message_id if new.inbound else None,
         "instance_id": new.instance_id,
         "source_turn_id": new.source_turn_id,
+        "mask_blob": new.mask_blob,
         "reserved_usd": 0.0,
         "created_at": clock.now(),
     }
@@ -113,6 +115,14 @@ def chat_tree(connection: Connection, platform: str, chat_id: str, limit: int) -
         statements.CHAT_TREE, {"platform": platform, "chat_id": chat_id, "limit": limit}
     )
     return [turn_record(row) for row in reversed(rows.all())]
+
+
+def children_counts(connection: Connection, turn_ids: Sequence[int]) -> dict[int, int]:
+    """How many done turns continue from each of ``turn_ids``: one grouped query."""
+    if not turn_ids:
+        return {}
+    rows = connection.execute(statements.CHILDREN_COUNTS, {"turn_ids": list(turn_ids)}).all()
+    return {int(row.parent_id): int(row.children) for row in rows}
 
 
 def claim_slot(connection: Connection, turn_id: int, request: SlotRequest) -> SlotOutcome:

@@ -18,7 +18,7 @@ async def test_custom_ids_name_the_turn(world: DiscordWorld, dc: FakeDiscord) ->
     await dc.say(ALICE, "a red cup", guild=world.guild, mention_bot=True)
     picture = await dc.wait_picture(world.channel)
     ids = custom_ids(dc, int(picture["id"]))
-    assert [custom_id.rsplit(":", 1)[0] for custom_id in ids] == ["a:r", "a:v", "a:o", "a:u"]
+    assert [custom_id.rsplit(":", 1)[0] for custom_id in ids] == ["a:r", "a:v", "a:o", "a:u", "a:e", "a:h"]
     assert len({custom_id.rsplit(":", 1)[1] for custom_id in ids}) == 1
     assert all(len(custom_id) <= 100 for custom_id in ids)
 

@@ -28,7 +28,14 @@ async def test_imagine_defers_shows_progress_on_its_card_which_becomes_the_pictu
     # the picture's caption and buttons below. Nothing else was sent.
     assert picture["id"] == card["id"] and colour_name(dc.file(picture["attachments"][0])) == "blue"
     assert card["content"].startswith("**a blue boat**\n") and "💲" in card["content"]
-    assert dc.buttons(int(card["id"])) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
+    assert dc.buttons(int(card["id"])) == [
+        "🔁 Regenerate",
+        "🎲 Variations",
+        "📎 Original",
+        "↩️ Undo",
+        "✏️ Edit a region",
+        "🌳 Versions",
+    ]
     await dc.settle()
     assert [m["id"] for m in dc.bot_messages(world.channel)] == [card["id"]]
     assert dc.calls_to("POST", f"/channels/{world.channel}/messages") == []

@@ -26,7 +26,14 @@ async def test_a_mention_draws(world: DiscordWorld, dc: FakeDiscord, fake: FakeO
     assert picture["message_reference"]["message_id"] == str(prompt)
     assert "a red fox in the snow" in picture["content"] and "💲" in picture["content"]
     assert colour_name(dc.file(picture["attachments"][0])) == "red"
-    assert dc.buttons(int(picture["id"])) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
+    assert dc.buttons(int(picture["id"])) == [
+        "🔁 Regenerate",
+        "🎲 Variations",
+        "📎 Original",
+        "↩️ Undo",
+        "✏️ Edit a region",
+        "🌳 Versions",
+    ]
     await dc.settle()
     # The board went with the last picture; the bot's mention is not in the prompt.
     assert [m["id"] for m in dc.bot_messages(world.channel)] == [picture["id"]]

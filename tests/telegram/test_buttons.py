@@ -40,7 +40,14 @@ async def test_variations_arrive_as_an_album_with_buttons_below(
     album = [m for m in tg.bot_messages(PRIVATE) if m.get("media_group_id")]
     assert len(album) == 3
     assert buttons["reply_to_message"]["message_id"] == album[0]["message_id"]
-    assert tg.buttons(buttons) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
+    assert tg.buttons(buttons) == [
+        "🔁 Regenerate",
+        "🎲 Variations",
+        "📎 Original",
+        "↩️ Undo",
+        "✏️ Edit a region",
+        "🌳 Versions",
+    ]
     # Replying to the second variation continues from that one.
     tg.send(PRIVATE, ALICE, "make it orange", reply_to=album[1])
     edited = await tg.wait_photo(PRIVATE, after=buttons["message_id"])

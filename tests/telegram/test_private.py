@@ -21,7 +21,14 @@ async def test_private_generate(world: TelegramWorld, tg: FakeTelegram, fake: Fa
     assert photo["reply_to_message"]["message_id"] == prompt["message_id"]
     assert "a red fox in the snow" in photo["caption"] and "💲" in photo["caption"]
     assert colour_name(tg.photo_bytes(photo)) == "red"
-    assert tg.buttons(photo) == ["🔁 Regenerate", "🎲 Variations", "📎 Original", "↩️ Undo"]
+    assert tg.buttons(photo) == [
+        "🔁 Regenerate",
+        "🎲 Variations",
+        "📎 Original",
+        "↩️ Undo",
+        "✏️ Edit a region",
+        "🌳 Versions",
+    ]
     await tg.settle()
     # The status message became the picture (one call: editMessageMedia), so nothing is left
     # to remove; no chat action either, the status showed the work.
@@ -147,7 +154,7 @@ async def test_replies_in_the_users_language(world: TelegramWorld, tg: FakeTeleg
     assert answer["reply_to_message"]["message_id"]
     tg.send(chat, LI, "一只红色的猫 red")
     photo = await tg.wait_photo(chat)
-    assert tg.buttons(photo) == ["🔁 重画", "🎲 变体", "📎 原图", "↩️ 撤销"]
+    assert tg.buttons(photo) == ["🔁 重画", "🎲 变体", "📎 原图", "↩️ 撤销", "✏️ 编辑区域", "🌳 版本"]
 
 
 async def test_commands(world: TelegramWorld, tg: FakeTelegram) -> None:
