@@ -348,7 +348,9 @@ class TelegramAdapter:
             log.exception("telegram: could not handle a region grid button of turn %s", button.turn_id)
             assert query.message is not None
             chat = query.message.chat.id
-            await self.guard.apologize(message_key(chat, query.message.message_id), query.from_user.language_code)
+            await self.guard.apologize(
+                message_key(chat, query.message.message_id), query.from_user.language_code
+            )
 
     # --- inline mode (adapters/telegram_adapter/inline.py) ------------------------------
 

@@ -16,7 +16,7 @@ The plugin objects themselves import no platform library; they do in ``build`` a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -30,6 +30,8 @@ from bot.engine.store import Stats, Store
 
 PLATFORMS_GROUP = "redraw.platforms"
 STORAGE_GROUP = "redraw.storage"
+WEB_GROUP = "redraw.web"
+WEB_PAGES = "pages"
 STORAGE = "sql"
 
 
@@ -117,6 +119,21 @@ class StoragePlugin(Protocol):
         ...
 
 
+class WebPages(Protocol):
+    """The web pages (the mask painter, the versions page), served while the bot runs."""
+
+    async def close(self) -> None: ...
+
+
+class StartWebPages(Protocol):
+    """The ``redraw.web`` entry point: serve the pages for ``engine``, answering in the
+    chats through ``channels`` (each platform's)."""
+
+    async def __call__(
+        self, settings: Settings, engine: Engine, channels: Mapping[str, Channel]
+    ) -> WebPages: ...
+
+
 def platform_names() -> list[str]:
     """Every installed platform, without loading any: those the settings know first, in
     their order (Telegram, Discord), then any other by name."""
@@ -142,3 +159,9 @@ def load_storage() -> StoragePlugin:
     (entry,) = entry_points(group=STORAGE_GROUP, name=STORAGE)
     plugin: StoragePlugin = entry.load()
     return plugin
+
+
+def load_web_pages() -> StartWebPages:
+    (entry,) = entry_points(group=WEB_GROUP, name=WEB_PAGES)
+    start: StartWebPages = entry.load()
+    return start

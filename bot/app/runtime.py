@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.app.config import Settings
-from bot.app.plugins import OpenStore, PlatformAdapter, load_platform
+from bot.app.plugins import OpenStore, PlatformAdapter, WebPages, load_platform, load_web_pages
 from bot.app.wiring import build_engine, engine_options, open_storage, upstream_client
 from bot.backends import UpstreamClient
 from bot.engine.entry import Engine
@@ -47,6 +47,7 @@ class Runtime:
         self._client: UpstreamClient | None = None
         self._engine: Engine | None = None
         self._monitor: Monitor | None = None
+        self._pages: WebPages | None = None
         self._receiving = False
 
     @property
@@ -81,13 +82,15 @@ class Runtime:
                 await _quietly(adapter.close(), f"close {platform}")
                 raise
             self.adapters.append(adapter)
-        recovered = await self._engine.recover(
-            {adapter.platform: adapter.channel for adapter in self.adapters}
-        )
+        channels = {adapter.platform: adapter.channel for adapter in self.adapters}
+        recovered = await self._engine.recover(channels)
         if recovered:
             log.warning(
                 "%d turns were left unfinished by the last run; their chats were told", len(recovered)
             )
+        if self.settings.redraw_public_url is not None:
+            # Only then: the pages' server and aiohttp stay out of memory otherwise.
+            self._pages = await load_web_pages()(self.settings, self._engine, channels)
         for adapter in self.adapters:
             await adapter.recover_receptions()
             await adapter.start_receiving()
@@ -108,6 +111,9 @@ class Runtime:
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.settings.redraw_shutdown_grace_s if grace_s is None else grace_s
         self._receiving = False
+        if self._pages is not None:
+            await _quietly(self._pages.close(), "close the web pages")
+            self._pages = None
         for adapter in self.adapters:
             await _quietly(adapter.stop_receiving(), f"stop receiving on {adapter.platform}")
         if self._engine is not None:
