@@ -10,7 +10,7 @@ per message in memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import discord
@@ -113,3 +113,30 @@ def settings_view(view: SettingsView) -> ui.View:
             )
         menus.add_item(SettingSelectItem(group.name, select))
     return _stopped(menus)
+
+
+# Discord's limits: a modal's title and a text input's label, and a change's length.
+MODAL_TITLE_CHARS = 45
+MODAL_TIMEOUT_S = 600.0
+MAX_CHANGE = 4000
+
+OnChange = Callable[[discord.Interaction, str], Awaitable[None]]
+
+
+class ChangeModal(ui.Modal):
+    """A form with one question, what should change ("Redraw this", a region's Done);
+    its answer goes to ``on_change``."""
+
+    def __init__(self, title: str, question: str, on_change: OnChange) -> None:
+        super().__init__(title=title[:MODAL_TITLE_CHARS], timeout=MODAL_TIMEOUT_S)
+        self.on_change = on_change
+        self.change: ui.TextInput[ChangeModal] = ui.TextInput(
+            label=question[:MODAL_TITLE_CHARS],
+            style=discord.TextStyle.paragraph,
+            min_length=1,
+            max_length=MAX_CHANGE,
+        )
+        self.add_item(self.change)
+
+    async def on_submit(self, interaction: discord.Interaction, /) -> None:
+        await self.on_change(interaction, self.change.value)

@@ -21,6 +21,7 @@ import discord
 from discord import ui
 
 from adapters.buttons import ActionButton, GridButton, grid_id, parse
+from adapters.discord_adapter.components import ChangeModal
 from adapters.discord_adapter.inbound import interaction_locale, key_of
 from bot.engine.entry import Engine
 from bot.engine.records import MessageKey
@@ -30,8 +31,6 @@ from bot.messages import render
 
 log = logging.getLogger(__name__)
 
-MODAL_TIMEOUT_S = 600.0
-MAX_CHANGE = 4000
 CHOSEN = "✅"
 
 
@@ -101,25 +100,6 @@ def _file(view: GridView) -> discord.File:
     return discord.File(io.BytesIO(view.overlay), filename="grid.jpg")
 
 
-class RegionModal(ui.Modal):
-    """Done on a grid: what should change in the chosen area."""
-
-    def __init__(self, runner: GridRunner, grid: MessageKey, locale: str) -> None:
-        super().__init__(title=render("discord_region_title", locale)[:45], timeout=MODAL_TIMEOUT_S)
-        self.runner = runner
-        self.grid = grid
-        self.change: ui.TextInput[RegionModal] = ui.TextInput(
-            label=render("discord_region_what", locale)[:45],
-            style=discord.TextStyle.paragraph,
-            min_length=1,
-            max_length=MAX_CHANGE,
-        )
-        self.add_item(self.change)
-
-    async def on_submit(self, interaction: discord.Interaction, /) -> None:
-        await self.runner.run_region(interaction, self.grid, self.change.value)
-
-
 async def open_grid(runner: GridRunner, interaction: discord.Interaction, button: ActionButton) -> None:
     """✏️: the grid, to the presser alone."""
     message = interaction.message
@@ -167,7 +147,13 @@ async def press(runner: GridRunner, interaction: discord.Interaction, button: Gr
     elif outcome.closed or view is None:
         await interaction.response.edit_message(content=outcome.notice[:2000], attachments=[], view=None)
     elif view.ask:
-        await interaction.response.send_modal(RegionModal(runner, grid, locale))
+        await interaction.response.send_modal(
+            ChangeModal(
+                render("discord_region_title", locale),
+                render("discord_region_what", locale),
+                lambda answered, change: runner.run_region(answered, grid, change),
+            )
+        )
     else:
         await interaction.response.edit_message(
             content=view.text[:2000], attachments=[_file(view)], view=grid_view(view)

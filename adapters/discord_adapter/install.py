@@ -29,18 +29,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import discord
-from discord import ui
 
 from adapters.discord_adapter.inbound import interaction_inbound, key_of, replied_message
 from adapters.inputs import with_reply
 from bot.engine.records import MessageKey
 from bot.engine.seams import Inbound
-from bot.messages import render
 
 # Interaction tokens last 15 minutes; a route or a card's token is not used past this.
 TOKEN_LIFETIME = timedelta(minutes=14)
-MODAL_TIMEOUT_S = 600.0
-MAX_CHANGE = 4000
 
 
 def reachable(interaction: discord.Interaction, client: discord.Client) -> bool:
@@ -111,25 +107,6 @@ class RedrawRunner(Protocol):
     async def run_redraw(
         self, interaction: discord.Interaction, message: discord.Message, text: str
     ) -> None: ...
-
-
-class RedrawModal(ui.Modal):
-    """ "Redraw this": what should change in ``message``'s picture."""
-
-    def __init__(self, runner: RedrawRunner, message: discord.Message, locale: str) -> None:
-        super().__init__(title=render("discord_redraw_this", locale)[:45], timeout=MODAL_TIMEOUT_S)
-        self.runner = runner
-        self.message = message
-        self.change: ui.TextInput[RedrawModal] = ui.TextInput(
-            label=render("discord_redraw_what", locale)[:45],
-            style=discord.TextStyle.paragraph,
-            min_length=1,
-            max_length=MAX_CHANGE,
-        )
-        self.add_item(self.change)
-
-    async def on_submit(self, interaction: discord.Interaction, /) -> None:
-        await self.runner.run_redraw(interaction, self.message, self.change.value)
 
 
 def redraw_inbound(

@@ -24,7 +24,12 @@ from adapters.buttons import ActionButton
 from adapters.discord_adapter.addresses import AddressedClient, Addresses, log_in
 from adapters.discord_adapter.channel import DiscordChannel
 from adapters.discord_adapter.commands import PROMPT_SUMMARY_CHARS, CommandTranslator, build_commands
-from adapters.discord_adapter.components import ActionButtonItem, SettingSelectItem, settings_view
+from adapters.discord_adapter.components import (
+    ActionButtonItem,
+    ChangeModal,
+    SettingSelectItem,
+    settings_view,
+)
 from adapters.discord_adapter.grid import GridButtonItem, open_grid
 from adapters.discord_adapter.inbound import (
     WORDING,
@@ -35,7 +40,7 @@ from adapters.discord_adapter.inbound import (
     key_of,
     message_key,
 )
-from adapters.discord_adapter.install import RedrawModal, reachable, redraw_inbound
+from adapters.discord_adapter.install import reachable, redraw_inbound
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
 from adapters.guard import Guard
@@ -291,7 +296,13 @@ class DiscordAdapter:
                 render("unsupported_input", locale, what=what)[:2000], ephemeral=True
             )
             return
-        await interaction.response.send_modal(RedrawModal(self, message, locale))
+        await interaction.response.send_modal(
+            ChangeModal(
+                render("discord_redraw_this", locale),
+                render("discord_redraw_what", locale),
+                lambda answered, change: self.run_redraw(answered, message, change),
+            )
+        )
 
     async def run_redraw(self, interaction: discord.Interaction, message: discord.Message, text: str) -> None:
         """The modal's answer: a turn on ``message``'s picture, on a card like /imagine's."""
