@@ -29,8 +29,6 @@ second answer to a query anyway.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import contextlib
 import dataclasses
 import logging
@@ -169,8 +167,6 @@ class GuestMode:
         self.route: tuple[Callable[[MessageKey], bool], InlineChannel] = (is_guest, self.channel)
         self.builder = builder
         # One press at a time per message: what the engine says to a presser is that press's answer.
-        self._pressing: dict[str, asyncio.Lock] = {}
-        self._presses: collections.Counter[str] = collections.Counter()
 
     def handler(self) -> BaseHandler[Update, Any, None]:
         return MessageHandler(filters.UpdateType.GUEST_MESSAGE, self._on_update)
@@ -294,15 +290,8 @@ class GuestMode:
         if found is None or imid is None:
             await query.answer()
             return
-        lock = self._pressing.setdefault(imid, asyncio.Lock())
-        self._presses[imid] += 1
-        try:
-            async with lock:
-                await self._press(query, imid, *found)
-        finally:
-            self._presses[imid] -= 1
-            if not self._presses[imid]:
-                del self._presses[imid], self._pressing[imid]
+        async with self.channel.pressing.hold(imid):
+            await self._press(query, imid, *found)
 
     async def _press(self, query: CallbackQuery, imid: str, chat: str, button: ActionButton) -> None:
         locale = query.from_user.language_code

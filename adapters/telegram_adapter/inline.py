@@ -22,8 +22,11 @@ first. :class:`RoutingChannel` sends each key to the channel that can answer it.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from telegram import (
@@ -165,6 +168,27 @@ class _InlineStatus(StatusMessage):
         return
 
 
+class OneAtATime:
+    """Presses on one inline message handled one after another: each press's answer is the
+    query :attr:`InlineChannel.pending` holds, so a second tap must wait for the first."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: collections.Counter[str] = collections.Counter()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+
 class InlineChannel:
     """The engine's Channel for inline messages (see the module's text)."""
 
@@ -179,6 +203,7 @@ class InlineChannel:
         self.pictures: dict[str, None] = {}
         # A press being handled: what the engine says to the presser alone goes in its answer.
         self.pending: dict[str, CallbackQuery] = {}
+        self.pressing = OneAtATime()
 
     def user(self, inline_message_id: str, user_id: int) -> None:
         users = self.users.pop(inline_message_id, [])

@@ -379,18 +379,20 @@ class TelegramAdapter:
             await query.answer()
             return
         imid = press.message.message_id
-        self.inline.user(imid, query.from_user.id)
-        if press.kind is ActionKind.CANCEL:
-            await query.answer(render("cancelling", press.locale))
-        else:
-            self.inline.pending[imid] = query
-        try:
-            await self.guard.press(press)
-        finally:
-            unanswered = self.inline.pending.pop(imid, None)
-            if unanswered is not None:
-                with contextlib.suppress(TelegramError):
-                    await unanswered.answer()
+        # One press at a time per message: each press's answer is the one pending.
+        async with self.inline.pressing.hold(imid):
+            self.inline.user(imid, query.from_user.id)
+            if press.kind is ActionKind.CANCEL:
+                await query.answer(render("cancelling", press.locale))
+            else:
+                self.inline.pending[imid] = query
+            try:
+                await self.guard.press(press)
+            finally:
+                unanswered = self.inline.pending.pop(imid, None)
+                if unanswered is not None:
+                    with contextlib.suppress(TelegramError):
+                        await unanswered.answer()
 
     async def _pick_setting(self, query: CallbackQuery, button: SettingButton) -> None:
         message = query.message

@@ -46,6 +46,24 @@ async def test_someone_else_regenerates_an_inline_picture(
     assert len(world.provider_calls()) == 2
 
 
+async def test_a_double_tap_on_an_inline_picture_draws_once_and_answers_both(
+    world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
+) -> None:
+    tg.chats[PRIVATE.id] = PRIVATE
+    imid = await _drawn(tg, "a red balloon")
+    before = tg.inline_messages[imid]["photo"][-1]["file_id"]
+    fake.fail("slow", delay=1.0)
+    first = tg.press_inline(imid, "🔁", BOB)
+    second = tg.press_inline(imid, "🔁", BOB)
+    await tg.wait_for(
+        lambda: tg.inline_messages[imid]["photo"][-1]["file_id"] != before, what="a new picture"
+    )
+    await tg.settle()
+    # Each tap has its answer (the second one's says it is already drawing), and one drawing.
+    assert first in tg.answered and second in tg.answered
+    assert len(world.provider_calls()) == 2
+
+
 async def test_a_forged_press_on_an_inline_message_changes_nothing(
     world: TelegramWorld, tg: FakeTelegram
 ) -> None:
