@@ -6,6 +6,8 @@
    Targets: ≥ 200 turns/s, overhead p99 ≤ 20 ms.
 2. A provider that takes 30 s: 1,000 turns in flight at once, peak RSS and
    event-loop lag p99. Targets: RSS ≤ 300 MB, lag p99 ≤ 50 ms.
+3. 100 messages at once: from the burst to each provider call, the engine and SQLite
+   alone (bench/platform.py measures the same through the platforms).
 
 Usage: ``python bench/engine.py [--turns 600] [--inflight 1000] [--latency 30]``.
 PostgreSQL: ``REDRAW_BENCH_POSTGRES_URL`` (default: 127.0.0.1:5432, database test),
@@ -213,6 +215,51 @@ async def in_flight(
     }
 
 
+class StampedBackend(InstantBackend):
+    """Notes when each call reaches the provider."""
+
+    def __init__(self, blobs: BlobStore, png: bytes, latency: float) -> None:
+        super().__init__(blobs, png, latency)
+        self.called: list[float] = []
+        self.expected = 0
+        self.all_called = asyncio.Event()
+
+    async def run(
+        self,
+        request: ImageRequest,
+        parent: ParentTurn | None = None,
+        *,
+        on_partial: PartialCallback | None = None,
+    ) -> TurnResult:
+        self.called.append(time.perf_counter())
+        if len(self.called) >= self.expected:
+            self.all_called.set()
+        return await super().run(request, parent, on_partial=on_partial)
+
+
+async def start_lag(store: SqlStore, blobs: BlobStore, png: bytes, count: int) -> dict[str, float]:
+    """``count`` messages at once (the burst a long poll hands over): from the burst to each
+    provider call, without any platform in between. Five bursts, the first a warm-up."""
+    backend = StampedBackend(blobs, png, 1.0)
+    engine = make_engine(store, blobs, backend, count)
+    channel = NullChannel()
+    lags: list[float] = []
+    for burst in range(5):
+        backend.called.clear()
+        backend.expected, backend.all_called = count, asyncio.Event()
+        started = time.perf_counter()
+        first = 30_000_000 + burst * count
+        await asyncio.gather(*(engine.handle(inbound(first + n), channel) for n in range(count)))
+        await backend.all_called.wait()
+        if burst:
+            lags += [(called - started) * 1000 for called in backend.called]
+        await engine.drain()
+    return {
+        "start_lag_p50_ms": round(statistics.median(lags), 1),
+        "start_lag_p99_ms": round(percentile(lags, 0.99), 1),
+    }
+
+
 async def with_sqlite(work: Any) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{folder}/bench.db"
@@ -241,6 +288,7 @@ async def main(turns: int, inflight: int, latency: float) -> dict[str, float]:
     sqlite = await with_sqlite(lambda store, blobs: throughput(store, blobs, png, turns))
     postgres = await with_postgres(lambda store, blobs: throughput(store, blobs, png, turns))
     held = await with_sqlite(lambda store, blobs: in_flight(store, blobs, png, inflight, latency))
+    lag = await with_sqlite(lambda store, blobs: start_lag(store, blobs, png, 100))
     print(f"zero-latency provider, {turns} users at once, 1024x1024 results:")
     for name, figures in (("SQLite", sqlite), ("PostgreSQL", postgres)):
         print(
@@ -253,6 +301,10 @@ async def main(turns: int, inflight: int, latency: float) -> dict[str, float]:
         f"loop lag p99 {held['loop_lag_p99_ms']} ms (target ≤ 50), max {held['loop_lag_max_ms']} ms, "
         f"{held['wall_s']} s"
     )
+    print(
+        f"100 messages at once, to their provider calls (SQLite, no platform): "
+        f"p50 {lag['start_lag_p50_ms']} ms, p99 {lag['start_lag_p99_ms']} ms"
+    )
     return {
         "turns_per_s_sqlite": sqlite["turns_per_s"],
         "turns_per_s_postgres": postgres["turns_per_s"],
@@ -264,6 +316,7 @@ async def main(turns: int, inflight: int, latency: float) -> dict[str, float]:
         "rss_mb_1000_inflight": held["rss_mb"],
         "loop_lag_p99_ms": held["loop_lag_p99_ms"],
         "inflight_peak": held["inflight_peak"],
+        "start_lag_p99_ms_100_at_once": lag["start_lag_p99_ms"],
     }
 
 
