@@ -12,6 +12,10 @@ COPY storage ./storage
 RUN /opt/redraw/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim-bookworm
+# Fonts for the versions contact sheet's prompts in any script (Latin, Cyrillic, Arabic, CJK…).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-noto-core fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 redraw \
     && useradd --system --uid 10001 --gid redraw --home-dir /data --no-create-home redraw \
     && mkdir /data \
@@ -25,8 +29,9 @@ ENV PATH=/opt/redraw/bin:$PATH \
 WORKDIR /data
 VOLUME ["/data"]
 USER 10001:10001
-# 8080: Telegram's webhook (when REDRAW_WEBHOOK_URL is set); 9100: /metrics and /healthz.
-EXPOSE 8080 9100
+# 8080: Telegram's webhook (when REDRAW_WEBHOOK_URL is set); 9100: /metrics and /healthz;
+# 8090: the web pages (when REDRAW_PUBLIC_URL is set; put TLS in front).
+EXPOSE 8080 8090 9100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["redraw", "health"]
 STOPSIGNAL SIGTERM
 CMD ["redraw", "run"]
