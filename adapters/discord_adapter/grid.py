@@ -23,7 +23,10 @@ from discord import ui
 from adapters.buttons import ActionButton, GridButton, grid_id, parse
 from adapters.discord_adapter.components import ChangeModal
 from adapters.discord_adapter.inbound import interaction_locale, key_of
+from adapters.discord_adapter.pages import paint_button
+from bot.app.config import Settings
 from bot.engine.entry import Engine
+from bot.engine.language import effective
 from bot.engine.records import MessageKey
 from bot.engine.seams import ActionPress, GridPress, GridStep, GridView
 from bot.images import regions
@@ -36,6 +39,7 @@ CHOSEN = "✅"
 
 class GridRunner(Protocol):
     engine: Engine
+    settings: Settings
 
     def _track(self) -> None: ...
 
@@ -72,8 +76,9 @@ class GridButtonItem(ui.DynamicItem[ui.Button[Any]], template=r"g:[sdc]:[0-9]+:[
         await press(_runner(interaction), interaction, self.button)
 
 
-def grid_view(view: GridView) -> ui.View:
-    """4 rows of 4 cells, then All, None, Done, Cancel (Discord: 5 rows of at most 5)."""
+def grid_view(view: GridView, paint: ui.Button[ui.View] | None = None) -> ui.View:
+    """4 rows of 4 cells, then All, None, Done, Cancel (Discord: 5 rows of at most 5), and
+    ``paint`` (🖌, a link to the painter) last."""
     items = ui.View(timeout=None)
 
     def add(label: str, step: GridStep, cells: frozenset[int], row: int, style: discord.ButtonStyle) -> None:
@@ -91,6 +96,9 @@ def grid_view(view: GridView) -> ui.View:
         add(view.labels.none, GridStep.SHOW, regions.NO_CELLS, 4, discord.ButtonStyle.secondary)
         add(view.labels.done, GridStep.DONE, view.cells, 4, discord.ButtonStyle.success)
     add(view.labels.cancel, GridStep.CANCEL, view.cells, 4, discord.ButtonStyle.danger)
+    if paint is not None:
+        paint.row = 4
+        items.add_item(paint)
     items.stop()
     return items
 
@@ -116,8 +124,9 @@ async def open_grid(runner: GridRunner, interaction: discord.Interaction, button
     if view is None or view.overlay is None:
         await interaction.edit_original_response(content=outcome.notice[:2000] or "…")
         return
+    paint = await _paint(runner, interaction, key_of(message).chat_id, button.turn_id, locale)
     shown = await interaction.edit_original_response(
-        content=view.text[:2000], attachments=[_file(view)], view=grid_view(view)
+        content=view.text[:2000], attachments=[_file(view)], view=grid_view(view, paint)
     )
     await runner.engine.grid_shown(view, key_of(shown), user)
 
@@ -155,6 +164,17 @@ async def press(runner: GridRunner, interaction: discord.Interaction, button: Gr
             )
         )
     else:
+        paint = await _paint(runner, interaction, grid.chat_id, button.turn_id, locale)
         await interaction.response.edit_message(
-            content=view.text[:2000], attachments=[_file(view)], view=grid_view(view)
+            content=view.text[:2000], attachments=[_file(view)], view=grid_view(view, paint)
         )
+
+
+async def _paint(
+    runner: GridRunner, interaction: discord.Interaction, chat_id: str, turn_id: int, locale: str
+) -> ui.Button[ui.View] | None:
+    """🖌 for the one who opened the grid (the engine refuses anyone else's presses)."""
+    if runner.settings.redraw_public_url is None:
+        return None
+    user = await runner.engine.store.user("discord", str(interaction.user.id))
+    return paint_button(runner.settings, chat_id, interaction.user.id, turn_id, effective(user, locale))

@@ -43,6 +43,7 @@ from adapters.discord_adapter.inbound import (
 from adapters.discord_adapter.install import reachable, redraw_inbound
 from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
+from adapters.discord_adapter.pages import after_history, offer_versions
 from adapters.guard import Guard
 from bot.app.config import Settings
 from bot.engine.entry import Engine
@@ -283,6 +284,7 @@ class DiscordAdapter:
                 reply_to=reply_to,
             )
         await self.guard.handle(inbound)
+        await after_history(self.engine, self.settings, interaction, inbound)
 
     async def ask_redraw(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """ "Redraw this" in a message's Apps menu: a modal asks what to change."""
@@ -349,6 +351,10 @@ class DiscordAdapter:
             self.channel.routes.remember(interaction)
         press = ActionPress(button.kind, button.turn_id, key_of(message), str(interaction.user.id), locale)
         await self.guard.press(press)
+        if button.kind is ActionKind.VERSIONS:  # 🌳 All versions, to the presser alone
+            await offer_versions(
+                self.engine, self.settings, interaction, press.message.chat_id, button.turn_id, locale=locale
+            )
 
     async def on_setting(self, interaction: discord.Interaction, name: str, value: str) -> None:
         message = interaction.message

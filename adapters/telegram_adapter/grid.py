@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 
 from telegram import (
     CallbackQuery,
@@ -30,6 +31,7 @@ from telegram.ext import ExtBot
 from adapters.buttons import ActionButton, GridButton, grid_id
 from adapters.pacing import Priority, Ticket
 from adapters.telegram_adapter.inbound import key_of, message_key
+from adapters.telegram_adapter.painter import TelegramPages
 from bot.engine.entry import Engine
 from bot.engine.seams import ActionPress, GridOutcome, GridPress, GridStep, GridView
 from bot.images import regions
@@ -41,16 +43,17 @@ CHOSEN = "✅"
 MAX_ALERT = 200
 
 
-def grid_keyboard(view: GridView) -> InlineKeyboardMarkup:
+def grid_keyboard(view: GridView, extra: Sequence[InlineKeyboardButton] = ()) -> InlineKeyboardMarkup:
     """The cells (a row of the grid per keyboard row), then All / None, then Done / Cancel.
-    Once Done was pressed only Cancel is left."""
+    Once Done was pressed only Cancel is left. ``extra``: a last row (🖌, the painter)."""
 
     def button(text: str, step: GridStep, cells: frozenset[int]) -> InlineKeyboardButton:
         return InlineKeyboardButton(text, callback_data=grid_id(step, view.turn_id, view.image_index, cells))
 
     cancel = button(view.labels.cancel, GridStep.CANCEL, view.cells)
+    last = [list(extra)] if extra else []
     if view.ask:
-        return InlineKeyboardMarkup([[cancel]])
+        return InlineKeyboardMarkup([[cancel], *last])
     rows = [
         [
             button(
@@ -69,13 +72,16 @@ def grid_keyboard(view: GridView) -> InlineKeyboardMarkup:
         ]
     )
     rows.append([button(view.labels.done, GridStep.DONE, view.cells), cancel])
-    return InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup([*rows, *last])
 
 
 class TelegramGrids:
-    def __init__(self, bot: Bot, engine: Engine) -> None:
+    """``pages``: the painter's button under each grid (adapters/telegram_adapter/painter.py)."""
+
+    def __init__(self, bot: Bot, engine: Engine, pages: TelegramPages) -> None:
         self.bot = bot
         self.engine = engine
+        self.pages = pages
         # The newest press of each grid message being handled: an older one shows nothing.
         self._newest: dict[tuple[int, int], int] = {}
         self._order = itertools.count()
@@ -94,12 +100,13 @@ class TelegramGrids:
             view = outcome.view
             if view is None or view.overlay is None:
                 return
+            paint = await self.pages.grid_row(message.chat, query.from_user.id, view.turn_id, press.locale)
             sent = await self.bot.send_photo(
                 message.chat.id,
                 InputFile(view.overlay, filename="grid.jpg"),
                 caption=view.text,
                 reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
-                reply_markup=grid_keyboard(view),
+                reply_markup=grid_keyboard(view, paint),
                 rate_limit_args=Ticket(Priority.RESULT),
             )
             await self.engine.grid_shown(view, key_of(sent), user)
@@ -131,28 +138,33 @@ class TelegramGrids:
             if outcome.closed:
                 await self.bot.delete_message(*where, rate_limit_args=Ticket(Priority.STATUS))
             elif outcome.view is not None:
-                await self._show(where, outcome.view)
+                paint = await self.pages.grid_row(
+                    message.chat, query.from_user.id, button.turn_id, press.locale
+                )
+                await self._show(where, outcome.view, paint)
         finally:
             if self._newest.get(where) == mine:
                 del self._newest[where]
             if not answered:
                 await _answer(query, GridOutcome())
 
-    async def _show(self, where: tuple[int, int], view: GridView) -> None:
+    async def _show(
+        self, where: tuple[int, int], view: GridView, paint: Sequence[InlineKeyboardButton]
+    ) -> None:
         """The grid's new state in place, in one call, after results."""
         try:
             if view.overlay is None:
                 await self.bot.edit_message_caption(
                     *where,
                     caption=view.text,
-                    reply_markup=grid_keyboard(view),
+                    reply_markup=grid_keyboard(view, paint),
                     rate_limit_args=Ticket(Priority.STATUS),
                 )
             else:
                 await self.bot.edit_message_media(
                     InputMediaPhoto(view.overlay, caption=view.text, filename="grid.jpg"),
                     *where,
-                    reply_markup=grid_keyboard(view),
+                    reply_markup=grid_keyboard(view, paint),
                     rate_limit_args=Ticket(Priority.STATUS),
                 )
         except BadRequest as error:

@@ -17,7 +17,6 @@ import logging
 from urllib.parse import urlsplit
 
 from telegram import CallbackQuery, Message, Update
-from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -41,7 +40,6 @@ from adapters.telegram_adapter.inbound import (
     TELEGRAM_DOWNLOAD_LIMIT,
     BotIdentity,
     InboundBuilder,
-    chat_kind,
     message_key,
 )
 from adapters.telegram_adapter.inline import (
@@ -52,12 +50,14 @@ from adapters.telegram_adapter.inline import (
     inline_press,
 )
 from adapters.telegram_adapter.login import logged_in, webhook_secret
+from adapters.telegram_adapter.members import is_admin, pick_setting
 from adapters.telegram_adapter.menu import set_menu
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
+from adapters.telegram_adapter.painter import TelegramPages
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
 from bot.app.config import Settings
 from bot.engine.entry import Engine
-from bot.engine.seams import ActionKind, ActionPress, ChatKind, SettingOutcome, SettingPick
+from bot.engine.seams import ActionKind, ActionPress, ChatKind
 from bot.engine.store import Reception
 from bot.messages import render
 from bot.tls import client_context
@@ -142,7 +142,8 @@ class TelegramAdapter:
         self.channel = RoutingChannel(plain, self.inline, [self.guest.route])
         self.guard = Guard(self.platform, engine, self.channel, (TelegramError,))
         self.albums = AlbumCollector(album_window_s, self._on_album)
-        self.grids = TelegramGrids(self.application.bot, engine)
+        self.pages = TelegramPages(self.application.bot, engine, settings)
+        self.grids = TelegramGrids(self.application.bot, engine, self.pages)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
         self.lost = asyncio.Event()
@@ -286,26 +287,22 @@ class TelegramAdapter:
         if changes_settings and inbound.chat_kind is ChatKind.GROUP and not inbound.chat_admin:
             # Only a change needs to know: one getChatMember call then, not one per message.
             inbound = dataclasses.replace(inbound, chat_admin=await self._is_admin(messages[0]))
+        if await self.pages.on_start(messages[0], inbound):
+            return  # /start paint_<turn>: the painter's button (adapters/telegram_adapter/painter.py)
         await self.guard.handle(inbound)
+        await self.pages.after_history(messages[0], inbound)
 
     async def _is_admin(self, message: Message) -> bool:
         user = message.from_user
-        if user is None:
-            return False
-        return await self._member_is_admin(message.chat.id, user.id)
-
-    async def _member_is_admin(self, chat_id: int, user_id: int) -> bool:
-        try:
-            member = await self.application.bot.get_chat_member(chat_id, user_id)
-        except TelegramError as error:
-            log.warning("telegram: could not look up member %s of %s: %s", user_id, chat_id, error)
-            return False
-        return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+        return user is not None and await is_admin(self.application.bot, message.chat.id, user.id)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is not None and self.guest.takes(query):
             await self.guest.on_press(query)
+            return
+        if query is not None and self.pages.takes(query):
+            await self.pages.on_press(query)  # a group's 🖌 or 🌳 All versions
             return
         if query is not None and query.message is None and query.inline_message_id is not None:
             await self._on_inline_button(query)
@@ -315,7 +312,7 @@ class TelegramAdapter:
         button = parse(query.data)
         locale = query.from_user.language_code
         if isinstance(button, SettingButton):
-            await self._pick_setting(query, button)
+            await pick_setting(self.application.bot, self.guard, self.channel, query, button)
             return
         if isinstance(button, GridButton) or (
             isinstance(button, ActionButton) and button.kind is ActionKind.REGION
@@ -336,6 +333,8 @@ class TelegramAdapter:
             locale,
         )
         await self.guard.press(press)
+        if button.kind is ActionKind.VERSIONS:
+            await self.pages.offer_versions(message, query.from_user.id, button.turn_id, locale)
 
     async def _on_grid(self, query: CallbackQuery, button: ActionButton | GridButton) -> None:
         """✏️ and the region grid's buttons (adapters/telegram_adapter/grid.py)."""
@@ -393,33 +392,6 @@ class TelegramAdapter:
                 if unanswered is not None:
                     with contextlib.suppress(TelegramError):
                         await unanswered.answer()
-
-    async def _pick_setting(self, query: CallbackQuery, button: SettingButton) -> None:
-        message = query.message
-        assert message is not None
-        kind = chat_kind(message.chat)
-        admin = kind is ChatKind.PRIVATE or await self._member_is_admin(message.chat.id, query.from_user.id)
-        pick = SettingPick(
-            message=message_key(message.chat.id, message.message_id),
-            user_id=str(query.from_user.id),
-            chat_kind=kind,
-            name=button.name,
-            value=button.value,
-            chat_admin=admin,
-            locale=query.from_user.language_code,
-        )
-
-        async def show(outcome: SettingOutcome) -> None:
-            if outcome.view is not None:
-                await self.channel.edit_settings(pick.message, outcome.view)
-
-        outcome = await self.guard.pick(pick, show)
-        if outcome is None:
-            # The spinner must stop, with a word of why, whatever went wrong.
-            await query.answer(render("internal_error", pick.locale)[:200], show_alert=True)
-            return
-        # A refusal is an alert the user must dismiss; anything else a passing toast.
-        await query.answer(outcome.notice[:200], show_alert=outcome.refused)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram: error while handling an update", exc_info=context.error)

@@ -1,7 +1,9 @@
 """The links the platform adapters put on buttons (no aiohttp: cheap to import).
 
 Telegram: a ``web_app`` inline button in private chats (it opens the painter as a Mini
-App, which adds signed ``initData``), a URL button in groups. Discord: a link button.
+App, which adds signed ``initData``); groups go by the private chat
+(:mod:`adapters.telegram_adapter.painter`), never a bearer link in the group. Discord: a
+link button on an ephemeral message.
 Each function returns None when ``REDRAW_PUBLIC_URL`` is unset: no button then.
 """
 

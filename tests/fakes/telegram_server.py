@@ -256,6 +256,9 @@ class FakeTelegram:
         self.downloads: list[str] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.admins: dict[int, set[int]] = {}
+        # Who left each chat (getChatMember says ``left``), and who was banned (``kicked``).
+        self.left: dict[int, set[int]] = {}
+        self.kicked: dict[int, set[int]] = {}
         self.chats: dict[int, Chat] = {}
         self.webhook: dict[str, Any] | None = None
         self.faults: list[Fault] = []
@@ -841,15 +844,18 @@ class FakeTelegram:
             elif not reply.get("allow_sending_without_reply"):
                 raise ApiError(400, "Bad Request: message to be replied not found")
         if "reply_markup" in params:
-            markup = self._check_markup(params["reply_markup"])
+            markup = self._check_markup(params["reply_markup"], message["chat"])
             if markup:
                 message["reply_markup"] = markup
         return message
 
     @staticmethod
-    def _check_markup(markup: dict[str, Any]) -> dict[str, Any]:
+    def _check_markup(markup: dict[str, Any], chat: dict[str, Any] | None = None) -> dict[str, Any]:
         for row in markup.get("inline_keyboard", []):
             for button in row:
+                # Telegram allows web_app buttons in private chats only.
+                if "web_app" in button and (chat is None or chat.get("type") != "private"):
+                    raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
@@ -980,6 +986,10 @@ class FakeTelegram:
         chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
         admin = user_id in self.admins.get(chat_id, set())
         user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if user_id in self.left.get(chat_id, set()):
+            return {"status": "left", "user": user}
+        if user_id in self.kicked.get(chat_id, set()):
+            return {"status": "kicked", "user": user, "until_date": 0}
         if admin:
             return {"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
                     "can_manage_chat": True, "can_delete_messages": True, "can_manage_video_chats": True,
@@ -1041,7 +1051,11 @@ class FakeTelegram:
         message = self._existing(params)
         if "text" not in message:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
-        markup = self._check_markup(params["reply_markup"]) if "reply_markup" in params else None
+        markup = (
+            self._check_markup(params["reply_markup"], message.get("chat"))
+            if "reply_markup" in params
+            else None
+        )
         if message["text"] == params["text"] and message.get("reply_markup") == markup:
             raise ApiError(400, "Bad Request: message is not modified")
         if len(params["text"]) > MAX_TEXT:
@@ -1057,7 +1071,11 @@ class FakeTelegram:
     ) -> dict[str, Any]:
         message = self._existing(params)
         self._check_caption(params)
-        markup = self._check_markup(params["reply_markup"]) if "reply_markup" in params else None
+        markup = (
+            self._check_markup(params["reply_markup"], message.get("chat"))
+            if "reply_markup" in params
+            else None
+        )
         if message.get("caption") == params.get("caption") and message.get("reply_markup") == markup:
             raise ApiError(400, "Bad Request: message is not modified")
         message["caption"] = params.get("caption", "")
@@ -1093,7 +1111,7 @@ class FakeTelegram:
         message["caption"] = media.get("caption", "")
         message.pop("reply_markup", None)
         if "reply_markup" in params:
-            message["reply_markup"] = self._check_markup(params["reply_markup"])
+            message["reply_markup"] = self._check_markup(params["reply_markup"], message.get("chat"))
         return True if "inline_message_id" in params else message  # type: ignore[return-value]
 
     async def _api_editmessagereplymarkup(
@@ -1102,7 +1120,7 @@ class FakeTelegram:
         message = self._existing(params)
         message.pop("reply_markup", None)
         if params.get("reply_markup"):
-            message["reply_markup"] = self._check_markup(params["reply_markup"])
+            message["reply_markup"] = self._check_markup(params["reply_markup"], message.get("chat"))
         return True if "inline_message_id" in params else message  # type: ignore[return-value]
 
     async def _api_deletemessage(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
@@ -1118,6 +1136,10 @@ class FakeTelegram:
             raise ApiError(
                 400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
             )
+        # Without a game, only a t.me link to the bot itself may be opened.
+        url = params.get("url")
+        if url is not None and not str(url).startswith(f"https://t.me/{BOT_USERNAME}?start="):
+            raise ApiError(400, "Bad Request: URL_INVALID")
         self.answered[query_id] = params
         return True
 

@@ -1,0 +1,220 @@
+"""The web pages on Telegram (``REDRAW_PUBLIC_URL`` set): the painter from a region grid,
+the versions page after 🌳 and ``/history``.
+
+A link to a page is a bearer credential bound to one user, so it is only ever shown
+where that user alone sees it:
+
+- **Private chat**: on the grid, a ``web_app`` button (Telegram opens the painter as a
+  Mini App and hands it signed ``initData``, which the server checks against the link's
+  user); after the versions sheet, a URL button to the versions page.
+- **Groups**: ``web_app`` buttons aren't allowed there, and a URL button would be every
+  member's. The button is a callback button (``wp:<turn>``, ``wv:<turn>``); pressing it
+  answers the query with ``https://t.me/<bot>?start=paint_<turn>`` (or ``versions_``):
+  Telegram opens the presser's private chat with the bot, and ``/start paint_<turn>``
+  there is answered, once the presser is found to be a member of the picture's chat
+  (``getChatMember``), with a ``web_app`` button bound to that group, that user and that
+  picture. The painted edit then lands in the group, replying to the picture.
+
+A start parameter is anyone's to type: ``/start paint_<turn>`` is checked in full
+(the turn exists, is Telegram's, has a picture, the user may use the bot and is in its
+chat), and refused in the user's language otherwise; nothing is sent upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Literal
+
+from telegram import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    ReplyParameters,
+    WebAppInfo,
+)
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ExtBot
+
+from adapters.pacing import Priority, Ticket
+from adapters.page_offers import history_turn, offer
+from adapters.telegram_adapter.members import is_member
+from adapters.web.links import paint_link, versions_link
+from bot.app.config import Settings
+from bot.engine.entry import Engine
+from bot.engine.language import effective
+from bot.engine.seams import ChatKind, Inbound
+from bot.messages import render
+
+log = logging.getLogger(__name__)
+
+Bot = ExtBot[Ticket]
+Page = Literal["paint", "versions"]
+PLATFORM = "telegram"
+_TURN = r"([1-9][0-9]{0,17})"
+# A group's buttons: which page, which picture (no user: the presser is the user).
+_PRESS = re.compile(rf"w([pv]):{_TURN}")
+# The deep link's start parameter (Telegram: at most 64 of [A-Za-z0-9_-]).
+_START = re.compile(rf"(paint|versions)_{_TURN}")
+_CODES: dict[str, Page] = {"p": "paint", "v": "versions"}
+
+
+def press_data(page: Page, turn_id: int) -> str:
+    return f"w{page[0]}:{turn_id}"
+
+
+def start_parameter(page: Page, turn_id: int) -> str:
+    return f"{page}_{turn_id}"
+
+
+class TelegramPages:
+    def __init__(self, bot: Bot, engine: Engine, settings: Settings) -> None:
+        self.bot = bot
+        self.engine = engine
+        self.settings = settings
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.redraw_public_url is not None
+
+    def _link(self, page: Page, chat_id: str, user_id: int, turn_id: int, locale: str | None) -> str:
+        make = paint_link if page == "paint" else versions_link
+        link = make(
+            self.settings, platform=PLATFORM, chat_id=chat_id, user_id=user_id, turn_id=turn_id, locale=locale
+        )
+        assert link is not None  # enabled
+        return link
+
+    # --- the grid ---------------------------------------------------------------------
+
+    async def grid_row(
+        self, chat: Chat, user_id: int, turn_id: int, locale: str | None
+    ) -> list[InlineKeyboardButton]:
+        """🖌 under a grid opened by ``user_id``: a Mini App in private, the way round by
+        the private chat in groups; nothing without ``REDRAW_PUBLIC_URL``."""
+        if not self.enabled:
+            return []
+        locale = effective(await self.engine.store.user(PLATFORM, str(user_id)), locale)
+        label = render("web_paint_button", locale)
+        if chat.type == ChatType.PRIVATE:
+            link = self._link("paint", str(chat.id), user_id, turn_id, locale)
+            return [InlineKeyboardButton(label, web_app=WebAppInfo(link))]
+        return [InlineKeyboardButton(label, callback_data=press_data("paint", turn_id))]
+
+    # --- the group buttons ----------------------------------------------------------------
+
+    @staticmethod
+    def takes(query: CallbackQuery) -> bool:
+        return bool(query.data and _PRESS.fullmatch(query.data))
+
+    async def on_press(self, query: CallbackQuery) -> None:
+        """A group's 🖌 or 🌳 All versions: Telegram opens the presser's private chat with the bot."""
+        match = _PRESS.fullmatch(query.data or "")
+        username = self.bot.username
+        try:
+            if match is None or not self.enabled or not username:
+                await query.answer()
+                return
+            parameter = start_parameter(_CODES[match[1]], int(match[2]))
+            await query.answer(url=f"https://t.me/{username}?start={parameter}")
+        except TelegramError as error:
+            log.info("telegram: could not answer a page button: %s", error)
+
+    # --- /start paint_<turn> in private -----------------------------------------------------
+
+    async def on_start(self, message: Message, inbound: Inbound) -> bool:
+        """``/start paint_<turn>`` or ``versions_<turn>`` in a private chat: the page's button
+        (True), or a refusal. Anything else is the engine's (False)."""
+        if inbound.command != "start" or inbound.chat_kind is not ChatKind.PRIVATE or not self.enabled:
+            return False
+        argument = inbound.text.strip()
+        if not argument.startswith(("paint_", "versions_")):
+            return False
+        user = message.from_user
+        match = _START.fullmatch(argument)
+        if user is None:
+            return True
+        page: Page = "paint" if argument.startswith("paint_") else "versions"
+        found = None
+        if match is not None:
+            found = await offer(
+                self.engine,
+                PLATFORM,
+                str(user.id),
+                int(match[2]),
+                inbound.locale,
+                chat_id=None,
+                drawn=page == "paint",
+            )
+        if found is None:
+            await self._say(message, render("turn_missing", inbound.locale))
+            return True
+        turn, locale = found.turn, found.locale
+        if not await self._member(turn.chat_id, user.id):
+            log.info("telegram: refused a %s link of turn %d to a non-member", page, turn.id)
+            await self._say(message, render("web_not_member", locale))
+            return True
+        link = self._link(page, turn.chat_id, user.id, turn.id, locale)
+        label = render("web_paint_button" if page == "paint" else "web_versions_button", locale)
+        button = (
+            InlineKeyboardButton(label, web_app=WebAppInfo(link))
+            if page == "paint"
+            else InlineKeyboardButton(label, url=link)
+        )
+        text = render("web_paint_open" if page == "paint" else "web_versions_open", locale)
+        await self._say(message, text, InlineKeyboardMarkup([[button]]))
+        return True
+
+    async def _member(self, chat_id: str, user_id: int) -> bool:
+        """The user's own private chat, or a group they are in now."""
+        try:
+            chat = int(chat_id)
+        except ValueError:
+            return False  # an inline message's turn: no chat to be in
+        if chat > 0:
+            return chat == user_id
+        return await is_member(self.bot, chat, user_id)
+
+    async def _say(
+        self, message: MaybeInaccessibleMessage, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        try:
+            await self.bot.send_message(
+                message.chat.id,
+                text,
+                reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+                reply_markup=markup,
+                rate_limit_args=Ticket(Priority.RESULT),
+            )
+        except TelegramError as error:
+            log.info("telegram: could not answer a page link: %s", error)
+
+    # --- the versions page ------------------------------------------------------------------
+
+    async def offer_versions(
+        self, message: MaybeInaccessibleMessage, user_id: int, turn_id: int | None, locale: str | None
+    ) -> None:
+        """After the versions sheet of ``turn_id`` (🌳 on ``message``, or /history as
+        ``message``): 🌳 All versions, replying to ``message``."""
+        if not self.enabled:
+            return
+        chat = message.chat
+        found = await offer(self.engine, PLATFORM, str(user_id), turn_id, locale, chat_id=str(chat.id))
+        if found is None:
+            return
+        label = render("web_versions_button", found.locale)
+        if chat.type == ChatType.PRIVATE:
+            link = self._link("versions", str(chat.id), user_id, found.turn.id, found.locale)
+            button = InlineKeyboardButton(label, url=link)
+        else:
+            button = InlineKeyboardButton(label, callback_data=press_data("versions", found.turn.id))
+        await self._say(message, render("web_versions_open", found.locale), InlineKeyboardMarkup([[button]]))
+
+    async def after_history(self, message: Message, inbound: Inbound) -> None:
+        if self.enabled and inbound.command == "history" and message.from_user is not None:
+            turn_id = await history_turn(self.engine, inbound)
+            await self.offer_versions(message, message.from_user.id, turn_id, inbound.locale)
