@@ -162,7 +162,12 @@ class GuestMode:
     ) -> None:
         self.bot = bot
         self.engine = engine
-        self.channel = GuestChannel(bot, pacer, file_chat=settings.redraw_telegram_file_chat)
+        self.channel = GuestChannel(
+            bot,
+            pacer,
+            file_chat=settings.redraw_telegram_file_chat,
+            pages=settings.redraw_public_url is not None,
+        )
         # The adapter's channel sends guest keys here (the answers of turns recovered after a crash).
         self.route: tuple[Callable[[MessageKey], bool], InlineChannel] = (is_guest, self.channel)
         self.builder = builder

@@ -47,7 +47,7 @@ from adapters.pacing import Pacer, Ticket
 from adapters.progress import Background, StatusMessage
 from adapters.telegram_adapter.channel import PREVIEW_SIDE, Bot, TelegramChannel, fits_photo
 from adapters.telegram_adapter.inbound import key_of
-from adapters.telegram_adapter.keyboards import action_keyboard, settings_text
+from adapters.telegram_adapter.keyboards import Page, action_keyboard, press_data, settings_text
 from adapters.text import cut
 from bot.engine.records import MessageKey
 from bot.engine.seams import (
@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 
 # Buttons of a picture that need a chat to answer in (an inline message has none).
 CHAT_ONLY = (ActionKind.REGION, ActionKind.VERSIONS)
+# What they become with the web pages.
+PAGES: dict[ActionKind, Page] = {ActionKind.REGION: "paint", ActionKind.VERSIONS: "versions"}
 
 PREFIX = "inline:"
 MAX_TEXT = 4096
@@ -192,8 +194,10 @@ class OneAtATime:
 class InlineChannel:
     """The engine's Channel for inline messages (see the module's text)."""
 
-    def __init__(self, bot: Bot, pacer: Pacer, *, file_chat: int | None = None) -> None:
+    def __init__(self, bot: Bot, pacer: Pacer, *, file_chat: int | None = None, pages: bool = False) -> None:
         self.bot = bot
+        # REDRAW_PUBLIC_URL is set: ✏️ and 🌳 lead to the web pages by the presser's private chat.
+        self.pages = pages
         self.pacer = pacer
         self.background = Background()
         self.file_chat = file_chat
@@ -268,13 +272,26 @@ class InlineChannel:
         await self.bot.edit_message_media(
             InputMediaPhoto(file_id, caption=cut(caption, MAX_CAPTION)),
             inline_message_id=imid,
-            # A grid or a versions sheet needs a chat to be sent in: not offered here.
-            reply_markup=self.keyboard(reply_to, [a for a in actions if a.kind not in CHAT_ONLY]),
+            reply_markup=self._picture_keyboard(reply_to, actions),
         )
         self.pictures[imid] = None
         while len(self.pictures) > REMEMBERED:
             del self.pictures[next(iter(self.pictures))]
         return [reply_to]
+
+    def _picture_keyboard(self, key: MessageKey, actions: Sequence[Action]) -> InlineKeyboardMarkup | None:
+        """A picture's buttons. A grid or a versions sheet needs a chat to be sent in: an
+        inline message has none, so ✏️ and 🌳 are offered only as the web pages, reached
+        through the presser's private chat (adapters/telegram_adapter/painter.py)."""
+        markup = self.keyboard(key, [action for action in actions if action.kind not in CHAT_ONLY])
+        pages = [
+            InlineKeyboardButton(action.label, callback_data=press_data(PAGES[action.kind], action.turn_id))
+            for action in actions
+            if self.pages and action.kind in PAGES
+        ]
+        if not pages:
+            return markup
+        return InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), pages])
 
     async def _file_id(self, imid: str, image: OutgoingImage) -> str:
         """The picture sent where the bot may post, for the file id an inline message takes."""

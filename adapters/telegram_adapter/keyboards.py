@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -12,6 +13,15 @@ from bot.engine.seams import Action, SettingsView
 ROW_WIDTH = 4
 # Telegram keyboards have no headings: a mark per setting tells the rows apart.
 SETTING_MARKS = {"backend": "⚙️", "size": "📐", "quality": "✨", "format": "🖼"}
+
+
+# The web pages a button may lead to (adapters/telegram_adapter/painter.py).
+Page = Literal["paint", "versions"]
+
+
+def press_data(page: Page, turn_id: int) -> str:
+    """A button leading to a web page by the presser's private chat: ``wp:<turn>``, ``wv:<turn>``."""
+    return f"w{page[0]}:{turn_id}"
 
 
 def action_keyboard(actions: Sequence[Action]) -> InlineKeyboardMarkup | None:

@@ -15,16 +15,24 @@ where that user alone sees it:
   (``getChatMember``), with a ``web_app`` button bound to that group, that user and that
   picture. The painted edit then lands in the group, replying to the picture.
 
+- **Inline and guest messages** (no chat the bot can look into): ✏️ and 🌳 on their
+  pictures are the same callback buttons; the start parameter then also carries a MAC
+  bound to the presser (``paint_<turn>_<mac>``), and only that user's ``/start`` with it
+  gets the page: the result is drawn into the inline message, as a regenerated one is.
+
 A start parameter is anyone's to type: ``/start paint_<turn>`` is checked in full
 (the turn exists, is Telegram's, has a picture, the user may use the bot and is in its
-chat), and refused in the user's language otherwise; nothing is sent upstream.
+chat, or holds the MAC for a chat without members), and refused in the user's language
+otherwise; nothing is sent upstream.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import re
-from typing import Literal
 
 from telegram import (
     CallbackQuery,
@@ -42,8 +50,10 @@ from telegram.ext import ExtBot
 
 from adapters.pacing import Priority, Ticket
 from adapters.page_offers import history_turn, offer
+from adapters.telegram_adapter.keyboards import Page, press_data
 from adapters.telegram_adapter.members import is_member
 from adapters.web.links import paint_link, versions_link
+from adapters.web.tokens import signing_key
 from bot.app.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.language import effective
@@ -53,22 +63,25 @@ from bot.messages import render
 log = logging.getLogger(__name__)
 
 Bot = ExtBot[Ticket]
-Page = Literal["paint", "versions"]
 PLATFORM = "telegram"
 _TURN = r"([1-9][0-9]{0,17})"
 # A group's buttons: which page, which picture (no user: the presser is the user).
 _PRESS = re.compile(rf"w([pv]):{_TURN}")
-# The deep link's start parameter (Telegram: at most 64 of [A-Za-z0-9_-]).
-_START = re.compile(rf"(paint|versions)_{_TURN}")
+# The deep link's start parameter (Telegram: at most 64 of [A-Za-z0-9_-]), with the MAC
+# that binds it to the presser (9 bytes, 12 characters).
+_START = re.compile(rf"(paint|versions)_{_TURN}(?:_([A-Za-z0-9_-]{{12}}))?")
+_MAC_BYTES = 9
 _CODES: dict[str, Page] = {"p": "paint", "v": "versions"}
 
 
-def press_data(page: Page, turn_id: int) -> str:
-    return f"w{page[0]}:{turn_id}"
+def start_parameter(page: Page, turn_id: int, user_id: int, key: bytes) -> str:
+    return f"{page}_{turn_id}_{start_mac(page, turn_id, user_id, key)}"
 
 
-def start_parameter(page: Page, turn_id: int) -> str:
-    return f"{page}_{turn_id}"
+def start_mac(page: Page, turn_id: int, user_id: int, key: bytes) -> str:
+    """Binds a start parameter to the user who pressed the button (the web pages' key)."""
+    digest = hmac.new(key, f"telegram-start\x00{page}:{turn_id}:{user_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:_MAC_BYTES]).decode("ascii")
 
 
 class TelegramPages:
@@ -119,7 +132,8 @@ class TelegramPages:
             if match is None or not self.enabled or not username:
                 await query.answer()
                 return
-            parameter = start_parameter(_CODES[match[1]], int(match[2]))
+            key = signing_key(self.settings)
+            parameter = start_parameter(_CODES[match[1]], int(match[2]), query.from_user.id, key)
             await query.answer(url=f"https://t.me/{username}?start={parameter}")
         except TelegramError as error:
             log.info("telegram: could not answer a page button: %s", error)
@@ -154,7 +168,10 @@ class TelegramPages:
             await self._say(message, render("turn_missing", inbound.locale))
             return True
         turn, locale = found.turn, found.locale
-        if not await self._member(turn.chat_id, user.id):
+        assert match is not None
+        mac = start_mac(page, turn.id, user.id, signing_key(self.settings))
+        signed = match[3] is not None and hmac.compare_digest(match[3], mac)
+        if not await self._member(turn.chat_id, user.id, signed=signed):
             log.info("telegram: refused a %s link of turn %d to a non-member", page, turn.id)
             await self._say(message, render("web_not_member", locale))
             return True
@@ -169,12 +186,13 @@ class TelegramPages:
         await self._say(message, text, InlineKeyboardMarkup([[button]]))
         return True
 
-    async def _member(self, chat_id: str, user_id: int) -> bool:
-        """The user's own private chat, or a group they are in now."""
+    async def _member(self, chat_id: str, user_id: int, *, signed: bool) -> bool:
+        """The user's own private chat, or a group they are in now; an inline or guest
+        message's chat has no members to ask about: the link's MAC must be the user's."""
         try:
             chat = int(chat_id)
         except ValueError:
-            return False  # an inline message's turn: no chat to be in
+            return signed
         if chat > 0:
             return chat == user_id
         return await is_member(self.bot, chat, user_id)

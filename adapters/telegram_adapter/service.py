@@ -132,7 +132,10 @@ class TelegramAdapter:
         self.application.add_handler(ChosenInlineResultHandler(self._on_chosen))
         self.application.add_error_handler(self._on_error)
         self.inline = InlineChannel(
-            self.application.bot, self.limiter.pacer, file_chat=settings.redraw_telegram_file_chat
+            self.application.bot,
+            self.limiter.pacer,
+            file_chat=settings.redraw_telegram_file_chat,
+            pages=settings.redraw_public_url is not None,
         )
         # Guest mode (adapters/telegram_adapter/guest.py): mentions in chats the bot is not in.
         bot = self.application.bot

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -128,10 +129,12 @@ async def test_groups_go_by_the_private_chat_and_check_membership(
     turn = int(paint["callback_data"].split(":")[1])
     query = tg.press(grid, "🖌", ALICE)
     await tg.wait_for(lambda: query in tg.answered, what="the answer")
-    assert tg.answered[query]["url"] == f"https://t.me/{BOT_USERNAME}?start=paint_{turn}"
+    link = tg.answered[query]["url"]
+    found = re.fullmatch(rf"https://t\.me/{BOT_USERNAME}\?start=(paint_{turn}_[A-Za-z0-9_-]{{12}})", link)
+    assert found, link
 
-    # The deep link: /start paint_<turn> in Alice's private chat.
-    start = tg.send(PRIVATE, ALICE, f"/start paint_{turn}")
+    # The deep link: /start paint_<turn>_<mac> in Alice's private chat.
+    start = tg.send(PRIVATE, ALICE, f"/start {found[1]}")
     offer = await private_answer(tg, PRIVATE, start["message_id"], "Paint over what should change")
     url = button(offer, "🖌")["web_app"]["url"]
     claim = chat.claim_of(world.settings, url)
@@ -192,13 +195,15 @@ async def test_all_versions_link_private_and_group(pages: TelegramWorld, tg: Fak
     query = tg.press(offer, "🌳 All versions", BOB)
     await tg.wait_for(lambda: query in tg.answered, what="the answer")
     turn = int(item["callback_data"].split(":")[1])
-    assert tg.answered[query]["url"] == f"https://t.me/{BOT_USERNAME}?start=versions_{turn}"
-    start = tg.send(BOB_PRIVATE, BOB, f"/start versions_{turn}")
+    link = tg.answered[query]["url"]
+    found = re.fullmatch(rf"https://t\.me/{BOT_USERNAME}\?start=(versions_{turn}_[A-Za-z0-9_-]{{12}})", link)
+    assert found, link
+    start = tg.send(BOB_PRIVATE, BOB, f"/start {found[1]}")
     answer = await private_answer(tg, BOB_PRIVATE, start["message_id"], "Every version")
     claim = chat.claim_of(world.settings, button(answer, "🌳")["url"], "versions")
     assert (claim.chat_id, claim.user_id) == (str(GROUP.id), str(BOB.id))
     tg.kicked[GROUP.id] = {BOB.id}
-    start = tg.send(BOB_PRIVATE, BOB, f"/start versions_{turn}")
+    start = tg.send(BOB_PRIVATE, BOB, f"/start {found[1]}")
     await private_answer(tg, BOB_PRIVATE, start["message_id"], "not in the chat")
 
 
@@ -214,3 +219,47 @@ async def test_without_a_public_url_nothing_changes(world: TelegramWorld, tg: Fa
         for m in tg.bot_messages(PRIVATE)
         if m["message_id"] > start["message_id"]
     )
+
+
+async def test_an_inline_picture_is_painted_through_the_pressers_private_chat(
+    pages: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
+) -> None:
+    """An inline message has no chat to show a grid in: ✏️ is the painter, reached by the
+    presser's private chat with a start parameter only that presser's /start can use."""
+    world = pages
+    tg.chats[PRIVATE.id] = PRIVATE
+    tg.chats[BOB_PRIVATE.id] = BOB_PRIVATE
+    query = tg.inline_query(ALICE, "a blue kite")
+    answer = await tg.wait_for(lambda: tg.inline_answers.get(query), what="the inline answer")
+    imid = tg.choose_inline(query, answer["results"][0]["id"])
+    await tg.wait_for(lambda: "photo" in tg.inline_messages[imid], what="the inline picture")
+    before = tg.inline_messages[imid]["photo"][-1]["file_id"]
+    assert tg.buttons_of(tg.inline_messages[imid])[-2:] == ["✏️ Edit a region", "🌳 Versions"]
+
+    pressed = tg.press_inline(imid, "✏️", BOB)
+    await tg.wait_for(lambda: pressed in tg.answered, what="the answer to ✏️")
+    link = tg.answered[pressed]["url"]
+    found = re.fullmatch(rf"https://t\.me/{BOT_USERNAME}\?start=(paint_[0-9]+_[A-Za-z0-9_-]{{12}})", link)
+    assert found, link
+    # Bob's parameter in Alice's hands: no page (an inline message has no members to ask about).
+    start = tg.send(PRIVATE, ALICE, f"/start {found[1]}")
+    refusal = await private_answer(tg, PRIVATE, start["message_id"], "not in the chat")
+    assert "reply_markup" not in refusal
+    # Bob's own: the painter, bound to him and to the inline message's chat.
+    start = tg.send(BOB_PRIVATE, BOB, f"/start {found[1]}")
+    offer = await private_answer(tg, BOB_PRIVATE, start["message_id"], "Paint over what should change")
+    url = button(offer, "🖌")["web_app"]["url"]
+    claim = chat.claim_of(world.settings, url)
+    assert claim.user_id == str(BOB.id) and claim.chat_id.startswith("inline:")
+
+    mask = chat.mask_png(1024, 1024, (0, 0, 512, 512))
+    status, _ = await chat.submit(
+        url, "make it red", mask, submission="s1", init=chat.init_data(BOB.id, TOKEN)
+    )
+    assert status == 200
+    await tg.wait_for(
+        lambda: tg.inline_messages[imid]["photo"][-1]["file_id"] != before, what="the painted picture"
+    )
+    assert colour_name(tg.file_bytes(tg.inline_messages[imid]["photo"][-1]["file_id"])) == "red"
+    alpha = Image.open(io.BytesIO(mask_of(world.provider_calls()[-1]))).convert("RGBA").getchannel("A")
+    assert alpha.getpixel((100, 100)) == 0 and alpha.getpixel((900, 900)) == 255
