@@ -14,7 +14,7 @@ import discord
 from discord import ui
 
 from adapters.page_offers import history_turn, offer
-from adapters.web.links import paint_link, versions_link
+from adapters.web.links import page_link
 from bot.app.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.seams import Inbound
@@ -29,8 +29,8 @@ def paint_button(
     settings: Settings, chat_id: str, user_id: int, turn_id: int, locale: str | None
 ) -> ui.Button[ui.View] | None:
     """🖌 on a grid opened by ``user_id`` in ``chat_id`` (None without REDRAW_PUBLIC_URL)."""
-    link = paint_link(
-        settings, platform=PLATFORM, chat_id=chat_id, user_id=user_id, turn_id=turn_id, locale=locale
+    link = page_link(
+        settings, "paint", platform=PLATFORM, chat_id=chat_id, user_id=user_id, turn_id=turn_id, locale=locale
     )
     if link is None:
         return None
@@ -53,8 +53,14 @@ async def offer_versions(
     found = await offer(engine, PLATFORM, user, turn_id, locale, chat_id=chat_id)
     if found is None:
         return
-    link = versions_link(
-        settings, platform=PLATFORM, chat_id=chat_id, user_id=user, turn_id=found.turn.id, locale=found.locale
+    link = page_link(
+        settings,
+        "versions",
+        platform=PLATFORM,
+        chat_id=chat_id,
+        user_id=user,
+        turn_id=found.turn.id,
+        locale=found.locale,
     )
     if link is None:
         return

@@ -52,7 +52,7 @@ from adapters.pacing import Priority, Ticket
 from adapters.page_offers import history_turn, offer
 from adapters.telegram_adapter.keyboards import Page, press_data
 from adapters.telegram_adapter.members import is_member
-from adapters.web.links import paint_link, versions_link
+from adapters.web.links import page_link
 from adapters.web.tokens import signing_key
 from bot.app.config import Settings
 from bot.engine.entry import Engine
@@ -95,9 +95,14 @@ class TelegramPages:
         return self.settings.redraw_public_url is not None
 
     def _link(self, page: Page, chat_id: str, user_id: int, turn_id: int, locale: str | None) -> str:
-        make = paint_link if page == "paint" else versions_link
-        link = make(
-            self.settings, platform=PLATFORM, chat_id=chat_id, user_id=user_id, turn_id=turn_id, locale=locale
+        link = page_link(
+            self.settings,
+            page,
+            platform=PLATFORM,
+            chat_id=chat_id,
+            user_id=user_id,
+            turn_id=turn_id,
+            locale=locale,
         )
         assert link is not None  # enabled
         return link

@@ -4,7 +4,7 @@ Telegram: a ``web_app`` inline button in private chats (it opens the painter as 
 App, which adds signed ``initData``); groups go by the private chat
 (:mod:`adapters.telegram_adapter.painter`), never a bearer link in the group. Discord: a
 link button on an ephemeral message.
-Each function returns None when ``REDRAW_PUBLIC_URL`` is unset: no button then.
+``page_link`` returns None when ``REDRAW_PUBLIC_URL`` is unset: no button then.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def link_for(public_url: str, key: bytes, claim: Claim) -> str:
     return f"{public_url.rstrip('/')}{_PATHS[claim.purpose]}?{urlencode({'t': tokens.sign(key, claim)})}"
 
 
-def _link(
+def page_link(
     settings: Settings,
     purpose: Purpose,
     *,
@@ -33,58 +33,14 @@ def _link(
     chat_id: str | int,
     user_id: str | int,
     turn_id: int,
-    locale: str | None,
-    now: float | None,
+    locale: str | None = None,
+    now: float | None = None,
 ) -> str | None:
+    """The page ``purpose`` for picture ``turn_id`` of this chat, for this user: the painter
+    (valid 24 hours) or the chat's version tree with that picture marked (7 days)."""
     if settings.redraw_public_url is None:
         return None
     claim = tokens.new_claim(
         purpose, platform=platform, chat_id=chat_id, user_id=user_id, turn_id=turn_id, locale=locale, now=now
     )
     return link_for(settings.redraw_public_url, tokens.signing_key(settings), claim)
-
-
-def paint_link(
-    settings: Settings,
-    *,
-    platform: str,
-    chat_id: str | int,
-    user_id: str | int,
-    turn_id: int,
-    locale: str | None = None,
-    now: float | None = None,
-) -> str | None:
-    """The painter for picture ``turn_id`` of this chat, for this user; valid 24 hours."""
-    return _link(
-        settings,
-        "paint",
-        platform=platform,
-        chat_id=chat_id,
-        user_id=user_id,
-        turn_id=turn_id,
-        locale=locale,
-        now=now,
-    )
-
-
-def versions_link(
-    settings: Settings,
-    *,
-    platform: str,
-    chat_id: str | int,
-    user_id: str | int,
-    turn_id: int,
-    locale: str | None = None,
-    now: float | None = None,
-) -> str | None:
-    """The chat's version tree, ``turn_id`` marked; valid 7 days."""
-    return _link(
-        settings,
-        "versions",
-        platform=platform,
-        chat_id=chat_id,
-        user_id=user_id,
-        turn_id=turn_id,
-        locale=locale,
-        now=now,
-    )

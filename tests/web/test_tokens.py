@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from adapters.web import tokens
-from adapters.web.links import paint_link, versions_link
+from adapters.web.links import page_link
 from adapters.web.telegram_webapp import InitDataError, check_init_data
 from bot.app import logs
 from bot.app.config import ConfigError, load_settings
@@ -88,13 +88,20 @@ def test_the_key_is_the_secret_or_derived_from_the_platform_tokens() -> None:
 
 def test_links_for_buttons() -> None:
     assert (
-        paint_link(
-            load_settings(telegram_bot_token=BOT), platform="telegram", chat_id=1, user_id=2, turn_id=3
+        page_link(
+            load_settings(telegram_bot_token=BOT),
+            "paint",
+            platform="telegram",
+            chat_id=1,
+            user_id=2,
+            turn_id=3,
         )
         is None
     )
     settings = load_settings(telegram_bot_token=BOT, redraw_public_url="https://redraw.example.com/pages/")
-    link = paint_link(settings, platform="telegram", chat_id=-100, user_id=5, turn_id=9, locale="de", now=NOW)
+    link = page_link(
+        settings, "paint", platform="telegram", chat_id=-100, user_id=5, turn_id=9, locale="de", now=NOW
+    )
     assert link is not None and link.startswith("https://redraw.example.com/pages/paint?t=")
     token = parse_qs(urlsplit(link).query)["t"][0]
     made = tokens.verify(tokens.signing_key(settings), token, "paint", now=NOW)
@@ -105,7 +112,7 @@ def test_links_for_buttons() -> None:
         9,
         "de",
     )
-    link = versions_link(settings, platform="discord", chat_id=77, user_id=8, turn_id=9, now=NOW)
+    link = page_link(settings, "versions", platform="discord", chat_id=77, user_id=8, turn_id=9, now=NOW)
     assert link is not None and "/pages/versions?t=" in link
     made = tokens.verify(
         tokens.signing_key(settings), parse_qs(urlsplit(link).query)["t"][0], "versions", now=NOW
@@ -116,10 +123,10 @@ def test_links_for_buttons() -> None:
 def test_building_links_loads_no_web_server() -> None:
     code = (
         "import sys\n"
-        "from adapters.web.links import paint_link\n"
+        "from adapters.web.links import page_link\n"
         "from bot.app.config import load_settings\n"
         "s = load_settings(telegram_bot_token='1:a', redraw_public_url='https://x.example')\n"
-        "assert paint_link(s, platform='telegram', chat_id=1, user_id=2, turn_id=3)\n"
+        "assert page_link(s, 'paint', platform='telegram', chat_id=1, user_id=2, turn_id=3)\n"
         "print('aiohttp' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
