@@ -13,6 +13,8 @@ RUN /opt/redraw/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim-bookworm
 # Fonts for the versions contact sheet's prompts in any script (Latin, Cyrillic, Arabic, CJK…).
+# Not pinned: the distribution's current fonts are what we want, and pins break on its updates.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-noto-core fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
