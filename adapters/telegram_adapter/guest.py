@@ -51,12 +51,12 @@ from adapters.buttons import ActionButton, action_id, parse
 from adapters.pacing import Pacer
 from adapters.telegram_adapter.channel import Bot
 from adapters.telegram_adapter.inbound import PLATFORM, InboundBuilder, image_ref, key_of
-from adapters.telegram_adapter.inline import MAX_TEXT, RESULT_ID, WAIT_DATA, InlineChannel
+from adapters.telegram_adapter.inline import MAX_TEXT, RESULT_ID, WAIT_DATA, InlineChannel, shown_in_chat
 from adapters.text import cut
 from bot.app.config import Settings
 from bot.engine.records import MessageKey
 from bot.engine.seams import Action, ActionKind, ActionPress, ChatKind, Inbound
-from bot.engine.store import Reception
+from bot.engine.store import Reception, Store
 from bot.messages import render
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ ANSWER = "guest-answer:"
 
 class GuestEngine(Protocol):
     """What guest mode asks of the engine."""
+
+    store: Store
 
     async def handle(self, inbound: Inbound, channel: Any) -> None: ...
 
@@ -302,6 +304,11 @@ class GuestMode:
         locale = query.from_user.language_code
         user = str(query.from_user.id)
         press = ActionPress(button.kind, button.turn_id, guest_key(chat, imid), user, locale)
+        if not await shown_in_chat(self.engine.store, press.message, button.turn_id):
+            # Data naming a chat this message isn't in: forged (another chat's pictures).
+            log.warning("telegram: refused a guest button naming chat %s on message %s", chat, imid)
+            await query.answer(render("button_other_chat", locale))
+            return
         self.channel.user(imid, query.from_user.id)
         if press.kind is ActionKind.CANCEL:
             await query.answer(render("cancelling", locale))

@@ -60,6 +60,7 @@ from bot.engine.seams import (
     Progress,
     SettingsView,
 )
+from bot.engine.store import Store
 from bot.images import imaging
 from bot.images.offload import run_cpu
 from bot.images.validation import visible
@@ -168,6 +169,16 @@ class _InlineStatus(StatusMessage):
     async def delete(self, ticket: Ticket) -> None:
         # The placeholder stays: the picture or the answer is edited into it.
         return
+
+
+async def shown_in_chat(store: Store, key: MessageKey, turn_id: int) -> bool:
+    """Whether the inline message ``key`` belongs to the chat it names: one the bot stored
+    there, or turn ``turn_id``'s placeholder. Callback data is the client's to forge (a bad
+    client can send any): a chat named in it is believed only when storage agrees."""
+    if await store.sent_message(key) is not None:
+        return True
+    turn = await store.get_turn(turn_id)
+    return turn is not None and turn.inbound == key
 
 
 class OneAtATime:

@@ -50,6 +50,7 @@ from telegram.ext import ExtBot
 
 from adapters.pacing import Priority, Ticket
 from adapters.page_offers import history_turn, offer
+from adapters.telegram_adapter.inline import shown_in_chat
 from adapters.telegram_adapter.keyboards import Page, press_data
 from adapters.telegram_adapter.members import is_member
 from adapters.web.links import page_link
@@ -57,6 +58,7 @@ from adapters.web.tokens import signing_key
 from bot.app.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.language import effective
+from bot.engine.records import MessageKey
 from bot.engine.seams import ChatKind, Inbound
 from bot.messages import render
 
@@ -137,11 +139,28 @@ class TelegramPages:
             if match is None or not self.enabled or not username:
                 await query.answer()
                 return
+            turn_id = int(match[2])
+            if not await self._pressed_on_turn(query, turn_id):
+                log.warning("telegram: refused a page button for turn %d on another message", turn_id)
+                await query.answer(render("button_other_chat", query.from_user.language_code))
+                return
             key = signing_key(self.settings)
-            parameter = start_parameter(_CODES[match[1]], int(match[2]), query.from_user.id, key)
+            parameter = start_parameter(_CODES[match[1]], turn_id, query.from_user.id, key)
             await query.answer(url=f"https://t.me/{username}?start={parameter}")
         except TelegramError as error:
             log.info("telegram: could not answer a page button: %s", error)
+
+    async def _pressed_on_turn(self, query: CallbackQuery, turn_id: int) -> bool:
+        """The button's turn is one of the pressed message's chat (data is forgeable)."""
+        turn = await self.engine.store.get_turn(turn_id)
+        if turn is None or turn.platform != PLATFORM:
+            return False
+        if query.message is not None:
+            return turn.chat_id == str(query.message.chat.id)
+        if query.inline_message_id is None:
+            return False
+        key = MessageKey(PLATFORM, turn.chat_id, query.inline_message_id)
+        return await shown_in_chat(self.engine.store, key, turn_id)
 
     # --- /start paint_<turn> in private -----------------------------------------------------
 

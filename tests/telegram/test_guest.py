@@ -264,3 +264,25 @@ async def test_a_crash_before_the_turn_is_stored_is_drawn_into_the_same_placehol
     assert colour_name(tg.file_bytes(_file(tg, imid))) == "green"
     edits = [r for r in fake.requests if r.path.startswith("/v1/images/")]
     assert len(edits) == 1 and edits[0].path == "/v1/images/edits"
+
+
+async def test_a_guest_button_naming_another_chat_is_refused(
+    world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
+) -> None:
+    """Callback data is the client's to forge: Bob copies the data of a guest picture in a
+    chat he isn't in onto his own inline message. Neither its original nor a redraw."""
+    tg.chats[PRIVATE.id] = PRIVATE
+    tg.chats[BOB.id] = Chat(BOB.id, "private", "Bob")
+    victim = await _drawn(tg, tg.guest_message(STRANGERS, ALICE, f"@{BOT_USERNAME} a red fox"))
+    original, regenerate = _data(tg.inline_messages[victim], "📎"), _data(tg.inline_messages[victim], "🔁")
+    query = tg.inline_query(BOB, "a blue kite")
+    answer = await tg.wait_for(lambda: tg.inline_answers.get(query), what="the inline answer")
+    mine = tg.choose_inline(query, answer["results"][0]["id"])
+    await tg.wait_for(lambda: "photo" in tg.inline_messages[mine], what="Bob's picture")
+    documents, before, calls = len(tg.sent("sendDocument")), _file(tg, victim), len(world.provider_calls())
+    taps = [tg.press_inline(mine, "", BOB, data=data) for data in (original, regenerate)]
+    await tg.wait_for(lambda: all(tap in tg.answered for tap in taps), what="the answers")
+    await tg.settle()
+    assert len(tg.sent("sendDocument")) == documents
+    assert _file(tg, victim) == before and len(world.provider_calls()) == calls
+    assert all("another chat" in (tg.answered[tap].get("text") or "") for tap in taps)

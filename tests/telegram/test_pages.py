@@ -263,3 +263,23 @@ async def test_an_inline_picture_is_painted_through_the_pressers_private_chat(
     assert colour_name(tg.file_bytes(tg.inline_messages[imid]["photo"][-1]["file_id"])) == "red"
     alpha = Image.open(io.BytesIO(mask_of(world.provider_calls()[-1]))).convert("RGBA").getchannel("A")
     assert alpha.getpixel((100, 100)) == 0 and alpha.getpixel((900, 900)) == 255
+
+
+async def test_a_page_button_naming_another_chats_picture_gives_no_link(
+    pages: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
+) -> None:
+    """Bob forges 🌳's data (wv:<turn>) for a picture of a chat he isn't in onto his own
+    inline message: no start parameter is signed for him."""
+    tg.chats[PRIVATE.id] = PRIVATE
+    tg.chats[BOB_PRIVATE.id] = BOB_PRIVATE
+    tg.send(PRIVATE, ALICE, "a secret red fox")
+    await tg.wait_photo(PRIVATE)
+    query = tg.inline_query(BOB, "a blue kite")
+    answer = await tg.wait_for(lambda: tg.inline_answers.get(query), what="the inline answer")
+    mine = tg.choose_inline(query, answer["results"][0]["id"])
+    await tg.wait_for(lambda: "photo" in tg.inline_messages[mine], what="Bob's picture")
+    for data in ("wv:1", "wp:1"):
+        pressed = tg.press_inline(mine, "", BOB, data=data)
+        await tg.wait_for(lambda pressed=pressed: pressed in tg.answered, what="the answer")
+        assert "url" not in tg.answered[pressed]
+        assert "another chat" in (tg.answered[pressed].get("text") or "")
