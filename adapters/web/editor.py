@@ -18,6 +18,7 @@ from bot.errors import InputError
 from bot.images import imaging
 from bot.images.offload import run_cpu
 from bot.images.types import MIME_EXTENSIONS
+from bot.images.validation import check_upfront
 
 
 class EngineEditor(RegionEditor):
@@ -50,9 +51,16 @@ class EngineEditor(RegionEditor):
             or (turn.platform, turn.chat_id) != (claim.platform, claim.chat_id)
         ):
             raise InputError("the picture is gone", key="turn_missing")
+        # The message showing the picture; an inline message shows its newest turn by now,
+        # and a picture whose key was never stored has its prompt to answer under.
         picture = await self.engine.store.picture_message(turn.id) or turn.inbound
         if picture is None:
             raise InputError("the picture's message is gone", key="turn_missing")
+        # Refusals the page can show, before anything reaches the chat.
+        user = await self.engine.store.user(claim.platform, claim.user_id)
+        if not self.engine.gate.permits(claim.platform, claim.user_id, claim.chat_id, user):
+            raise InputError("not allowed", key="not_allowed")
+        check_upfront(text, (), already=1)
         inbound = Inbound(
             # The answer replies to the picture; the claim makes the submission one turn.
             key=picture,

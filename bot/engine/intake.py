@@ -49,6 +49,10 @@ class Intake:
         own buttons name, and its key is stored now."""
         if inbound.reply_to is None:
             return None
+        if inbound.mask is not None and inbound.reply_turn is not None:
+            # A painted mask was drawn on that turn's picture: it is the parent, whichever
+            # turn the message shows by now (an inline message is edited in place).
+            return await self._painted(inbound, inbound.reply_turn)
         replied = await self.store.sent_message(inbound.reply_to)
         if replied is not None or inbound.reply_turn is None:
             return replied
@@ -59,6 +63,13 @@ class Intake:
         found = SentMessage(inbound.reply_to, turn.id, "image", index)
         await self.store.record_messages([found])
         return found
+
+    async def _painted(self, inbound: Inbound, turn_id: int) -> SentMessage | None:
+        turn = await self.store.get_turn(turn_id)
+        if turn is None or (turn.platform, turn.chat_id) != inbound.chat or not turn.output_blobs:
+            return None
+        index = min(max(inbound.reply_image, 0), len(turn.output_blobs) - 1)
+        return SentMessage(inbound.reply_to or inbound.key, turn.id, "image", index)
 
     async def prompt(
         self, inbound: Inbound, channel: Channel, chat: ChatState, replied: SentMessage | None

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import operator
 import re
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -264,6 +266,27 @@ async def test_an_inline_picture_is_painted_through_the_pressers_private_chat(
     alpha = Image.open(io.BytesIO(mask_of(world.provider_calls()[-1]))).convert("RGBA").getchannel("A")
     assert alpha.getpixel((100, 100)) == 0 and alpha.getpixel((900, 900)) == 255
 
+    # The same link again, once the inline message shows the red picture: the mask was
+    # painted on the first picture, so the new turn continues that one, not the red one.
+    red = tg.inline_messages[imid]["photo"][-1]["file_id"]
+    status, _ = await chat.submit(
+        url, "make it green", mask, submission="s2", init=chat.init_data(BOB.id, TOKEN)
+    )
+    assert status == 200
+    await tg.wait_for(lambda: tg.inline_messages[imid]["photo"][-1]["file_id"] != red, what="the second edit")
+    store = world.runtimes[0].engine.store
+    painted = [await store.get_turn(number) for number in range(claim.turn_id + 1, claim.turn_id + 3)]
+    assert [turn.parent_id for turn in painted if turn is not None] == [claim.turn_id, claim.turn_id]
+
+    # What the page can refuse is said on the page, and nothing reaches the chat.
+    calls, caption = len(world.provider_calls()), tg.inline_messages[imid]["caption"]
+    status, answer = await chat.submit(
+        url, "x" * 40_000, mask, submission="s3", init=chat.init_data(BOB.id, TOKEN)
+    )
+    assert status == 422 and "40000" in answer["error"]
+    await tg.settle()
+    assert len(world.provider_calls()) == calls and tg.inline_messages[imid]["caption"] == caption
+
 
 async def test_a_page_button_naming_another_chats_picture_gives_no_link(
     pages: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
@@ -280,6 +303,6 @@ async def test_a_page_button_naming_another_chats_picture_gives_no_link(
     await tg.wait_for(lambda: "photo" in tg.inline_messages[mine], what="Bob's picture")
     for data in ("wv:1", "wp:1"):
         pressed = tg.press_inline(mine, "", BOB, data=data)
-        await tg.wait_for(lambda pressed=pressed: pressed in tg.answered, what="the answer")
+        await tg.wait_for(partial(operator.contains, tg.answered, pressed), what="the answer")
         assert "url" not in tg.answered[pressed]
         assert "another chat" in (tg.answered[pressed].get("text") or "")
