@@ -23,6 +23,7 @@ from discord import ui
 from adapters.buttons import ActionButton, GridButton, grid_id, parse
 from adapters.discord_adapter.components import ChangeModal
 from adapters.discord_adapter.inbound import interaction_locale, key_of
+from adapters.discord_adapter.install import reachable
 from adapters.discord_adapter.pages import paint_button
 from bot.app.config import Settings
 from bot.engine.entry import Engine
@@ -173,8 +174,10 @@ async def press(runner: GridRunner, interaction: discord.Interaction, button: Gr
 async def _paint(
     runner: GridRunner, interaction: discord.Interaction, chat_id: str, turn_id: int, locale: str
 ) -> ui.Button[ui.View] | None:
-    """🖌 for the one who opened the grid (the engine refuses anyone else's presses)."""
-    if runner.settings.redraw_public_url is None:
+    """🖌 for the one who opened the grid (the engine refuses anyone else's presses). Not
+    where the bot can't post itself (a user-installed command elsewhere): a page's submit
+    may come long after the interaction that could have carried the answer expired."""
+    if runner.settings.redraw_public_url is None or not reachable(interaction, interaction.client):
         return None
     user = await runner.engine.store.user("discord", str(interaction.user.id))
     return paint_button(runner.settings, chat_id, interaction.user.id, turn_id, effective(user, locale))

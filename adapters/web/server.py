@@ -43,7 +43,8 @@ STATIC = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 8 * 1024 * 1024 + 256 * 1024
 THUMB_SIDE = 320
 THUMB_CACHE = 256
-_SUBMISSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# The claim "web:<id>" fits inbound_keys.message_id (64 characters).
+_SUBMISSION = re.compile(r"[A-Za-z0-9_-]{8,60}")
 # Telegram Web (web.telegram.org) shows Mini Apps in a frame; the apps use a webview.
 FRAME_ANCESTORS = "'self' https://web.telegram.org https://*.telegram.org"
 CSP = (
@@ -181,7 +182,7 @@ class WebPages:
         )
 
     def _telegram_user(self, claim: Claim, init_data: str) -> None:
-        """initData, when the page sends it, must be Telegram's and name the token's user."""
+        """initData must be Telegram's and name the token's user (Telegram links always carry it)."""
         if claim.platform != "telegram" or self.telegram_token is None:
             raise Refused(FOREIGN)
         try:
@@ -203,8 +204,9 @@ class WebPages:
         mask = form.get("mask")
         try:
             claim = self._claim(fields.get("token", ""), "paint")
-            if fields.get("initData"):
-                self._telegram_user(claim, fields["initData"])
+            # Telegram's links open as Mini Apps only: the user must be the link's, by initData.
+            if claim.platform == "telegram" or fields.get("initData"):
+                self._telegram_user(claim, fields.get("initData", ""))
             picture = await self._picture(claim)
         except Refused as refused:
             return _json(

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -17,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from adapters.web.telegram_webapp import sign_init_data
 from tests.web.browser import DOCS, chromium_or_skip, page_mask
-from tests.web.fakes import BOT_TOKEN, FakeEditor, Site, branched_chain, running
+from tests.web.fakes import BOT_TOKEN, USER, FakeEditor, Site, branched_chain, running
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -59,7 +61,10 @@ async def phone(browser: Browser) -> AsyncIterator[BrowserContext]:
 
 
 async def open_painter(context: BrowserContext, url: str) -> Page:
+    """The painter as Telegram opens it: initData of the link's user in the fragment."""
     page = await context.new_page()
+    if "#" not in url:
+        url = f"{url}#tgWebAppData={quote(init_data(int(USER)))}&tgWebAppVersion=8.0"
     await page.goto(url)
     await page.wait_for_selector("#painter[data-ready='1']")
     return page
@@ -317,3 +322,33 @@ async def test_versions_page_shows_every_version_the_branches_and_originals(
     assert path.read_bytes() == site.editor.originals[("telegram", "-1001", 3)].data
     DOCS.mkdir(exist_ok=True)
     await page.screenshot(path=str(DOCS / "versions.png"), full_page=True)
+
+
+async def test_a_retry_after_a_lost_answer_is_the_same_submission(
+    site: Site, desktop: BrowserContext
+) -> None:
+    """The first send never reaches the bot (the connection drops); the user presses Send
+    again: the same submission id, so the bot makes one turn of it. A new text is a new one."""
+    page = await open_painter(desktop, site.link("paint"))
+    await mouse_stroke(page, (0.2, 0.5), (0.6, 0.5))
+    ids: list[str] = []
+    dropped = False
+
+    async def flaky(route: Any) -> None:
+        nonlocal dropped
+        body = route.request.post_data_buffer or b""
+        found = re.search(rb'name="submission"\r\n\r\n([A-Za-z0-9_-]+)', body)
+        assert found is not None
+        ids.append(found[1].decode())
+        if not dropped:
+            dropped = True
+            await route.abort()
+        else:
+            await route.continue_()
+
+    await page.route("**/paint", flaky)
+    assert "can't be reached" in await submit(page, "a river of lava")
+    assert "Sent" in await submit(page, "a river of lava")
+    assert "Sent" in await submit(page, "a river of ice")
+    assert ids[0] == ids[1] != ids[2]
+    assert [sent.text for sent in site.editor.submissions] == ["a river of lava", "a river of ice"]

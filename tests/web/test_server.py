@@ -54,6 +54,8 @@ async def site() -> AsyncIterator[Site]:
 
 
 async def post(site: Site, **fields: str | bytes) -> tuple[int, dict[str, object]]:
+    """A submit as the Mini App makes it: with the link's user's initData unless given."""
+    fields.setdefault("initData", init_data(int(USER)))
     form = aiohttp.FormData()
     for name, value in fields.items():
         if isinstance(value, bytes):
@@ -104,6 +106,12 @@ async def test_refused_tokens_get_a_clear_page_and_make_no_turn(
     code, answer = await post(site, token=bad, text="x", mask=mask_png())
     assert code == status and title in str(answer["error"])
     assert site.editor.submissions == []
+
+
+async def test_a_telegram_link_without_init_data_is_refused(site: Site) -> None:
+    """Telegram's links open as Mini Apps only: a bare bearer token makes no turn."""
+    code, answer = await post(site, token=token("paint"), text="x", mask=mask_png(), initData="")
+    assert code == 403 and answer["error"] and site.editor.submissions == []
 
 
 async def test_telegram_init_data_must_name_the_tokens_user(site: Site) -> None:

@@ -127,9 +127,15 @@
     for (const op of ops) apply(op);
   }
 
+  // One id per request the user means: a retry after a timeout or an error sends the same
+  // id (the bot makes one turn of it); a new mask or a new text is a new request.
+  let submission = null;
+  let submittedText = "";
+
   function changed() {
     undoButton.disabled = ops.length === 0;
     root.dataset.ops = String(ops.length);
+    submission = null;
   }
 
   function push(op) {
@@ -235,7 +241,11 @@
     const body = new FormData();
     body.append("token", token);
     body.append("text", change);
-    body.append("submission", newId());
+    if (!submission || submittedText !== change) {
+      submission = newId();
+      submittedText = change;
+    }
+    body.append("submission", submission);
     const signed = initData();
     if (signed) body.append("initData", signed);
     body.append("mask", await maskPng(), "mask.png");
@@ -248,6 +258,7 @@
     }
     send.disabled = false;
     if (answer.ok) {
+      submission = null;
       say(answer.message, "ok");
       root.dataset.sent = String(Number(root.dataset.sent || "0") + 1);
       const app = webApp();
