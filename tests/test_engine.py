@@ -696,3 +696,34 @@ async def test_a_failed_delivery_is_resent_not_redrawn(world: World) -> None:
     # A reply to the resent picture continues from it.
     await world.say("make it blue", reply_to=world.channel.last_image_key())
     assert colour_name(world.channel.results[-1].images[0].data) == "blue"
+
+
+async def test_a_reply_that_overtakes_the_pictures_keys_still_finds_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A picture with no buttons (a variation above the last) replied to within moments of
+    being sent, before the write storing its key is done: the reply waits for it rather than
+    answering that it can't place the picture."""
+    stored = asyncio.Event()
+    delivered = world.store.delivered
+
+    async def slow_delivered(*args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0.5)
+        await delivered(*args, **kwargs)
+        stored.set()
+
+    monkeypatch.setattr(world.store, "delivered", slow_delivered)
+    await world.engine.handle(world.inbound("a blue fox"), world.channel)
+    for _ in range(500):
+        if world.channel.results:
+            break
+        await asyncio.sleep(0.01)
+    reply = replace(
+        world.inbound("make it red", reply_to=world.channel.last_image_key()), reply_bot_picture=True
+    )
+    assert not stored.is_set()
+    await world.engine.handle(reply, world.channel)
+    await world.engine.drain()
+    assert "reply_picture_unknown" not in " ".join(world.channel.texts)
+    assert len(world.channel.results) == 2
+    assert colour_name(world.channel.results[-1].images[0].data) == "red"

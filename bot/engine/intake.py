@@ -4,6 +4,7 @@ press never runs twice, before anything is spent; then the pipeline takes it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -11,7 +12,7 @@ from bot.backends.base import ImageBackend
 from bot.blobs import BlobNotFound, BlobStore
 from bot.engine.options import EngineOptions
 from bot.engine.pipeline import Job, Pipeline
-from bot.engine.records import ChatState, SentMessage, TurnRecord
+from bot.engine.records import ChatState, MessageKey, SentMessage, TurnRecord
 from bot.engine.regions import RegionGrids
 from bot.engine.seams import ActionKind, ActionPress, Channel, ChatKind, Inbound
 from bot.engine.settings import ChatSettings
@@ -21,6 +22,10 @@ from bot.images.validation import check_upfront
 from bot.messages import render, render_error
 
 log = logging.getLogger(__name__)
+
+# How long a reply to a just-sent picture waits for its key to be stored: 2 s at most.
+RECORDING_LOOKS = 10
+RECORDING_LOOK_S = 0.2
 
 
 class Intake:
@@ -54,6 +59,8 @@ class Intake:
             # turn the message shows by now (an inline message is edited in place).
             return await self._painted(inbound, inbound.reply_turn)
         replied = await self.store.sent_message(inbound.reply_to)
+        if replied is None and inbound.reply_bot_picture and inbound.reply_turn is None:
+            replied = await self._being_recorded(inbound.reply_to)
         if replied is not None or inbound.reply_turn is None:
             return replied
         turn = await self.store.get_turn(inbound.reply_turn)
@@ -63,6 +70,16 @@ class Intake:
         found = SentMessage(inbound.reply_to, turn.id, "image", index)
         await self.store.record_messages([found])
         return found
+
+    async def _being_recorded(self, key: MessageKey) -> SentMessage | None:
+        """One of the bot's pictures that carries no buttons (a variation above the last) and
+        isn't stored yet: a reply that came within moments of it may have overtaken the
+        write that stores the keys of the pictures just sent. Look again for a moment."""
+        for _ in range(RECORDING_LOOKS):
+            await asyncio.sleep(RECORDING_LOOK_S)
+            if (found := await self.store.sent_message(key)) is not None:
+                return found
+        return None
 
     async def _painted(self, inbound: Inbound, turn_id: int) -> SentMessage | None:
         turn = await self.store.get_turn(turn_id)
