@@ -325,9 +325,9 @@ async def serve(pages_: WebPages, host: str, port: int) -> WebServer:
 
 
 async def start(
-    settings: Settings, editor: RegionEditor, *, host: str = "0.0.0.0", port: int | None = None
+    settings: Settings, editor: RegionEditor, *, host: str | None = None, port: int | None = None
 ) -> WebServer:
-    """Serve the pages on ``host``:REDRAW_WEB_PORT (or ``port``) until ``close()``.
+    """Serve the pages on REDRAW_WEB_LISTEN:REDRAW_WEB_PORT (or ``host``:``port``) until ``close()``.
     Raises StartupError, in one line, when the port is taken or nothing can sign links."""
     try:
         key = tokens.signing_key(settings)
@@ -335,7 +335,9 @@ async def start(
         raise StartupError(str(error)) from None
     telegram = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
     server = await serve(
-        WebPages(editor, key, telegram), host, settings.redraw_web_port if port is None else port
+        WebPages(editor, key, telegram),
+        settings.redraw_web_listen if host is None else host,
+        settings.redraw_web_port if port is None else port,
     )
     log.info("web pages on port %d for %s", server.port, settings.redraw_public_url)
     return server

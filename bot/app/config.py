@@ -151,6 +151,7 @@ class Settings(BaseSettings):
     # links (unset: derived from the platform tokens, the same on every instance).
     redraw_public_url: str | None = None
     redraw_web_port: int = Field(default=8090, ge=1, le=65535)
+    redraw_web_listen: str = "0.0.0.0"
     redraw_web_secret: SecretStr | None = None
 
     # Not settings: notes for the operator gathered while validating.

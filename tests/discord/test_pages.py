@@ -16,8 +16,8 @@ from tests.web import chat
 
 
 @pytest.fixture
-async def pages(idle_world: DiscordWorld, monkeypatch: pytest.MonkeyPatch) -> DiscordWorld:
-    await idle_world.start(**chat.serve_on_localhost(monkeypatch))
+async def pages(idle_world: DiscordWorld) -> DiscordWorld:
+    await idle_world.start(**chat.serve_on_localhost())
     return idle_world
 
 

@@ -30,8 +30,8 @@ BOB_PRIVATE = Chat(BOB.id, "private", "Bob")
 
 
 @pytest.fixture
-async def pages(idle_world: TelegramWorld, monkeypatch: pytest.MonkeyPatch) -> TelegramWorld:
-    await idle_world.start(**chat.serve_on_localhost(monkeypatch))
+async def pages(idle_world: TelegramWorld) -> TelegramWorld:
+    await idle_world.start(**chat.serve_on_localhost())
     return idle_world
 
 

@@ -3,7 +3,6 @@ page's submit made over HTTP, for the platform tests."""
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import socket
@@ -12,22 +11,24 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
-import pytest
 from PIL import Image
 
-from adapters.web import server, tokens
+from adapters.web import tokens
 from adapters.web.ports import Claim, Purpose
 from adapters.web.telegram_webapp import sign_init_data
 from bot.app.config import Settings
 
 
-def serve_on_localhost(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def serve_on_localhost() -> dict[str, Any]:
     """Settings that serve the pages on a free port of 127.0.0.1 (not every interface)."""
-    monkeypatch.setattr(server, "start", functools.partial(server.start, host="127.0.0.1"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    return {"redraw_public_url": f"http://127.0.0.1:{port}", "redraw_web_port": port}
+    return {
+        "redraw_public_url": f"http://127.0.0.1:{port}",
+        "redraw_web_port": port,
+        "redraw_web_listen": "127.0.0.1",
+    }
 
 
 def token_of(url: str) -> str:
