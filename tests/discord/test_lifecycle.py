@@ -121,6 +121,9 @@ async def test_partial_previews_show_in_the_progress_message(
     idle_world: DiscordWorld, dc: FakeDiscord
 ) -> None:
     await idle_world.start(status_after_s=0, redraw_partial_images=2)
+    # A provider that draws for a while after each preview: a preview whose picture came at
+    # once would rightly give way to the picture (results first).
+    idle_world.openai.partial_gap = 0.5
     dm = dc.dm_channel(ALICE)
     await dc.say(ALICE, "a purple flower")
     picture = await dc.wait_picture(dm)

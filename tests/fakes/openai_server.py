@@ -237,6 +237,9 @@ class FakeOpenAI:
         self.chat_result = "markdown_url"
         # Ignore stream=true and answer in one piece, as some proxies do.
         self.ignore_stream = False
+        # Seconds between a stream's partial images and what follows each, as a provider
+        # that draws for a while between previews (0: all at once).
+        self.partial_gap = 0.0
         # Always draw this size (the benchmark's 4K image).
         self.fixed_size: tuple[int, int] | None = None
         # Answer this picture (and previews) whatever was asked (e.g. a bomb_png).
@@ -567,6 +570,7 @@ class FakeOpenAI:
                             **common,
                         },
                     )
+                    await asyncio.sleep(self.partial_gap)
                 await self._send_event(
                     stream,
                     {
@@ -798,6 +802,7 @@ class FakeOpenAI:
                         "partial_image_b64": base64.b64encode(partial).decode(),
                     },
                 )
+                await asyncio.sleep(self.partial_gap)
             await self._send_event(
                 stream, {"type": "response.completed", "sequence_number": 99, "response": answer}
             )

@@ -108,6 +108,9 @@ async def test_partial_previews_show_in_the_progress_message(
     idle_world: TelegramWorld, tg: FakeTelegram, fake: FakeOpenAI
 ) -> None:
     await idle_world.start(status_after_s=0, redraw_partial_images=2)
+    # A provider that draws for a while after each preview: a preview whose picture came at
+    # once would rightly give way to the picture (results first).
+    fake.partial_gap = 0.5
     tg.send(PRIVATE, ALICE, "a purple flower")
     photo = await tg.wait_message(PRIVATE, lambda m: "💲" in m.get("caption", ""), what="the picture")
     await tg.settle()
