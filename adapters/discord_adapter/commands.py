@@ -39,6 +39,11 @@ class CommandTranslator(app_commands.Translator):
         return localized(string, str(locale.value))
 
 
+def prompt_summary(prompt: str) -> str:
+    """A prompt on one line, cut to fit a command card's summary, shown as written."""
+    return cut(plain(" ".join(prompt.split())), PROMPT_SUMMARY_CHARS)
+
+
 def localized(string: locale_str, discord_locale: str) -> str | None:
     key = string.extras.get("key")
     code = normalize_locale(discord_locale)
@@ -106,7 +111,7 @@ def build_commands(
     ) -> None:
         images = [image for image in (image1, image2, image3, image4) if image is not None]
         params = {name: choice.value for name, choice in (("size", size), ("quality", quality)) if choice}
-        shown = cut(plain(" ".join(prompt.split())), PROMPT_SUMMARY_CHARS)
+        shown = prompt_summary(prompt)
         extras = f" 🖼️×{len(images)}" if images else ""
         await runner.run_command(
             interaction,

@@ -23,7 +23,7 @@ from discord import app_commands
 from adapters.buttons import ActionButton
 from adapters.discord_adapter.addresses import AddressedClient, Addresses, log_in
 from adapters.discord_adapter.channel import DiscordChannel
-from adapters.discord_adapter.commands import PROMPT_SUMMARY_CHARS, CommandTranslator, build_commands
+from adapters.discord_adapter.commands import CommandTranslator, build_commands, prompt_summary
 from adapters.discord_adapter.components import (
     ActionButtonItem,
     ChangeModal,
@@ -41,7 +41,6 @@ from adapters.discord_adapter.inbound import (
     message_key,
 )
 from adapters.discord_adapter.install import reachable, redraw_inbound
-from adapters.discord_adapter.markdown import plain
 from adapters.discord_adapter.pacing import RateLimits
 from adapters.discord_adapter.pages import after_history, offer_versions
 from adapters.guard import Guard
@@ -308,13 +307,13 @@ class DiscordAdapter:
 
     async def run_redraw(self, interaction: discord.Interaction, message: discord.Message, text: str) -> None:
         """The modal's answer: a turn on ``message``'s picture, on a card like /imagine's."""
-        shown = plain(" ".join(text.split()))[:PROMPT_SUMMARY_CHARS]
-        await self.run_command(interaction, "imagine", text=text, target=message, summary=f"**{shown}** 🖼️")
+        summary = f"**{prompt_summary(text)}** 🖼️"
+        await self.run_command(interaction, "imagine", text=text, target=message, summary=summary)
 
     async def run_region(self, interaction: discord.Interaction, grid: MessageKey, text: str) -> None:
         """A region grid's form answered: a reply to the grid (its cells), on a card."""
-        shown = plain(" ".join(text.split()))[:PROMPT_SUMMARY_CHARS]
-        await self.run_command(interaction, "imagine", text=text, reply_to=grid, summary=f"**{shown}** ✏️")
+        summary = f"**{prompt_summary(text)}** ✏️"
+        await self.run_command(interaction, "imagine", text=text, reply_to=grid, summary=summary)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
