@@ -49,6 +49,8 @@ class Database:
     # Group-commit batches in flight at once.
     writers: int
     liveness: Liveness
+    # Reads share the group commit's transactions (SQLite: one thread does everything).
+    batch_reads: bool = False
 
 
 def open_database(url: str, **options: Any) -> Database:
@@ -93,8 +95,9 @@ def _sqlite(url: str, **options: Any) -> Database:
     liveness: Liveness = NoLocks()
     if path and path != ":memory:":
         liveness = FileLocks(Path(f"{path}-instances"))
-    # On SQLite a transaction costs nothing extra: one runner serves both.
-    return Database(run, run, close, writers=1, liveness=liveness)
+    # On SQLite a transaction costs nothing extra, and every call runs on the one database
+    # thread anyway: reads join the writes' batches (one thread hop for many, see SqlStore).
+    return Database(run, run, close, writers=1, liveness=liveness, batch_reads=True)
 
 
 def _run_all(works: Sequence[Work], connection: Connection) -> list[Any]:

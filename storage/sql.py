@@ -25,6 +25,7 @@ class SqlStore:
     def __init__(self, database: Database) -> None:
         self._run = database.run
         self._run_single = database.run_single
+        self._batch_reads = database.batch_reads
         self._liveness = database.liveness
         self._writes = GroupCommit(database.run, database.writers)
         self._closed = False
@@ -45,7 +46,10 @@ class SqlStore:
         return result
 
     async def _single(self, work: Callable[..., T], *args: Any) -> T:
-        """Run a read, or a one-statement write, without a transaction around it."""
+        """Run a read, or a one-statement write, without a transaction around it; on
+        SQLite, in the next group commit's (a burst's reads then cost one thread hop)."""
+        if self._batch_reads:
+            return await self._write(work, *args)
         result: T = await self._run_single(lambda connection: work(connection, *args))
         return result
 
@@ -122,7 +126,13 @@ class SqlStore:
     async def claim_delivery(
         self, platform: str, delivery_id: str, reception: Reception | None = None
     ) -> bool:
-        return await self._single(deliveries.claim_delivery, platform, delivery_id, reception)
+        return (await self.claim_deliveries(platform, [(delivery_id, reception)]))[0]
+
+    async def claim_deliveries(
+        self, platform: str, claims: Sequence[tuple[str, Reception | None]]
+    ) -> list[bool]:
+        # Long polling brings up to 100 at once: one statement claims them all.
+        return await self._write(deliveries.claim_deliveries, platform, list(claims))
 
     async def handled(self, platform: str, delivery_ids: Sequence[str]) -> None:
         if delivery_ids:

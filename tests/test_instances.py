@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.engine.records import TurnStatus
-from bot.engine.store import NewTurn, Outcome, SlotRequest, SlotStatus
+from bot.engine.store import NewTurn, Outcome, Reception, SlotRequest, SlotStatus
 from storage import clock
 from storage.db import in_schema
 from storage.sql import SqlStore
@@ -175,6 +175,21 @@ async def test_a_delivery_is_taken_once_and_forgotten_later(store: SqlStore) -> 
     await asyncio.sleep(0.2)
     await store.prune(deliveries_kept_s=0.1, instances_kept_s=24 * 3600)
     assert await store.claim_delivery("telegram", "update:41")
+
+
+async def test_a_batch_of_deliveries_is_claimed_in_one_go(store: SqlStore) -> None:
+    assert await store.claim_delivery("telegram", "update:50")
+    message = Reception("update:52", "7", "3", {"update_id": 52, "message": {"text": "a kite"}}, "i1")
+    firsts = await store.claim_deliveries(
+        "telegram",
+        [("update:50", None), ("update:51", None), ("update:52", message), ("update:51", None)],
+    )
+    # Taken before, new, new (a message, kept), and the same id twice in one batch.
+    assert firsts == [False, True, True, False]
+    assert await store.claim_deliveries("telegram", []) == []
+    [kept] = await store.take_receptions("telegram", "i2", lease_s=0.0)
+    assert (kept.delivery_id, kept.chat_id, kept.message_id) == ("update:52", "7", "3")
+    assert kept.payload == message.payload
 
 
 async def test_stats_count_turns_errors_and_cost(store: SqlStore) -> None:

@@ -220,23 +220,25 @@ class TelegramAdapter:
 
     # --- updates -------------------------------------------------------------------
 
-    async def _claim(self, update: Update) -> bool:
+    async def _claim(self, updates: list[Update]) -> list[bool]:
         """Telegram retries a webhook it is unsure of, and a load balancer may send the
         retry to another instance: the update id, claimed in the shared database, lets
         exactly one of them handle it. A message is stored with its claim, before any
         download or album wait, so a crash before its turn exists loses nothing."""
-        delivery_id = f"update:{update.update_id}"
-        message = update.message
-        reception = None
-        if message is not None and MESSAGES.check_update(update):
-            reception = Reception(
-                delivery_id, str(message.chat.id), str(message.message_id), update.to_dict()
-            )
-        if not await self.engine.first_delivery(self.platform, delivery_id, reception):
-            return False
-        if message is not None and reception is not None:
-            self._taken[(message.chat.id, message.message_id)] = delivery_id
-        return True
+        claims: list[tuple[str, Reception | None]] = []
+        for update in updates:
+            delivery_id = f"update:{update.update_id}"
+            message = update.message
+            reception = None
+            as_sent = self._queue.as_sent(update)
+            if message is not None and MESSAGES.check_update(update):
+                reception = Reception(delivery_id, str(message.chat.id), str(message.message_id), as_sent)
+            claims.append((delivery_id, reception))
+        firsts = await self.engine.first_deliveries(self.platform, claims)
+        for update, (delivery_id, reception), first in zip(updates, claims, firsts, strict=True):
+            if first and reception is not None and update.message is not None:
+                self._taken[(update.message.chat.id, update.message.message_id)] = delivery_id
+        return firsts
 
     async def recover_receptions(self) -> None:
         """Messages a dead instance took but never handled go through the handlers again;

@@ -210,6 +210,11 @@ class Engine:
     ) -> bool:
         return await self.lease.first_delivery(platform, delivery_id, reception)
 
+    async def first_deliveries(
+        self, platform: str, claims: Sequence[tuple[str, Reception | None]]
+    ) -> list[bool]:
+        return await self.lease.first_deliveries(platform, claims)
+
     async def handled(self, platform: str, delivery_ids: Sequence[str]) -> None:
         await self.lease.handled(platform, delivery_ids)
 

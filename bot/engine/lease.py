@@ -123,9 +123,17 @@ class Lease:
         balancer's second try): the adapter drops it. ``delivery_id`` is the adapter's own.
         With a ``reception`` (a message), it is kept until :meth:`handled`, so a crash before
         its turn is stored loses nothing: :meth:`unhandled_receptions` gives it back."""
-        if reception is not None:
-            reception = replace(reception, instance_id=self.instance_id)
-        return await self.store.claim_delivery(platform, delivery_id, reception)
+        return (await self.first_deliveries(platform, [(delivery_id, reception)]))[0]
+
+    async def first_deliveries(
+        self, platform: str, claims: Sequence[tuple[str, Reception | None]]
+    ) -> list[bool]:
+        """:meth:`first_delivery` for a batch (a long poll's updates): one write for all."""
+        mine = [
+            (delivery_id, replace(reception, instance_id=self.instance_id) if reception else None)
+            for delivery_id, reception in claims
+        ]
+        return await self.store.claim_deliveries(platform, mine)
 
     async def handled(self, platform: str, delivery_ids: Sequence[str]) -> None:
         """These receptions became turns, or were answered or ignored: nothing to recover."""

@@ -174,6 +174,12 @@ class Store(Protocol):
         With a ``reception``, the message is kept until :meth:`handled`."""
         ...
 
+    async def claim_deliveries(
+        self, platform: str, claims: Sequence[tuple[str, Reception | None]]
+    ) -> list[bool]:
+        """:meth:`claim_delivery` for a batch at once, in its order."""
+        ...
+
     async def handled(self, platform: str, delivery_ids: Sequence[str]) -> None:
         """These receptions became turns or were answered: nothing to recover."""
         ...

@@ -15,26 +15,44 @@ from storage.repositories.instances import orphaned
 from storage.tables import deliveries
 
 
-def claim_delivery(
-    connection: Connection, platform: str, delivery_id: str, reception: Reception | None
-) -> bool:
-    values: dict[str, Any] = {
-        "platform": platform,
-        "delivery_id": delivery_id,
-        "seen_at": clock.on_server(connection),
-    }
-    if reception is not None:
-        values.update(
-            chat_id=reception.chat_id,
-            message_id=reception.message_id,
-            payload=reception.payload,
-            instance_id=reception.instance_id,
-            handled=False,
-        )
-    claimed = connection.execute(
-        statements.insert_for(connection, deliveries).values(**values).on_conflict_do_nothing()
+def claim_deliveries(
+    connection: Connection, platform: str, claims: Sequence[tuple[str, Reception | None]]
+) -> list[bool]:
+    """One statement for a whole batch (a long poll's 100 updates): the ids inserted come
+    back (RETURNING), the ones another instance holds already do not."""
+    rows: list[dict[str, Any]] = []
+    for delivery_id, reception in claims:
+        row: dict[str, Any] = {
+            "platform": platform,
+            "delivery_id": delivery_id,
+            "chat_id": None,
+            "message_id": None,
+            "payload": None,
+            "instance_id": None,
+            "handled": True,
+        }
+        if reception is not None:
+            row.update(
+                chat_id=reception.chat_id,
+                message_id=reception.message_id,
+                payload=reception.payload,
+                instance_id=reception.instance_id,
+                handled=False,
+            )
+        rows.append(row)
+    statement = (
+        statements.insert_for(connection, deliveries)
+        .values(seen_at=clock.on_server(connection))
+        .on_conflict_do_nothing()
+        .returning(deliveries.c.delivery_id)
     )
-    return bool(claimed.rowcount)
+    taken = set(connection.execute(statement, rows).scalars()) if rows else set()
+    firsts = []
+    for delivery_id, _ in claims:
+        # The same id twice in one batch: only the first is new.
+        firsts.append(delivery_id in taken)
+        taken.discard(delivery_id)
+    return firsts
 
 
 def handled(connection: Connection, platform: str, delivery_ids: Sequence[str]) -> None:
