@@ -14,8 +14,6 @@ import argparse
 import asyncio
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
@@ -190,6 +188,10 @@ def health(settings: Settings) -> int:
         print("redraw: health needs REDRAW_METRICS_PORT (the bot serves /healthz there)", file=sys.stderr)
         return EXIT_INPUT
     url = f"http://127.0.0.1:{settings.redraw_metrics_port}/healthz"
+    # Imported here: only `redraw health` needs them, and `redraw run` would keep them.
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
     try:
         with urllib.request.urlopen(url, timeout=4) as response:
             print(response.read().decode().strip())

@@ -21,8 +21,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
-
 from bot.app.config import Settings
 from bot.telemetry.context import current_turn
 from bot.telemetry.redaction import hide_url_passwords, url_secrets
@@ -89,27 +87,37 @@ class RedactingFormatter(logging.Formatter):
         return self.redact(line)
 
 
-class RedactingJsonFormatter(JsonFormatter):
+class RedactingJsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, turn_id, request_id and
     any other ``extra`` fields; the whole line is redacted after it is rendered."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            json_ensure_ascii=False,
-        )
+        super().__init__()
+        self.json = _context_json_formatter()
         self.redact = Redactor(secrets)
 
-    def add_fields(
-        self, log_data: dict[str, Any], record: logging.LogRecord, message: dict[str, Any]
-    ) -> None:
-        super().add_fields(log_data, record, message)
-        for name in CONTEXT_FIELDS:
-            log_data.setdefault(name, getattr(record, name, None))
-
     def format(self, record: logging.LogRecord) -> str:
-        return self.redact(super().format(record))
+        return self.redact(self.json.format(record))
+
+
+def _context_json_formatter() -> logging.Formatter:
+    """python-json-logger's formatter, with the context fields on every line."""
+    # Imported here: only REDRAW_LOG_FORMAT=json needs it (text lines are the default).
+    from pythonjsonlogger.json import JsonFormatter  # noqa: PLC0415
+
+    class ContextJsonFormatter(JsonFormatter):
+        def add_fields(
+            self, log_data: dict[str, Any], record: logging.LogRecord, message: dict[str, Any]
+        ) -> None:
+            super().add_fields(log_data, record, message)
+            for name in CONTEXT_FIELDS:
+                log_data.setdefault(name, getattr(record, name, None))
+
+    return ContextJsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
+    )
 
 
 def configure(settings: Settings | None, *, verbose: bool, quiet_default: bool) -> None:

@@ -30,7 +30,6 @@ from bot.errors import MalformedResponse, NoImageReturned
 from bot.images import imaging
 from bot.images.catalogue import parse_size
 from bot.images.offload import run_cpu
-from bot.images.region_pictures import highlight_region
 from bot.images.types import GeneratedImage, TurnResult, Usage
 
 log = logging.getLogger(__name__)
@@ -203,6 +202,9 @@ class ChatBackend(BaseBackend):
 
 async def _highlighted(picture: bytes, mask: bytes) -> InputImage:
     """The picture with the mask's area highlighted, made on the image pool."""
+    # Imported here: Pillow's drawing and FreeType are megabytes an idle bot never needs.
+    from bot.images.region_pictures import highlight_region  # noqa: PLC0415
+
     data = await run_cpu(highlight_region, picture, mask)
     digest = await run_cpu(_sha256, data)
     return InputImage(data, "image/jpeg", f"{digest[:16]}.jpg", digest)

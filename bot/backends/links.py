@@ -36,6 +36,7 @@ import httpx
 from bot.errors import LinkRefused, LinkTooSlow, MalformedResponse, UpstreamError, UpstreamUnavailable
 from bot.images import imaging
 from bot.images.offload import cooperative, gated
+from bot.tls import link_context
 
 MAX_REDIRECTS = 3
 # A link must deliver this many bytes a second on average once GRACE_S has passed.
@@ -181,10 +182,11 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, backend: httpcore.AsyncNetworkBackend, limits: httpx.Limits) -> None:
         # No environment proxies: through a proxy, the address connected to could not be checked.
-        super().__init__(limits=limits, trust_env=False)
+        # The shared context: else httpx loads the CA bundle for a pool thrown away below.
+        super().__init__(verify=link_context(), limits=limits, trust_env=False)
         # httpx offers no public way to give its pool a network backend: replace the pool.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=link_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

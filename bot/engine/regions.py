@@ -34,7 +34,6 @@ from bot.engine.store import Store
 from bot.errors import InputError
 from bot.images import imaging, regions
 from bot.images.offload import run_cpu
-from bot.images.region_pictures import grid_overlay
 from bot.images.types import ImageParams, ImageRequest
 from bot.images.validation import prepare_region_request
 from bot.messages import render, render_error
@@ -120,6 +119,9 @@ class RegionGrids:
     async def _view(
         self, turn: TurnRecord, index: int, cells: frozenset[int], locale: str | None
     ) -> GridOutcome:
+        # Imported here: Pillow's drawing and FreeType are megabytes an idle bot never needs.
+        from bot.images.region_pictures import grid_overlay  # noqa: PLC0415
+
         try:
             picture = await picture_of(self.blobs, turn, index)
             overlay = await run_cpu(grid_overlay, picture, cells)

@@ -11,7 +11,6 @@ from bot.engine.records import MessageKey, TurnRecord
 from bot.engine.seams import Channel, OutgoingImage
 from bot.engine.store import Store
 from bot.images import imaging
-from bot.images.contact_sheet import MAX_TILES, SheetEntry, contact_sheet
 from bot.images.offload import run_cpu
 from bot.messages import render
 
@@ -52,6 +51,9 @@ class Versions:
     async def _sheet(self, chain: list[TurnRecord], image_index: int) -> bytes | None:
         if not chain:
             return None
+        # Imported here: Pillow's drawing and FreeType are megabytes an idle bot never needs.
+        from bot.images.contact_sheet import MAX_TILES, SheetEntry, contact_sheet  # noqa: PLC0415
+
         children = await self.store.children_counts([turn.id for turn in chain])
         # The sheet shows the first step and the newest ones: only their pictures are read.
         newest = range(max(0, len(chain) - MAX_TILES + 2), len(chain))

@@ -37,8 +37,9 @@ class Language:
 
 def _language(code: str) -> Language:
     """From the catalogue itself (``language_name``, ``language_direction``): Babel's locale
-    data, which they were made from, is 20 MB in memory once loaded for every language."""
-    catalogue = translations("redraw", code)
+    data, which they were made from, is 20 MB in memory once loaded for every language.
+    Read once and let go: a catalogue is kept only while its language is in use."""
+    catalogue = _load("redraw", code)
     assert catalogue is not None
     return Language(
         code,
@@ -56,20 +57,36 @@ def languages() -> dict[str, Language]:
     return {code: _language(code) for code in codes}
 
 
-@functools.cache
+# English (every catalogue's fallback) and the few languages in use stay parsed; the 17
+# catalogues at once would be ~1.3 MB, and a rarely used one is re-read in well under 1 ms.
+RECENT_CATALOGUES = 8
+
+
+@functools.lru_cache(maxsize=RECENT_CATALOGUES)
 def translations(domain: str, code: str) -> gettext.NullTranslations | None:
     """``code``'s catalogue of ``domain``, falling back to English for anything it lacks;
     None when the language has no catalogue of that domain."""
+    if code == ENGLISH:
+        return _english(domain)
+    catalogue = _load(domain, code)
+    if catalogue is not None:
+        english = _english(domain)
+        if english is not None:
+            catalogue.add_fallback(english)
+    return catalogue
+
+
+@functools.cache
+def _english(domain: str) -> gettext.GNUTranslations | None:
+    return _load(domain, ENGLISH)
+
+
+def _load(domain: str, code: str) -> gettext.GNUTranslations | None:
     path = LOCALES_DIR / code / "LC_MESSAGES" / f"{domain}.mo"
     if not path.is_file():
         return None
     with path.open("rb") as file:
-        catalogue = gettext.GNUTranslations(file)
-    if code != ENGLISH:
-        english = translations(domain, ENGLISH)
-        if english is not None:
-            catalogue.add_fallback(english)
-    return catalogue
+        return gettext.GNUTranslations(file)
 
 
 def message_ids(domain: str) -> frozenset[str]:
