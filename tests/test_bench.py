@@ -28,6 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
             },
         ),
         (
+            "bench/clients.py",
+            ["--requests", "3", "--idle", "0.1"],
+            {"httpx_as_configured", "aiohttp_kept_60s"},
+        ),
+        (
             "bench/platform.py",
             ["--chats", "3", "--slow", "1", "--group", "2", "--busy", "2", "--quiet", "2", "--channels", "2"],
             {"telegram", "discord"},
