@@ -16,13 +16,15 @@ Telegram, one process (idle RSS first):
    photo, p50, 429s, upstream-start lag (prompt to provider request), delivery lag
    (provider answer to photo at the platform; also the part of it the platform's 30 a
    second imposes, and what is beyond that), calls in flight upstream, peak RSS;
-4. ``--group`` members of one group at once, provider at 1 s, default limits.
+4. ``--newcomers`` prompts one at a time (0.1 s apart, each in a chat of its own) while
+   ``--chats`` pictures are in flight (provider at 5 s): their upstream-start lag;
+5. ``--group`` members of one group at once, provider at 1 s, default limits.
 
 Discord, a second process: ``--group`` members of one channel at once, and
 ``--channels`` channels at once, provider at 1 s: last image, REST calls a picture, 429s.
 
 Usage: ``python bench/platform.py [--chats 100] [--slow 20] [--group 10] [--busy 20]
-[--quiet 20] [--channels 50]``. Prints the figures, then one JSON object as the last line.
+[--quiet 20] [--channels 50] [--newcomers 20]``. Prints the figures, then one JSON object as the last line.
 """
 
 from __future__ import annotations
@@ -244,6 +246,45 @@ async def burst(
     }
 
 
+async def under_load(
+    tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, chats: int, prompts: int
+) -> dict[str, Any]:
+    """The upstream-start lag of prompts that come one at a time (every 0.1 s, each in a
+    chat of its own) while ``chats`` pictures are in flight (provider at 5 s)."""
+    await asyncio.sleep(2.0)
+    fake.latency = 5.0
+    busy = [Chat(70_000 + n, "private", f"L{n}") for n in range(chats)]
+    for chat in busy:
+        tg.send(chat, User(chat.id, f"L{chat.id}"), f"a red load-{chat.id}")
+
+    def drawing() -> int:
+        return sum(1 for chat in busy if provider_call(fake, f"load-{chat.id}") is not None)
+
+    await wait_for(lambda: drawing() == chats, 30, f"{chats} pictures in flight", bot)
+    lags = []
+    for n in range(prompts):
+        chat = Chat(80_000 + n, "private", f"N{n}")
+        prompt = tg.send(chat, User(chat.id, f"N{n}"), f"a red newcomer-{chat.id}")
+        sent = tg.sent_at[(chat.id, prompt["message_id"])]
+        tag = f"newcomer-{chat.id}"
+
+        def called(tag: str = tag) -> bool:
+            return provider_call(fake, tag) is not None
+
+        await wait_for(called, 30, "a provider call", bot)
+        lags.append(provider_call(fake, tag).at - sent)
+        await asyncio.sleep(0.1)
+    tags = [(chat, f"load-{chat.id}") for chat in busy] + [
+        (Chat(80_000 + n, "private", ""), f"newcomer-{80_000 + n}") for n in range(prompts)
+    ]
+    await wait_for(lambda: all(photo_call(tg, chat, tag) for chat, tag in tags), 90, "the photos", bot)
+    return {
+        "in_flight": chats,
+        "start_lag_p50_ms": ms(statistics.median(lags)),
+        "start_lag_p99_ms": ms(percentile(lags, 0.99)),
+    }
+
+
 async def one_picture(tg: FakeTelegram, bot: Bot, chat: Chat, user: User, tag: str) -> float:
     """Prompt in ``chat`` and wait for the photo: seconds from the prompt to the photo."""
     prompt = tg.send(chat, user, f"a blue {tag}")
@@ -339,6 +380,7 @@ async def telegram(fake: FakeOpenAI, work: Path, args: argparse.Namespace) -> di
         bot.sample()
         figures["fast"] = await burst(tg, fake, bot, args.chats, first_id=30_000, latency=1.0)
         figures["slow"] = await burst(tg, fake, bot, args.chats, first_id=50_000, latency=args.slow)
+        figures["under_load"] = await under_load(tg, fake, bot, args.chats, args.newcomers)
         figures["peak_rss_mb"] = round(bot.peak / 2**20, 1)
         figures["group"] = await group(tg, fake, bot, args.group)
         return figures
@@ -452,6 +494,11 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
             f" {run['upstream_in_flight_max']} upstream at once,"
             f" {run['calls_per_picture']} calls a picture ({name})"
         )
+    load = tg["under_load"]
+    print(
+        f"  {args.newcomers} prompts one at a time while {load['in_flight']} are in flight:"
+        f" upstream start lag p50 {load['start_lag_p50_ms']} ms, p99 {load['start_lag_p99_ms']} ms"
+    )
     group_run = tg["group"]
     print(
         f"  {args.group} members of a group: last photo {group_run['last_photo_s']} s,"
@@ -479,6 +526,7 @@ if __name__ == "__main__":
     parser.add_argument("--busy", type=int, default=20)
     parser.add_argument("--quiet", type=int, default=20)
     parser.add_argument("--channels", type=int, default=50)
+    parser.add_argument("--newcomers", type=int, default=20, help="prompts sent while --chats draw")
     parser.add_argument(
         "--python",
         default=sys.executable,
