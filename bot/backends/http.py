@@ -1,6 +1,6 @@
 """The HTTP client for the image provider: transport, timeouts and retries.
 
-429 and 5xx are retried with exponential backoff and jitter, honouring
+429 and 5xx are retried with exponential backoff and jitter (tenacity), honouring
 ``Retry-After`` (on a 503 as on a 429), bounded in attempts and in total time.
 400/401/403 and read timeouts are never retried: the first attempt may still be
 drawing and billing. Which typed error a failure is, is decided by
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
@@ -19,6 +18,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
 
 from bot.backends.links import GRACE_S, MIN_RATE, LinkFetcher, Resolve, system_resolve
 from bot.backends.payloads import loads
@@ -297,44 +304,40 @@ class UpstreamClient:
         return UpstreamTimeout(f"no answer within the read timeout ({type(exc).__name__})")
 
     async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
-        """``call`` until it succeeds, fails for good, or the next wait would end past
-        ``retry_max_seconds`` after the first attempt, or ``retry_attempts`` are spent.
-        (A few lines of our own rather than tenacity, which brings tornado along with it.)"""
-        started = time.monotonic()
-        attempt = 1
-        while True:
-            try:
-                return await call()
-            except UpstreamError as error:
-                UPSTREAM_ERRORS.labels(error.kind).inc()
-                if not error.retryable:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry_attempts) | stop_before_delay(self.retry_max_seconds),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: isinstance(exc, UpstreamError) and exc.retryable),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        async for attempt in retrying:
+            with attempt:
+                try:
+                    return await call()
+                except UpstreamError as error:
+                    UPSTREAM_ERRORS.labels(error.kind).inc()
                     raise
-                wait = self._wait(error, attempt)
-                if (
-                    attempt >= self.retry_attempts
-                    or time.monotonic() - started + wait >= self.retry_max_seconds
-                ):
-                    raise
-                self._log_retry(error, attempt, wait)
-            await self._sleep(wait)
-            attempt += 1
+        raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    @staticmethod
-    def _wait(error: UpstreamError, attempt: int) -> float:
-        """The provider's Retry-After when it gave one; else 1, 2, 4 … s (at most 30) plus
-        up to 1 s of jitter."""
+    _backoff = wait_exponential_jitter(initial=1.0, max=30.0, jitter=1.0)
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RateLimited | UpstreamUnavailable) and error.retry_after is not None:
             return error.retry_after
-        return min(2.0 ** (attempt - 1) + random.uniform(0, 1.0), 30.0)
+        return float(self._backoff(state))
 
-    @staticmethod
-    def _log_retry(error: UpstreamError, attempt: int, wait: float) -> None:
-        request_id = error.request_id
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        request_id = getattr(error, "request_id", None)
         log.warning(
             "provider call failed (%s, request id %s); retry %d in %.1f s",
-            error.kind,
+            getattr(error, "kind", type(error).__name__),
             request_id,
-            attempt,
+            state.attempt_number,
             wait,
             extra={"request_id": request_id},
         )
