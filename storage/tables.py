@@ -6,6 +6,8 @@ Plain ``Table`` definitions, not ORM models: nothing here needs an ORM, and
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -25,7 +27,7 @@ from sqlalchemy import (
     true,
 )
 
-metadata = MetaData()
+_metadata = MetaData()
 
 UNFINISHED = "status IN ('queued', 'running')"
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
@@ -34,7 +36,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 turns = Table(
     "turns",
-    metadata,
+    _metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("parent_id", Id, ForeignKey("turns.id"), nullable=True, index=True),
     Column("parent_image", Integer, nullable=False, default=0),
@@ -72,23 +74,13 @@ turns = Table(
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Index("ix_turns_chat", "platform", "chat_id", "created_at"),
-    # The same user pressing the same button on the same turn while that drawing is still
-    # queued or running is one press.
-    Index(
-        "uq_turns_one_press",
-        "source_turn_id",
-        "action",
-        "user_id",
-        unique=True,
-        postgresql_where=text(UNFINISHED),
-        sqlite_where=text(UNFINISHED),
-    ),
+    # uq_turns_one_press: see schema().
 )
 
 # One row per user message that started a turn: the unique key is exactly-once.
 inbound_keys = Table(
     "inbound_keys",
-    metadata,
+    _metadata,
     Column("platform", String(32), primary_key=True),
     Column("chat_id", String(64), primary_key=True),
     Column("message_id", String(64), primary_key=True),
@@ -98,7 +90,7 @@ inbound_keys = Table(
 # Messages the bot sent, so a reply to any of them finds its turn.
 message_keys = Table(
     "message_keys",
-    metadata,
+    _metadata,
     Column("platform", String(32), primary_key=True),
     Column("chat_id", String(64), primary_key=True),
     Column("message_id", String(64), primary_key=True),
@@ -112,7 +104,7 @@ message_keys = Table(
 
 chat_settings = Table(
     "chat_settings",
-    metadata,
+    _metadata,
     Column("platform", String(32), primary_key=True),
     Column("chat_id", String(64), primary_key=True),
     Column("settings", JSON, nullable=False, default=dict),
@@ -121,7 +113,7 @@ chat_settings = Table(
 
 users = Table(
     "users",
-    metadata,
+    _metadata,
     Column("platform", String(32), primary_key=True),
     Column("user_id", String(64), primary_key=True),
     Column("allowed", Boolean, nullable=False, default=False),
@@ -134,7 +126,7 @@ users = Table(
 # The ledger: one charge per finished turn (turn_id is unique: never two charges).
 ledger = Table(
     "usage_ledger",
-    metadata,
+    _metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("turn_id", Id, ForeignKey("turns.id"), nullable=False),
     Column("platform", String(32), nullable=False),
@@ -151,7 +143,7 @@ ledger = Table(
 # A running process. Its heartbeat is the lease on its unfinished turns.
 instances = Table(
     "instances",
-    metadata,
+    _metadata,
     Column("id", String(96), primary_key=True),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
@@ -162,7 +154,7 @@ instances = Table(
 # in between (a download, an album's wait) loses nothing: recovery handles it again.
 deliveries = Table(
     "deliveries",
-    metadata,
+    _metadata,
     Column("platform", String(32), primary_key=True),
     Column("delivery_id", String(64), primary_key=True),
     Column("seen_at", DateTime(timezone=True), nullable=False, index=True),
@@ -172,3 +164,24 @@ deliveries = Table(
     Column("instance_id", String(96), nullable=True),
     Column("handled", Boolean, nullable=False, default=True, server_default=true()),
 )
+
+
+@functools.cache
+def schema() -> MetaData:
+    """Every table and index, as the migrations build them (what Alembic compares).
+
+    One index is added only here, on first use: its per-dialect WHERE makes SQLAlchemy
+    load the PostgreSQL dialect, which a SQLite bot never needs otherwise. No query
+    needs the index object (ON CONFLICT DO NOTHING takes any unique index)."""
+    # The same user pressing the same button on the same turn while that drawing is still
+    # queued or running is one press.
+    Index(
+        "uq_turns_one_press",
+        turns.c.source_turn_id,
+        turns.c.action,
+        turns.c.user_id,
+        unique=True,
+        postgresql_where=text(UNFINISHED),
+        sqlite_where=text(UNFINISHED),
+    )
+    return _metadata

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
 from storage.db import create_engine, in_schema, scratch_schema, upgrade
-from storage.tables import metadata
+from storage.tables import schema
 from tests.conftest import POSTGRES_URL
 
 
@@ -20,7 +20,7 @@ def _differences(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(
         connection, opts={"compare_type": True, "compare_server_default": True}
     )
-    return list(compare_metadata(context, metadata))
+    return list(compare_metadata(context, schema()))
 
 
 async def _compare(url: str, **options: Any) -> list[Any]:
