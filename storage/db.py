@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import DatabaseUnusable
 from bot.telemetry.redaction import hide_url_passwords
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Alembic (and Mako) are imported only to migrate: a bot whose SQLite database is up to
@@ -33,6 +33,9 @@ NOT_MIGRATED = "the database is not migrated: run `redraw db upgrade`"
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
+    # Imported here: it loads sqlalchemy.orm, and a SQLite bot runs on a sync engine (group_commit).
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

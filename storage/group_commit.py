@@ -20,15 +20,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, sqlite_pragmas
 from storage.liveness import AdvisoryLocks, FileLocks, Liveness, NoLocks
+
+if TYPE_CHECKING:
+    # Only PostgreSQL's runner has an async engine; it loads sqlalchemy.orm, which SQLite never needs.
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 Work = Callable[[Connection], Any]
 Runner = Callable[[Work], Awaitable[Any]]

@@ -8,6 +8,7 @@ once for each dialect and hands them back as one typed record.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -163,7 +163,16 @@ CONTEXT = select(
 
 def insert_for(connection: Connection, table: Any) -> Any:
     """An INSERT that knows ON CONFLICT, for the connection's database."""
-    return (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(table)
+    return _insert_of(connection.dialect.name)(table)
+
+
+def _insert_of(dialect: str) -> Callable[[Any], Any]:
+    if dialect == "postgresql":
+        # Imported here: a SQLite bot never loads the PostgreSQL dialect.
+        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
+
+        return insert
+    return sqlite_insert
 
 
 @dataclass(frozen=True)
@@ -184,7 +193,7 @@ def upserts_for(connection: Connection) -> UpsertStatements:
 
 @functools.cache
 def _upserts(dialect: str) -> UpsertStatements:
-    new = pg_insert if dialect == "postgresql" else sqlite_insert
+    new = _insert_of(dialect)
     messages = new(message_keys)
     return UpsertStatements(
         claim_inbound=new(inbound_keys).on_conflict_do_nothing(),

@@ -1,6 +1,7 @@
 """What an idle bot keeps in memory: only the platform it runs, and nothing heavy it
 does not use (no Discord for a Telegram bot, no metrics server without a port, no
-migration tools once the database is up to date, no HEIF decoder until a HEIF arrives)."""
+migration tools once the database is up to date, no HEIF decoder until a HEIF arrives;
+on SQLite, no ORM, no async engine and no PostgreSQL dialect or driver)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ from pathlib import Path
 from storage.db import alembic_config, head_revision, upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("discord", "aiohttp", "prometheus_client", "alembic", "mako", "pillow_heif")
+HEAVY = (
+    "discord",
+    "aiohttp",
+    "prometheus_client",
+    "alembic",
+    "mako",
+    "pillow_heif",
+    "sqlalchemy.orm",
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.dialects.postgresql",
+    "asyncpg",
+)
 
 STARTS = """
 import asyncio, json, sys

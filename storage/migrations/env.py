@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
-from storage.orm import Base
+from storage.tables import schema as tables_schema
 
 config = context.config
 schema: str | None = config.attributes.get("schema")
@@ -21,7 +21,7 @@ def run_migrations(connection: Connection) -> None:
         connection.execute(text(f'SET search_path TO "{schema}"'))
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=tables_schema(),
         render_as_batch=connection.dialect.name == "sqlite",
         version_table_schema=schema,
     )
@@ -39,7 +39,7 @@ async def run_async() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=Base.metadata)
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=tables_schema())
     with context.begin_transaction():
         context.run_migrations()
 else:
