@@ -16,15 +16,17 @@ Telegram, one process (idle RSS first):
    photo, p50, 429s, upstream-start lag (prompt to provider request), delivery lag
    (provider answer to photo at the platform; also the part of it the platform's 30 a
    second imposes, and what is beyond that), calls in flight upstream, peak RSS;
-4. ``--newcomers`` prompts one at a time (0.1 s apart, each in a chat of its own) while
-   ``--chats`` pictures are in flight (provider at 5 s): their upstream-start lag;
+4. ``--chats`` pictures in flight: prompts keep coming, each in a chat of its own, at
+   ``--chats`` per provider latency (5 s), so that as many are drawing as are asked for;
+   over the ``--steady`` seconds after the first 5: upstream-start lag and delivery lag,
+   the issue's figures "at 100 in flight";
 5. ``--group`` members of one group at once, provider at 1 s, default limits.
 
 Discord, a second process: ``--group`` members of one channel at once, and
 ``--channels`` channels at once, provider at 1 s: last image, REST calls a picture, 429s.
 
 Usage: ``python bench/platform.py [--chats 100] [--slow 20] [--group 10] [--busy 20]
-[--quiet 20] [--channels 50] [--newcomers 20]``. Prints the figures, then one JSON object as the last line.
+[--quiet 20] [--channels 50] [--steady 10]``. Prints the figures, then one JSON object as the last line.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import tempfile
@@ -156,21 +159,45 @@ def in_flight(fake: FakeOpenAI, since: float) -> int:
 # --- Telegram -----------------------------------------------------------------------
 
 
-def photo_call(tg: FakeTelegram, chat: Chat, tag: str) -> telegram_server.Call | None:
-    """The call that showed the picture for ``tag``: a photo, or a status turned into it."""
-    for call in tg.sent(chat=chat):
-        if call.method in ("sendPhoto", "editMessageMedia"):
-            caption = call.params.get("caption") or (call.params.get("media") or {}).get("caption") or ""
-            if tag in caption and "💲" in caption:
-                return call
-    return None
+# The tags the scenarios put in their prompts (kite-30001, newcomer-80003, ...): a photo's
+# caption and a provider request carry their prompt's.
+TAG = re.compile(r"\b[a-z]+-\d+\b")
 
 
-def provider_call(fake: FakeOpenAI, tag: str) -> Any:
-    for request in fake.requests:
-        if request.path.startswith("/v1/images") and tag in str(request.json or request.fields):
-            return request
-    return None
+class Seen:
+    """The photos at the platform and the requests at the provider, by prompt tag. It reads
+    only what is new since it last looked: the scenarios poll every 10 ms, and a scan of
+    every call for every chat made this process (which also runs the fakes) the busiest on
+    the machine, slowing the very fakes that stamp the figures."""
+
+    def __init__(self, tg: FakeTelegram, fake: FakeOpenAI) -> None:
+        self.tg, self.fake = tg, fake
+        self._calls = self._requests = 0
+        self._photos: dict[str, telegram_server.Call] = {}
+        self._provider: dict[str, Any] = {}
+
+    def _catch_up(self) -> None:
+        calls, self._calls = self.tg.calls[self._calls :], len(self.tg.calls)
+        for call in calls:
+            if call.method in ("sendPhoto", "editMessageMedia"):
+                caption = call.params.get("caption") or (call.params.get("media") or {}).get("caption") or ""
+                if "💲" in caption:
+                    for tag in TAG.findall(caption):
+                        self._photos.setdefault(tag, call)
+        requests, self._requests = self.fake.requests[self._requests :], len(self.fake.requests)
+        for request in requests:
+            if request.path.startswith("/v1/images"):
+                for tag in TAG.findall(str(request.json or request.fields)):
+                    self._provider.setdefault(tag, request)
+
+    def photo(self, tag: str) -> telegram_server.Call | None:
+        """The call that showed the picture for ``tag``: a photo, or a status turned into it."""
+        self._catch_up()
+        return self._photos.get(tag)
+
+    def provider(self, tag: str) -> Any:
+        self._catch_up()
+        return self._provider.get(tag)
 
 
 def platform_floor(answered: list[float], model: FloodModel) -> list[float]:
@@ -189,10 +216,9 @@ def platform_floor(answered: list[float], model: FloodModel) -> list[float]:
     return floor
 
 
-async def burst(
-    tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, chats: int, *, first_id: int, latency: float
-) -> dict[str, Any]:
+async def burst(seen: Seen, bot: Bot, chats: int, *, first_id: int, latency: float) -> dict[str, Any]:
     """``chats`` private chats prompt at once."""
+    tg, fake = seen.tg, seen.fake
     # From an idle bot: the run before may still be writing its last deliveries.
     await asyncio.sleep(2.0)
     fake.latency = latency
@@ -204,13 +230,9 @@ async def burst(
     prompts = [
         tg.send(chat, user, f"a red {tag}") for chat, user, tag in zip(chat_list, users, tags, strict=True)
     ]
-
-    def done() -> bool:
-        return all(photo_call(tg, chat, tag) for chat, tag in zip(chat_list, tags, strict=True))
-
-    await wait_for(done, latency * 3 + 60, f"{chats} photos", bot)
-    photos = [photo_call(tg, chat, tag) for chat, tag in zip(chat_list, tags, strict=True)]
-    calls = [provider_call(fake, tag) for tag in tags]
+    await wait_for(lambda: all(seen.photo(tag) for tag in tags), latency * 3 + 60, f"{chats} photos", bot)
+    photos = [seen.photo(tag) for tag in tags]
+    calls = [seen.provider(tag) for tag in tags]
     sent = [
         tg.sent_at[(chat.id, prompt["message_id"])] for chat, prompt in zip(chat_list, prompts, strict=True)
     ]
@@ -235,6 +257,7 @@ async def burst(
         "p50_s": round(statistics.median(arrived), 2),
         "delivered": len(arrived),
         "flooded_429": len(tg.flooded) - flooded,
+        "upstream_start_lag_p50_ms": ms(statistics.median(start_lag)),
         "upstream_start_lag_p99_ms": ms(percentile(start_lag, 0.99)),
         "delivery_lag_p99_s": round(percentile(delivery, 0.99), 2),
         "delivery_lag_floor_p99_s": round(
@@ -246,65 +269,79 @@ async def burst(
     }
 
 
-async def under_load(
-    tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, chats: int, prompts: int
-) -> dict[str, Any]:
-    """The upstream-start lag of prompts that come one at a time (every 0.1 s, each in a
-    chat of its own) while ``chats`` pictures are in flight (provider at 5 s)."""
+def open_at(fake: FakeOpenAI, moment: float) -> int:
+    """Provider calls open at ``moment``."""
+    return sum(
+        1
+        for request in fake.requests
+        if request.path.startswith("/v1/images")
+        and request.at <= moment
+        and (request.answered_at is None or request.answered_at > moment)
+    )
+
+
+async def steady(seen: Seen, bot: Bot, chats: int, window: float) -> dict[str, Any]:
+    """A bot carrying ``chats`` pictures in flight: prompts keep coming (each in a chat of its
+    own) at ``chats`` per provider latency (5 s: 20 a second, within Telegram's 30), so that
+    after the first 5 s as many are drawing as are asked for. For the prompts of the next
+    ``window`` seconds: upstream-start lag (prompt to provider request) and delivery lag
+    (provider answer to photo at the platform)."""
+    tg, fake = seen.tg, seen.fake
     await asyncio.sleep(2.0)
-    fake.latency = 5.0
-    busy = [Chat(70_000 + n, "private", f"L{n}") for n in range(chats)]
-    for chat in busy:
-        tg.send(chat, User(chat.id, f"L{chat.id}"), f"a red load-{chat.id}")
-
-    def drawing() -> int:
-        return sum(1 for chat in busy if provider_call(fake, f"load-{chat.id}") is not None)
-
-    await wait_for(lambda: drawing() == chats, 30, f"{chats} pictures in flight", bot)
-    lags = []
-    for n in range(prompts):
-        chat = Chat(80_000 + n, "private", f"N{n}")
-        prompt = tg.send(chat, User(chat.id, f"N{n}"), f"a red newcomer-{chat.id}")
-        sent = tg.sent_at[(chat.id, prompt["message_id"])]
-        tag = f"newcomer-{chat.id}"
-
-        def called(tag: str = tag) -> bool:
-            return provider_call(fake, tag) is not None
-
-        await wait_for(called, 30, "a provider call", bot)
-        lags.append(provider_call(fake, tag).at - sent)
-        await asyncio.sleep(0.1)
-    tags = [(chat, f"load-{chat.id}") for chat in busy] + [
-        (Chat(80_000 + n, "private", ""), f"newcomer-{80_000 + n}") for n in range(prompts)
-    ]
-    await wait_for(lambda: all(photo_call(tg, chat, tag) for chat, tag in tags), 90, "the photos", bot)
+    latency = 5.0
+    fake.latency = latency
+    flooded = len(tg.flooded)
+    every = latency / chats
+    # The first ``chats`` fill the pipe; the rest come with that many drawing.
+    count = chats + max(1, round(window / every))
+    started = time.monotonic()
+    prompts: list[tuple[str, float]] = []
+    for n in range(count):
+        # On a schedule, not a sleep after each: the loop's own delays don't thin the load.
+        await asyncio.sleep(max(0.0, started + n * every - time.monotonic()))
+        chat = Chat(90_000 + n, "private", f"S{n}")
+        prompt = tg.send(chat, User(chat.id, f"S{n}"), f"a red steady-{chat.id}")
+        prompts.append((f"steady-{chat.id}", tg.sent_at[(chat.id, prompt["message_id"])]))
+    tags = [tag for tag, _ in prompts]
+    await wait_for(lambda: all(seen.photo(tag) for tag in tags), latency + 60, "the photos", bot)
+    measured = prompts[chats:]
+    start_lag, delivery, drawing = [], [], []
+    for tag, sent in measured:
+        call, photo = seen.provider(tag), seen.photo(tag)
+        assert photo is not None
+        start_lag.append(call.at - sent)
+        delivery.append(photo.at - call.answered_at)
+        drawing.append(open_at(fake, call.at))
     return {
         "in_flight": chats,
-        "start_lag_p50_ms": ms(statistics.median(lags)),
-        "start_lag_p99_ms": ms(percentile(lags, 0.99)),
+        "prompts_measured": len(measured),
+        "in_flight_seen_p50": statistics.median(drawing),
+        "start_lag_p50_ms": ms(statistics.median(start_lag)),
+        "start_lag_p99_ms": ms(percentile(start_lag, 0.99)),
+        "delivery_lag_p50_s": round(statistics.median(delivery), 3),
+        "delivery_lag_p99_s": round(percentile(delivery, 0.99), 3),
+        "flooded_429": len(tg.flooded) - flooded,
     }
 
 
-async def one_picture(tg: FakeTelegram, bot: Bot, chat: Chat, user: User, tag: str) -> float:
+async def one_picture(seen: Seen, bot: Bot, chat: Chat, user: User, tag: str) -> float:
     """Prompt in ``chat`` and wait for the photo: seconds from the prompt to the photo."""
+    tg = seen.tg
     prompt = tg.send(chat, user, f"a blue {tag}")
-
-    def arrived() -> bool:
-        return photo_call(tg, chat, tag) is not None
-
-    await wait_for(arrived, 30, "a photo", bot)
-    photo = photo_call(tg, chat, tag)
+    await wait_for(lambda: seen.photo(tag) is not None, 30, "a photo", bot)
+    photo = seen.photo(tag)
     assert photo is not None
     return photo.at - tg.sent_at[(chat.id, prompt["message_id"])]
 
 
-async def quiet(tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, count: int) -> float:
+async def quiet(seen: Seen, bot: Bot, count: int) -> float:
     """One picture at a time, each in a chat of its own: the median from prompt to photo."""
+    fake = seen.fake
     fake.latency = 0.0
     delays = []
     for n in range(count):
         user = User(10_000 + n, f"Q{n}")
-        delays.append(await one_picture(tg, bot, Chat(user.id, "private", "Q"), user, f"quiet-{n}"))
+        delays.append(await one_picture(seen, bot, Chat(user.id, "private", "Q"), user, f"quiet-{n}"))
     return ms(statistics.median(delays))
 
 
@@ -321,22 +358,24 @@ def chat_floor(count: int, gap: float, model: FloodModel) -> float:
     return statistics.median(waits)
 
 
-async def busy(tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, count: int) -> tuple[float, float, int, int]:
+async def busy(seen: Seen, bot: Bot, count: int) -> tuple[float, float, int, int]:
     """Prompts in a row in one chat, 0.3 s after each photo: the median, the floor, 429s, calls."""
+    tg, fake = seen.tg, seen.fake
     fake.latency = 0.0
     flooded = len(tg.flooded)
     user = User(20_000, "Busy")
     chat = Chat(user.id, "private", "Busy")
     delays = []
     for n in range(count):
-        delays.append(await one_picture(tg, bot, chat, user, f"busy-{n}"))
+        delays.append(await one_picture(seen, bot, chat, user, f"busy-{n}"))
         await asyncio.sleep(0.3)
     calls = [call for call in tg.sent(chat=chat) if call.method.startswith(telegram_server.COUNTED)]
     floor = chat_floor(count, 0.3, tg.flood or FloodModel())
     return ms(statistics.median(delays)), ms(floor), len(tg.flooded) - flooded, len(calls)
 
 
-async def group(tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, members: int) -> dict[str, Any]:
+async def group(seen: Seen, bot: Bot, members: int) -> dict[str, Any]:
+    tg, fake = seen.tg, seen.fake
     fake.latency = 1.0
     flooded = len(tg.flooded)
     chat = Chat(-40_000, "supergroup", "Bench group")
@@ -344,8 +383,8 @@ async def group(tg: FakeTelegram, fake: FakeOpenAI, bot: Bot, members: int) -> d
     started = time.monotonic()
     for n, tag in enumerate(tags):
         tg.send(chat, User(40_000 + n, f"M{n}"), f"/draw a yellow {tag}")
-    await wait_for(lambda: all(photo_call(tg, chat, tag) for tag in tags), 120, "the group's photos", bot)
-    last = max(call.at for tag in tags if (call := photo_call(tg, chat, tag)))
+    await wait_for(lambda: all(seen.photo(tag) for tag in tags), 120, "the group's photos", bot)
+    last = max(call.at for tag in tags if (call := seen.photo(tag)))
     calls = [call for call in tg.sent(chat=chat) if call.method.startswith(telegram_server.COUNTED)]
     return {
         "last_photo_s": round(last - started, 2),
@@ -364,13 +403,14 @@ async def telegram(fake: FakeOpenAI, work: Path, args: argparse.Namespace) -> di
         TELEGRAM_API_FILE_URL=tg.file_url,
     )
     bot = Bot(env, "telegram", work, args.python)
+    seen = Seen(tg, fake)
     try:
         await wait_for(lambda: bool(tg.sent("getUpdates")), 60, "the bot to poll", bot)
         await asyncio.sleep(2.0)
         idle = bot.rss_mb()
         figures: dict[str, Any] = {"idle_rss_mb": round(idle, 1)}
-        figures["quiet_median_ms"] = await quiet(tg, fake, bot, args.quiet)
-        median, floor, flooded, calls = await busy(tg, fake, bot, args.busy)
+        figures["quiet_median_ms"] = await quiet(seen, bot, args.quiet)
+        median, floor, flooded, calls = await busy(seen, bot, args.busy)
         figures |= {
             "busy_median_ms": median,
             "busy_floor_ms": floor,
@@ -378,12 +418,11 @@ async def telegram(fake: FakeOpenAI, work: Path, args: argparse.Namespace) -> di
             "busy_calls": calls,
         }
         bot.sample()
-        figures["fast"] = await burst(tg, fake, bot, args.chats, first_id=30_000, latency=1.0)
-        figures["slow"] = await burst(tg, fake, bot, args.chats, first_id=50_000, latency=args.slow)
-        # The peak at 100 in flight: the next scenario has its newcomers beside them.
+        figures["fast"] = await burst(seen, bot, args.chats, first_id=30_000, latency=1.0)
+        figures["slow"] = await burst(seen, bot, args.chats, first_id=50_000, latency=args.slow)
+        figures["steady"] = await steady(seen, bot, args.chats, args.steady)
         figures["peak_rss_mb"] = round(bot.peak / 2**20, 1)
-        figures["under_load"] = await under_load(tg, fake, bot, args.chats, args.newcomers)
-        figures["group"] = await group(tg, fake, bot, args.group)
+        figures["group"] = await group(seen, bot, args.group)
         return figures
     finally:
         bot.stop()
@@ -489,16 +528,19 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
             f"  {args.chats} chats at once, provider {latency:g} s: last photo {run['last_photo_s']} s"
             f" (floor {floor:.2f}), p50 {run['p50_s']} s, {run['delivered']} delivered,"
             f" {run['flooded_429']} 429s,"
-            f" upstream start lag p99 {run['upstream_start_lag_p99_ms']} ms, delivery lag p99"
+            f" upstream start lag p50 {run['upstream_start_lag_p50_ms']} ms,"
+            f" p99 {run['upstream_start_lag_p99_ms']} ms, delivery lag p99"
             f" {run['delivery_lag_p99_s']} s (the platform's floor {run['delivery_lag_floor_p99_s']} s,"
             f" beyond it {run['delivery_lag_beyond_floor_p99_s']} s),"
             f" {run['upstream_in_flight_max']} upstream at once,"
             f" {run['calls_per_picture']} calls a picture ({name})"
         )
-    load = tg["under_load"]
+    load = tg["steady"]
     print(
-        f"  {args.newcomers} prompts one at a time while {load['in_flight']} are in flight:"
-        f" upstream start lag p50 {load['start_lag_p50_ms']} ms, p99 {load['start_lag_p99_ms']} ms"
+        f"  {load['in_flight']} in flight, prompts keep coming ({load['prompts_measured']} measured,"
+        f" {load['in_flight_seen_p50']} drawing at their start, p50): upstream start lag p50"
+        f" {load['start_lag_p50_ms']} ms, p99 {load['start_lag_p99_ms']} ms; delivery lag p50"
+        f" {load['delivery_lag_p50_s']} s, p99 {load['delivery_lag_p99_s']} s; {load['flooded_429']} 429s"
     )
     group_run = tg["group"]
     print(
@@ -527,7 +569,9 @@ if __name__ == "__main__":
     parser.add_argument("--busy", type=int, default=20)
     parser.add_argument("--quiet", type=int, default=20)
     parser.add_argument("--channels", type=int, default=50)
-    parser.add_argument("--newcomers", type=int, default=20, help="prompts sent while --chats draw")
+    parser.add_argument(
+        "--steady", type=float, default=10.0, help="seconds measured with --chats in flight, prompts coming"
+    )
     parser.add_argument(
         "--python",
         default=sys.executable,
