@@ -273,12 +273,19 @@ class Settings(BaseSettings):
 
     @field_validator("openai_base_url", mode="before")
     @classmethod
-    def _url_shape(cls, value: Any) -> Any:
+    def _url_shape(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             value = value.strip() or DEFAULT_OPENAI_BASE_URL
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
+            if (parts.username or parts.password) and info.data.get("openai_api_key") is not None:
+                # Both can't go: a login in the URL is sent as Basic auth, in place of the key.
+                raise ValueError(
+                    "carries a login (user:password@) and OPENAI_API_KEY is set; the provider"
+                    " would get the login instead of the key. Drop the login from the URL, or"
+                    " unset OPENAI_API_KEY for a proxy that takes only the login"
+                )
         return value
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 from tenacity import (
@@ -139,7 +140,11 @@ class UpstreamClient:
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # A query in the base URL (a gateway's ``?api-version=…``) goes with every request,
+        # not into the middle of its path.
+        parts = urlsplit(base_url)
+        self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        query = parse_qsl(parts.query, keep_blank_values=True)
         self._api_key = api_key or ""
         self.errors = ProviderErrors(self._api_key)
         self.retry_attempts = retry_attempts
@@ -160,6 +165,7 @@ class UpstreamClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url + "/",
             headers=headers,
+            params=query,
             timeout=timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             transport=transport,

@@ -135,6 +135,8 @@ class RecordedRequest:
     fields: dict[str, list[str]] = field(default_factory=dict)
     files: list[RecordedFile] = field(default_factory=list)
     spec_errors: list[str] = field(default_factory=list)
+    # The URL's query parameters (a gateway's api-version, say).
+    query: dict[str, str] = field(default_factory=dict)
     status: int = 200
     # When it arrived, and when its answer was sent (time.monotonic()).
     at: float = field(default_factory=time.monotonic)
@@ -441,7 +443,7 @@ class FakeOpenAI:
 
     async def _record_json(self, request: web.Request) -> tuple[RecordedRequest, Any]:
         raw = await request.read()
-        record = RecordedRequest(request.path, dict(request.headers))
+        record = RecordedRequest(request.path, dict(request.headers), query=dict(request.query))
         request[RECORD] = record
         self.requests.append(record)
         try:
@@ -498,7 +500,7 @@ class FakeOpenAI:
         return await self._images_answer(request, body, pngs, fault, "image_generation")
 
     async def _edits(self, request: web.Request) -> web.StreamResponse:
-        record = RecordedRequest(request.path, dict(request.headers))
+        record = RecordedRequest(request.path, dict(request.headers), query=dict(request.query))
         request[RECORD] = record
         self.requests.append(record)
         reader = await request.multipart()
@@ -632,7 +634,7 @@ class FakeOpenAI:
         await stream.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
 
     async def _models(self, request: web.Request) -> web.Response:
-        self.requests.append(RecordedRequest(request.path, dict(request.headers)))
+        self.requests.append(RecordedRequest(request.path, dict(request.headers), query=dict(request.query)))
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if (failure := await self._fault_response(self._take_fault(request.path), key)) is not None:
             return failure
