@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from tenacity import (
@@ -144,7 +144,7 @@ class UpstreamClient:
         # not into the middle of its path.
         parts = urlsplit(base_url)
         self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-        query = parse_qsl(parts.query, keep_blank_values=True)
+        query = httpx.QueryParams(parts.query)
         self._api_key = api_key or ""
         self.errors = ProviderErrors(self._api_key)
         self.retry_attempts = retry_attempts
