@@ -3,8 +3,10 @@
 Routes (``t`` is always a signed token, see :mod:`adapters.web.tokens`):
 
 - ``GET /paint?t=`` the painter page; ``GET /picture?t=`` the picture it paints on;
-  ``POST /paint`` (multipart: ``token``, ``text``, ``mask`` PNG, ``submission``, and
-  ``initData`` inside Telegram) makes the turn and answers JSON;
+  ``POST /paint?t=`` (multipart: ``text``, ``mask`` PNG, ``submission``, and ``initData``
+  inside Telegram) makes the turn and answers JSON. Its token is in the URL so that a
+  stranger's post is refused before its body (up to 8 MB) is read, and at most
+  ``SUBMITS_AT_ONCE`` bodies are read at a time, each within ``SUBMIT_READ_S``;
 - ``GET /versions?t=`` the chat's tree; ``GET /thumb?t=&turn=`` and
   ``GET /original?t=&turn=`` a version's thumbnail and original, for turns of that chat only.
 
@@ -14,12 +16,13 @@ behind a proxy that strips it. No access log: the query strings are credentials.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,9 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 # The mask (the image API takes up to 4 MB; the page's masks are far smaller) and the text.
 MAX_BODY_BYTES = 8 * 1024 * 1024 + 256 * 1024
+# Bodies read at once, and how long one may take: a slow sender can't hold the server's memory.
+SUBMITS_AT_ONCE = 4
+SUBMIT_READ_S = 30.0
 THUMB_SIDE = 320
 THUMB_CACHE = 256
 # The claim "web:<id>" fits inbound_keys.message_id (64 characters).
@@ -84,6 +90,8 @@ FOREIGN = Refusal(
     "It was made for another person. Open the painter from your own button under the picture.",
 )
 WRONG_CHAT = Refusal(403, "This link is not valid", "That picture is not in the chat this link was made for.")
+SLOW_SEND = "The page took too long to send. Check the connection and try again."
+UNREADABLE = "The page sent something the bot can't read. Reload it and try again."
 GONE = Refusal(404, "This picture is no longer available", "It may have been deleted from the bot's storage.")
 
 
@@ -118,6 +126,10 @@ def _json(status: int, **fields: Any) -> web.Response:
     return web.json_response(fields, status=status)
 
 
+def _refused(refused: Refused) -> web.Response:
+    return _json(refused.refusal.status, error=refused.refusal.title, detail=refused.refusal.explanation)
+
+
 class WebPages:
     """The handlers, over a RegionEditor. ``clock`` is for tests."""
 
@@ -134,6 +146,7 @@ class WebPages:
         self.telegram_token = telegram_token
         self.clock = clock
         self._thumbs: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
+        self._reading = asyncio.Semaphore(SUBMITS_AT_ONCE)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -193,25 +206,41 @@ class WebPages:
         if user_id != claim.user_id:
             raise Refused(FOREIGN)
 
+    async def _form(self, request: web.Request) -> Mapping[str, object] | web.Response:
+        """The posted form, or the refusal to answer instead."""
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
+        if self._reading.locked():
+            return _json(503, error="The bot is busy with other pictures. Try again in a moment.")
+        async with self._reading:
+            try:
+                async with asyncio.timeout(SUBMIT_READ_S):
+                    return await request.post()
+            except web.HTTPRequestEntityTooLarge:
+                return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
+            except TimeoutError:
+                return _json(408, error=SLOW_SEND)
+            except ValueError:
+                return _json(400, error=UNREADABLE)
+
     async def submit(self, request: web.Request) -> web.Response:
         try:
-            form = await request.post()
-        except web.HTTPRequestEntityTooLarge:
-            return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
-        except ValueError:
-            return _json(400, error="The page sent something the bot can't read. Reload it and try again.")
+            # The link first: a post without a good one is refused before its body is read.
+            claim = self._claim(request.query.get("t", ""), "paint")
+            picture = await self._picture(claim)
+        except Refused as refused:
+            return _refused(refused)
+        form = await self._form(request)
+        if isinstance(form, web.Response):
+            return form
         fields = {name: value for name, value in form.items() if isinstance(value, str)}
         mask = form.get("mask")
         try:
-            claim = self._claim(fields.get("token", ""), "paint")
             # Telegram's links open as Mini Apps only: the user must be the link's, by initData.
             if claim.platform == "telegram" or fields.get("initData"):
                 self._telegram_user(claim, fields.get("initData", ""))
-            picture = await self._picture(claim)
         except Refused as refused:
-            return _json(
-                refused.refusal.status, error=refused.refusal.title, detail=refused.refusal.explanation
-            )
+            return _refused(refused)
         text = fields.get("text", "").strip()
         if not text:
             return _json(400, error="Say what should change in the painted area.")

@@ -59,7 +59,6 @@ async def submit(
 ) -> tuple[int, dict[str, Any]]:
     """What the painter page posts: ``url`` is the painter's link."""
     form = aiohttp.FormData()
-    form.add_field("token", token_of(url))
     form.add_field("text", text)
     form.add_field("submission", submission)
     if init is not None:
@@ -68,7 +67,9 @@ async def submit(
     parts = urlsplit(url)
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{parts.scheme}://{parts.netloc}/paint", data=form) as response,
+        session.post(
+            f"{parts.scheme}://{parts.netloc}/paint", params={"t": token_of(url)}, data=form
+        ) as response,
     ):
         return response.status, await response.json()
 

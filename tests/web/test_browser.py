@@ -346,7 +346,7 @@ async def test_a_retry_after_a_lost_answer_is_the_same_submission(
         else:
             await route.continue_()
 
-    await page.route("**/paint", flaky)
+    await page.route("**/paint?*", flaky)
     assert "can't be reached" in await submit(page, "a river of lava")
     assert "Sent" in await submit(page, "a river of lava")
     assert "Sent" in await submit(page, "a river of ice")

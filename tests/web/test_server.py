@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -11,7 +12,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from adapters.web.server import CSP, start
+from adapters.web.server import CSP, SUBMITS_AT_ONCE, start
 from adapters.web.telegram_webapp import sign_init_data
 from bot.app.config import load_settings
 from bot.errors import InputError, StartupError
@@ -53,8 +54,9 @@ async def site() -> AsyncIterator[Site]:
         yield running_site
 
 
-async def post(site: Site, **fields: str | bytes) -> tuple[int, dict[str, object]]:
-    """A submit as the Mini App makes it: with the link's user's initData unless given."""
+async def post(site: Site, token: str, **fields: str | bytes) -> tuple[int, dict[str, object]]:
+    """A submit as the Mini App makes it: the link's token in the URL, the link's user's
+    initData in the form unless given."""
     fields.setdefault("initData", init_data(int(USER)))
     form = aiohttp.FormData()
     for name, value in fields.items():
@@ -62,7 +64,10 @@ async def post(site: Site, **fields: str | bytes) -> tuple[int, dict[str, object
             form.add_field(name, value, filename="mask.png", content_type="image/png")
         else:
             form.add_field(name, value)
-    async with aiohttp.ClientSession() as session, session.post(f"{site.base}/paint", data=form) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{site.base}/paint", params={"t": token}, data=form) as response,
+    ):
         return response.status, await response.json()
 
 
@@ -103,29 +108,29 @@ async def test_refused_tokens_get_a_clear_page_and_make_no_turn(
     assert title in body.decode()
     assert "Nothing was sent to the chat." in body.decode()
     assert (await get(site, f"/picture?t={bad}"))[0] == status
-    code, answer = await post(site, token=bad, text="x", mask=mask_png())
+    code, answer = await post(site, bad, text="x", mask=mask_png())
     assert code == status and title in str(answer["error"])
     assert site.editor.submissions == []
 
 
 async def test_a_telegram_link_without_init_data_is_refused(site: Site) -> None:
     """Telegram's links open as Mini Apps only: a bare bearer token makes no turn."""
-    code, answer = await post(site, token=token("paint"), text="x", mask=mask_png(), initData="")
+    code, answer = await post(site, token("paint"), text="x", mask=mask_png(), initData="")
     assert code == 403 and answer["error"] and site.editor.submissions == []
 
 
 async def test_telegram_init_data_must_name_the_tokens_user(site: Site) -> None:
-    code, answer = await post(site, token=token("paint"), text="x", mask=mask_png(), initData=init_data(43))
+    code, answer = await post(site, token("paint"), text="x", mask=mask_png(), initData=init_data(43))
     assert code == 403 and "someone else" in str(answer["error"])
     code, answer = await post(
         site, token=token("paint"), text="x", mask=mask_png(), initData=init_data(42, bot_token="1:other")
     )
     assert code == 403 and "not valid" in str(answer["error"])
     stale = init_data(42, auth_date=int(time.time()) - 2 * 86400)
-    code, answer = await post(site, token=token("paint"), text="x", mask=mask_png(), initData=stale)
+    code, answer = await post(site, token("paint"), text="x", mask=mask_png(), initData=stale)
     assert code == 403
     assert site.editor.submissions == []
-    code, answer = await post(site, token=token("paint"), text="x", mask=mask_png(), initData=init_data(42))
+    code, answer = await post(site, token("paint"), text="x", mask=mask_png(), initData=init_data(42))
     assert code == 200 and len(site.editor.submissions) == 1
 
 
@@ -137,29 +142,29 @@ async def test_masks_are_checked_before_the_editor_sees_them(site: Site) -> None
         (b"not a png at all", "isn't a picture i can read"),
     ]
     for mask, message in cases:
-        code, answer = await post(site, token=token("paint"), text="x", mask=mask)
+        code, answer = await post(site, token("paint"), text="x", mask=mask)
         assert code == 422, answer
         assert message.lower() in str(answer["error"]).lower(), answer
-    code, answer = await post(site, token=token("paint"), text="   ", mask=mask_png())
+    code, answer = await post(site, token("paint"), text="   ", mask=mask_png())
     assert code == 400 and "what should change" in str(answer["error"])
-    code, answer = await post(site, token=token("paint"), text="x")
+    code, answer = await post(site, token("paint"), text="x")
     assert code == 400
     assert site.editor.submissions == []
 
 
 async def test_the_editors_refusal_is_shown_in_the_users_language(site: Site) -> None:
     site.editor.refuse_with = InputError("too long", key="prompt_too_long", length=40000, limit=32000)
-    code, answer = await post(site, token=token("paint"), text="x", mask=mask_png())
+    code, answer = await post(site, token("paint"), text="x", mask=mask_png())
     assert code == 422 and "32" in str(answer["error"])
     english = str(answer["error"])
-    code, answer = await post(site, token=token("paint", locale="de"), text="x", mask=mask_png())
+    code, answer = await post(site, token("paint", locale="de"), text="x", mask=mask_png())
     assert code == 422 and str(answer["error"]) != english
     assert str(answer["error"]) == render_error(site.editor.refuse_with, "de")
     assert site.editor.submissions == []
 
 
 async def test_a_body_over_the_limit_is_refused(site: Site) -> None:
-    code, answer = await post(site, token=token("paint"), text="x", mask=b"\0" * (9 * 1024 * 1024))
+    code, answer = await post(site, token("paint"), text="x", mask=b"\0" * (9 * 1024 * 1024))
     assert code == 413 and "too large" in str(answer["error"])
     assert site.editor.submissions == []
 
@@ -209,3 +214,46 @@ async def test_start_serves_and_says_in_one_line_what_stops_it() -> None:
         await server.close()
     with pytest.raises(StartupError, match="REDRAW_WEB_SECRET or a platform token"):
         await start(load_settings(redraw_public_url="http://localhost:8090"), FakeEditor(), port=0)
+
+
+async def _start_post(
+    site: Site, token: str, length: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A post that announces ``length`` bytes of body and sends only its first few."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", site.server.port)
+    writer.write(
+        f"POST /paint?t={token} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {length}\r\n\r\n--x\r\n".encode()
+    )
+    await writer.drain()
+    return reader, writer
+
+
+async def _status(reader: asyncio.StreamReader) -> int:
+    line = await asyncio.wait_for(reader.readline(), 5)
+    return int(line.split()[1])
+
+
+async def test_a_strangers_post_is_refused_before_its_body_is_read(site: Site) -> None:
+    # 8 MB announced, a few bytes sent: the refusal comes at once, not after the body.
+    reader, writer = await _start_post(site, "garbage", 8 * 1024 * 1024)
+    try:
+        assert await _status(reader) == 403
+    finally:
+        writer.close()
+    assert site.editor.submissions == []
+
+
+async def test_slow_bodies_hold_at_most_a_few_readers(site: Site) -> None:
+    slow = [await _start_post(site, token("paint"), 1024 * 1024) for _ in range(SUBMITS_AT_ONCE)]
+    try:
+        await asyncio.sleep(0.2)  # the server has taken them in
+        code, answer = await post(site, token("paint"), text="x", mask=mask_png())
+        assert code == 503 and "busy" in str(answer["error"])
+    finally:
+        for _, writer in slow:
+            writer.close()
+    await asyncio.sleep(0.2)  # their readers are given back when the connections drop
+    code, answer = await post(site, token("paint"), text="x", mask=mask_png())
+    assert code == 200 and len(site.editor.submissions) == 1

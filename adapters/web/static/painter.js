@@ -239,7 +239,6 @@
     send.disabled = true;
     say("Sending…", "busy");
     const body = new FormData();
-    body.append("token", token);
     body.append("text", change);
     if (!submission || submittedText !== change) {
       submission = newId();
@@ -251,7 +250,7 @@
     body.append("mask", await maskPng(), "mask.png");
     let answer;
     try {
-      const response = await fetch("paint", { method: "POST", body, credentials: "omit" });
+      const response = await fetch(`paint?t=${encodeURIComponent(token)}`, { method: "POST", body, credentials: "omit" });
       answer = await response.json().catch(() => ({ error: `The bot answered ${response.status}.` }));
     } catch (error) {
       answer = { error: "The bot can't be reached. Check the connection and try again." };
