@@ -582,6 +582,15 @@ async def test_button_labels_are_in_the_users_language(make_world: MakeWorld, fa
     assert world.channel.of("progress")[0].actions[0].label == "✖ 取消"
 
 
+async def test_a_settings_refusal_quotes_long_input_cut_short(world: World) -> None:
+    await world.say(command="settings", text="x" * 5000)
+    await world.say(command="settings", text="quality " + "y" * 5000)
+    unknown, bad_value = world.channel.texts[-2:]
+    assert "don't know the setting" in unknown and "x" * 39 + "…" in unknown and "x" * 41 not in unknown
+    assert "y" * 39 + "…" in bad_value and "y" * 41 not in bad_value
+    assert len(unknown) < 400 and len(bad_value) < 400
+
+
 async def test_settings_view_and_picks(world: World) -> None:
     await world.say(command="settings")
     view = world.channel.of("settings")[0].view

@@ -11,6 +11,7 @@ from bot.backends.base import ImageBackend
 from bot.engine.access import Gate
 from bot.engine.language import effective
 from bot.engine.options import EngineOptions
+from bot.engine.pictures import short
 from bot.engine.records import ChatState
 from bot.engine.seams import (
     ChatKind,
@@ -28,6 +29,9 @@ from bot.images.validation import OUTPUT_FORMATS, QUALITIES, check_quality, chec
 from bot.messages import render, render_error, render_worded
 
 SETTING_NAMES = ("backend", "size", "quality", "format")
+
+# What a refusal quotes of the user's input: enough to recognise it, never a wall of text.
+ECHO_CHARS = 40
 
 
 class ChatSettings:
@@ -136,7 +140,8 @@ class ChatSettings:
     ) -> tuple[ChatState | None, str]:
         """Validate and save one setting: the new chat state, or None and why not."""
         if name not in SETTING_NAMES:
-            return None, render("settings_unknown", locale, name=name, names=", ".join(SETTING_NAMES))
+            shown = short(name, ECHO_CHARS)
+            return None, render("settings_unknown", locale, name=shown, names=", ".join(SETTING_NAMES))
         allowed: Sequence[str]
         if name == "backend":
             allowed = sorted(self.backends)
@@ -152,7 +157,8 @@ class ChatSettings:
                 return None, render_error(error, locale)
             allowed = [value]
         if value not in allowed:
-            return None, render("settings_value", locale, name=name, value=value, allowed=", ".join(allowed))
+            shown = short(value, ECHO_CHARS)
+            return None, render("settings_value", locale, name=name, value=shown, allowed=", ".join(allowed))
         settings = {**chat.settings, name: value}
         return await self.store.update_chat(chat.platform, chat.chat_id, settings=settings), ""
 
