@@ -125,7 +125,7 @@ async def open_grid(runner: GridRunner, interaction: discord.Interaction, button
     if view is None or view.overlay is None:
         await interaction.edit_original_response(content=outcome.notice[:2000] or "…")
         return
-    paint = await _paint(runner, interaction, key_of(message).chat_id, button.turn_id, locale)
+    paint = await _paint(runner, interaction, key_of(message).chat_id, view, locale)
     shown = await interaction.edit_original_response(
         content=view.text[:2000], attachments=[_file(view)], view=grid_view(view, paint)
     )
@@ -165,14 +165,14 @@ async def press(runner: GridRunner, interaction: discord.Interaction, button: Gr
             )
         )
     else:
-        paint = await _paint(runner, interaction, grid.chat_id, button.turn_id, locale)
+        paint = await _paint(runner, interaction, grid.chat_id, view, locale)
         await interaction.response.edit_message(
             content=view.text[:2000], attachments=[_file(view)], view=grid_view(view, paint)
         )
 
 
 async def _paint(
-    runner: GridRunner, interaction: discord.Interaction, chat_id: str, turn_id: int, locale: str
+    runner: GridRunner, interaction: discord.Interaction, chat_id: str, grid: GridView, locale: str
 ) -> ui.Button[ui.View] | None:
     """🖌 for the one who opened the grid (the engine refuses anyone else's presses). Not
     where the bot can't post itself (a user-installed command elsewhere): a page's submit
@@ -180,4 +180,7 @@ async def _paint(
     if runner.settings.redraw_public_url is None or not reachable(interaction, interaction.client):
         return None
     user = await runner.engine.store.user("discord", str(interaction.user.id))
-    return paint_button(runner.settings, chat_id, interaction.user.id, turn_id, effective(user, locale))
+    shown_in = effective(user, locale)
+    return paint_button(
+        runner.settings, chat_id, interaction.user.id, grid.turn_id, shown_in, image_index=grid.image_index
+    )

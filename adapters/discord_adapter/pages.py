@@ -26,11 +26,19 @@ PLATFORM = "discord"
 
 
 def paint_button(
-    settings: Settings, chat_id: str, user_id: int, turn_id: int, locale: str | None
+    settings: Settings, chat_id: str, user_id: int, turn_id: int, locale: str | None, *, image_index: int = 0
 ) -> ui.Button[ui.View] | None:
-    """🖌 on a grid opened by ``user_id`` in ``chat_id`` (None without REDRAW_PUBLIC_URL)."""
+    """🖌 on a grid opened by ``user_id`` in ``chat_id`` over picture ``image_index`` of the
+    turn (None without REDRAW_PUBLIC_URL)."""
     link = page_link(
-        settings, "paint", platform=PLATFORM, chat_id=chat_id, user_id=user_id, turn_id=turn_id, locale=locale
+        settings,
+        "paint",
+        platform=PLATFORM,
+        chat_id=chat_id,
+        user_id=user_id,
+        turn_id=turn_id,
+        locale=locale,
+        image_index=image_index,
     )
     if link is None:
         return None

@@ -100,7 +100,9 @@ class TelegramGrids:
             view = outcome.view
             if view is None or view.overlay is None:
                 return
-            paint = await self.pages.grid_row(message.chat, query.from_user.id, view.turn_id, press.locale)
+            paint = await self.pages.grid_row(
+                message.chat, query.from_user.id, view.turn_id, press.locale, image_index=view.image_index
+            )
             sent = await self.bot.send_photo(
                 message.chat.id,
                 InputFile(view.overlay, filename="grid.jpg"),
@@ -139,7 +141,11 @@ class TelegramGrids:
                 await self.bot.delete_message(*where, rate_limit_args=Ticket(Priority.STATUS))
             elif outcome.view is not None:
                 paint = await self.pages.grid_row(
-                    message.chat, query.from_user.id, button.turn_id, press.locale
+                    message.chat,
+                    query.from_user.id,
+                    button.turn_id,
+                    press.locale,
+                    image_index=button.image_index,
                 )
                 await self._show(where, outcome.view, paint)
         finally:

@@ -19,9 +19,10 @@ SETTING_MARKS = {"backend": "⚙️", "size": "📐", "quality": "✨", "format"
 Page = Literal["paint", "versions"]
 
 
-def press_data(page: Page, turn_id: int) -> str:
-    """A button leading to a web page by the presser's private chat: ``wp:<turn>``, ``wv:<turn>``."""
-    return f"w{page[0]}:{turn_id}"
+def press_data(page: Page, turn_id: int, image_index: int = 0) -> str:
+    """A button leading to a web page by the presser's private chat: ``wp:<turn>``,
+    ``wv:<turn>``; ``wp:<turn>.<index>`` paints another of the turn's pictures than the first."""
+    return f"w{page[0]}:{turn_id}" + (f".{image_index}" if image_index else "")
 
 
 def action_keyboard(actions: Sequence[Action]) -> InlineKeyboardMarkup | None:

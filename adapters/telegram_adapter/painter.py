@@ -67,22 +67,26 @@ log = logging.getLogger(__name__)
 Bot = ExtBot[Ticket]
 PLATFORM = "telegram"
 _TURN = r"([1-9][0-9]{0,17})"
+# Which of a turn's pictures (variations): absent for the first.
+_INDEX = r"([1-9][0-9]?)"
 # A group's buttons: which page, which picture (no user: the presser is the user).
-_PRESS = re.compile(rf"w([pv]):{_TURN}")
+_PRESS = re.compile(rf"w([pv]):{_TURN}(?:\.{_INDEX})?")
 # The deep link's start parameter (Telegram: at most 64 of [A-Za-z0-9_-]), with the MAC
-# that binds it to the presser (9 bytes, 12 characters).
-_START = re.compile(rf"(paint|versions)_{_TURN}(?:_([A-Za-z0-9_-]{{12}}))?")
+# that binds it to the presser (9 bytes, 12 characters): paint_<turn>[x<index>][_<mac>].
+_START = re.compile(rf"(paint|versions)_{_TURN}(?:x{_INDEX})?(?:_([A-Za-z0-9_-]{{12}}))?")
 _MAC_BYTES = 9
 _CODES: dict[str, Page] = {"p": "paint", "v": "versions"}
 
 
-def start_parameter(page: Page, turn_id: int, user_id: int, key: bytes) -> str:
-    return f"{page}_{turn_id}_{start_mac(page, turn_id, user_id, key)}"
+def start_parameter(page: Page, turn_id: int, user_id: int, key: bytes, image_index: int = 0) -> str:
+    picture = f"{turn_id}x{image_index}" if image_index else str(turn_id)
+    return f"{page}_{picture}_{start_mac(page, turn_id, user_id, key, image_index)}"
 
 
-def start_mac(page: Page, turn_id: int, user_id: int, key: bytes) -> str:
+def start_mac(page: Page, turn_id: int, user_id: int, key: bytes, image_index: int = 0) -> str:
     """Binds a start parameter to the user who pressed the button (the web pages' key)."""
-    digest = hmac.new(key, f"telegram-start\x00{page}:{turn_id}:{user_id}".encode(), hashlib.sha256).digest()
+    picture = f"{turn_id}.{image_index}" if image_index else str(turn_id)
+    digest = hmac.new(key, f"telegram-start\x00{page}:{picture}:{user_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:_MAC_BYTES]).decode("ascii")
 
 
@@ -96,7 +100,16 @@ class TelegramPages:
     def enabled(self) -> bool:
         return self.settings.redraw_public_url is not None
 
-    def _link(self, page: Page, chat_id: str, user_id: int, turn_id: int, locale: str | None) -> str:
+    def _link(
+        self,
+        page: Page,
+        chat_id: str,
+        user_id: int,
+        turn_id: int,
+        locale: str | None,
+        *,
+        image_index: int = 0,
+    ) -> str:
         link = page_link(
             self.settings,
             page,
@@ -105,6 +118,7 @@ class TelegramPages:
             user_id=user_id,
             turn_id=turn_id,
             locale=locale,
+            image_index=image_index,
         )
         assert link is not None  # enabled
         return link
@@ -112,7 +126,7 @@ class TelegramPages:
     # --- the grid ---------------------------------------------------------------------
 
     async def grid_row(
-        self, chat: Chat, user_id: int, turn_id: int, locale: str | None
+        self, chat: Chat, user_id: int, turn_id: int, locale: str | None, *, image_index: int = 0
     ) -> list[InlineKeyboardButton]:
         """🖌 under a grid opened by ``user_id``: a Mini App in private, the way round by
         the private chat in groups; nothing without ``REDRAW_PUBLIC_URL``."""
@@ -121,9 +135,9 @@ class TelegramPages:
         locale = effective(await self.engine.store.user(PLATFORM, str(user_id)), locale)
         label = render("web_paint_button", locale)
         if chat.type == ChatType.PRIVATE:
-            link = self._link("paint", str(chat.id), user_id, turn_id, locale)
+            link = self._link("paint", str(chat.id), user_id, turn_id, locale, image_index=image_index)
             return [InlineKeyboardButton(label, web_app=WebAppInfo(link))]
-        return [InlineKeyboardButton(label, callback_data=press_data("paint", turn_id))]
+        return [InlineKeyboardButton(label, callback_data=press_data("paint", turn_id, image_index))]
 
     # --- the group buttons ----------------------------------------------------------------
 
@@ -145,7 +159,8 @@ class TelegramPages:
                 await query.answer(render("button_other_chat", query.from_user.language_code))
                 return
             key = signing_key(self.settings)
-            parameter = start_parameter(_CODES[match[1]], turn_id, query.from_user.id, key)
+            index = int(match[3] or 0)
+            parameter = start_parameter(_CODES[match[1]], turn_id, query.from_user.id, key, index)
             await query.answer(url=f"https://t.me/{username}?start={parameter}")
         except TelegramError as error:
             log.info("telegram: could not answer a page button: %s", error)
@@ -193,13 +208,14 @@ class TelegramPages:
             return True
         turn, locale = found.turn, found.locale
         assert match is not None
-        mac = start_mac(page, turn.id, user.id, signing_key(self.settings))
-        signed = match[3] is not None and hmac.compare_digest(match[3], mac)
+        index = int(match[3] or 0)
+        mac = start_mac(page, turn.id, user.id, signing_key(self.settings), index)
+        signed = match[4] is not None and hmac.compare_digest(match[4], mac)
         if not await self._member(turn.chat_id, user.id, signed=signed):
             log.info("telegram: refused a %s link of turn %d to a non-member", page, turn.id)
             await self._say(message, render("web_not_member", locale))
             return True
-        link = self._link(page, turn.chat_id, user.id, turn.id, locale)
+        link = self._link(page, turn.chat_id, user.id, turn.id, locale, image_index=index)
         label = render("web_paint_button" if page == "paint" else "web_versions_button", locale)
         button = (
             InlineKeyboardButton(label, web_app=WebAppInfo(link))

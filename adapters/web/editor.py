@@ -34,11 +34,11 @@ class EngineEditor(RegionEditor):
             return None
         return turn
 
-    async def picture(self, turn_id: int) -> PictureInfo | None:
+    async def picture(self, turn_id: int, image_index: int = 0) -> PictureInfo | None:
         turn = await self._drawn(turn_id)
         if turn is None:
             return None
-        data = await self.engine.blobs.get(turn.output_blobs[0])
+        data = await self.engine.blobs.get(turn.output_blobs[min(image_index, len(turn.output_blobs) - 1)])
         mime, width, height = await run_cpu(imaging.describe, data)
         return PictureInfo(data, mime, width, height, turn.platform, turn.chat_id)
 
@@ -53,7 +53,8 @@ class EngineEditor(RegionEditor):
             raise InputError("the picture is gone", key="turn_missing")
         # The message showing the picture; an inline message shows its newest turn by now,
         # and a picture whose key was never stored has its prompt to answer under.
-        picture = await self.engine.store.picture_message(turn.id) or turn.inbound
+        index = min(claim.image_index, len(turn.output_blobs) - 1)
+        picture = await self.engine.store.picture_message(turn.id, index) or turn.inbound
         if picture is None:
             raise InputError("the picture's message is gone", key="turn_missing")
         # Refusals the page can show, before anything reaches the chat.
@@ -75,6 +76,7 @@ class EngineEditor(RegionEditor):
             addressed=True,
             reply_bot_picture=True,
             reply_turn=turn.id,
+            reply_image=index,
             mask=mask_png,
             claim=f"web:{submission_id}",
         )

@@ -35,12 +35,21 @@ def page_link(
     turn_id: int,
     locale: str | None = None,
     now: float | None = None,
+    image_index: int = 0,
 ) -> str | None:
-    """The page ``purpose`` for picture ``turn_id`` of this chat, for this user: the painter
-    (valid 24 hours) or the chat's version tree with that picture marked (7 days)."""
+    """The page ``purpose`` for picture ``turn_id`` of this chat (``image_index``: which
+    of its pictures), for this user: the painter (valid 24 hours) or the chat's version
+    tree with that picture marked (7 days)."""
     if settings.redraw_public_url is None:
         return None
     claim = tokens.new_claim(
-        purpose, platform=platform, chat_id=chat_id, user_id=user_id, turn_id=turn_id, locale=locale, now=now
+        purpose,
+        platform=platform,
+        chat_id=chat_id,
+        user_id=user_id,
+        turn_id=turn_id,
+        locale=locale,
+        now=now,
+        image_index=image_index,
     )
     return link_for(settings.redraw_public_url, tokens.signing_key(settings), claim)

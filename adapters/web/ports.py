@@ -18,8 +18,9 @@ Purpose = Literal["paint", "versions"]
 @dataclass(frozen=True, slots=True)
 class Claim:
     """What a signed token says: who (``user_id``) may do what (``purpose``) with which
-    picture (``turn_id``) of which chat, until when (``expires_at``, Unix seconds).
-    ``locale`` is the user's language, for the texts the engine's errors carry."""
+    picture (``turn_id``, and which of its pictures: ``image_index``, for variations) of
+    which chat, until when (``expires_at``, Unix seconds). ``locale`` is the user's
+    language, for the texts the engine's errors carry."""
 
     purpose: Purpose
     platform: str
@@ -28,6 +29,7 @@ class Claim:
     turn_id: int
     expires_at: int
     locale: str | None = None
+    image_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +72,9 @@ class Original(NamedTuple):
 class RegionEditor(Protocol):
     """The engine, as the web pages see it."""
 
-    async def picture(self, turn_id: int) -> PictureInfo | None:
-        """The picture turn ``turn_id`` produced (its first image), or None when there is none."""
+    async def picture(self, turn_id: int, image_index: int = 0) -> PictureInfo | None:
+        """Picture ``image_index`` of those turn ``turn_id`` produced (the last, if it made
+        fewer), or None when there is none."""
         ...
 
     async def submit_region(self, claim: Claim, text: str, mask_png: bytes, submission_id: str) -> None:

@@ -168,7 +168,7 @@ class WebPages:
             raise Refused(EXPIRED[purpose] if error.reason == "expired" else INVALID) from None
 
     async def _picture(self, claim: Claim) -> PictureInfo:
-        picture = await self.editor.picture(claim.turn_id)
+        picture = await self.editor.picture(claim.turn_id, claim.image_index)
         if picture is None:
             raise Refused(GONE)
         if (picture.platform, picture.chat_id) != (claim.platform, claim.chat_id):

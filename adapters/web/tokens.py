@@ -2,7 +2,8 @@
 
 A token is ``<payload>.<mac>``, both URL-safe base64 without padding. The payload is a
 compact JSON array: version, purpose, platform, chat, user, picture (turn id), expiry
-(Unix seconds), locale. The MAC is HMAC-SHA256 over the payload's base64 text under the
+(Unix seconds), locale, and which of the turn's pictures (version 2; a version 1 token,
+given out before, names the first). The MAC is HMAC-SHA256 over the payload's base64 text under the
 signing key, compared in constant time; nothing in a payload is trusted before it.
 
 The key is ``REDRAW_WEB_SECRET`` or, when unset, derived with HMAC from the platform
@@ -24,7 +25,7 @@ from typing import Any
 from adapters.web.ports import Claim, Purpose
 from bot.app.config import PLATFORM_TOKENS, Settings
 
-VERSION = 1
+VERSION = 2
 PAINT_TTL_S = 24 * 3600
 VERSIONS_TTL_S = 7 * 24 * 3600
 TTL_S: dict[Purpose, int] = {"paint": PAINT_TTL_S, "versions": VERSIONS_TTL_S}
@@ -80,10 +81,12 @@ def new_claim(
     turn_id: int,
     locale: str | None = None,
     now: float | None = None,
+    image_index: int = 0,
 ) -> Claim:
     """A claim that expires after its purpose's lifetime (24 h to paint, 7 days for versions)."""
     issued = int(time.time() if now is None else now)
-    return Claim(purpose, platform, str(chat_id), str(user_id), turn_id, issued + TTL_S[purpose], locale)
+    expires = issued + TTL_S[purpose]
+    return Claim(purpose, platform, str(chat_id), str(user_id), turn_id, expires, locale, image_index)
 
 
 def sign(key: bytes, claim: Claim) -> str:
@@ -96,22 +99,31 @@ def sign(key: bytes, claim: Claim) -> str:
         claim.turn_id,
         claim.expires_at,
         claim.locale or "",
+        claim.image_index,
     ]
     payload = _b64(json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
     return f"{payload}.{_b64(_mac(key, payload))}"
 
 
+# Each layout's length: version 1 had no picture index.
+_LENGTHS = {1: 8, VERSION: 9}
+
+
 def _parse(fields: Any) -> Claim:
-    if not isinstance(fields, list) or len(fields) != 8 or fields[0] != VERSION:
+    if not isinstance(fields, list) or not fields or _LENGTHS.get(fields[0]) != len(fields):
         raise TokenError("invalid", "unknown token layout")
-    _, code, platform, chat_id, user_id, turn_id, expires_at, locale = fields
+    _, code, platform, chat_id, user_id, turn_id, expires_at, locale, *rest = fields
+    image_index = rest[0] if rest else 0
     texts = (platform, chat_id, user_id, locale)
-    numbers = (turn_id, expires_at)
+    numbers = (turn_id, expires_at, image_index)
     if code not in _PURPOSES or not all(isinstance(value, str) for value in texts):
         raise TokenError("invalid", "unknown token fields")
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in numbers):
         raise TokenError("invalid", "unknown token fields")
-    return Claim(_PURPOSES[code], platform, chat_id, user_id, turn_id, expires_at, locale or None)
+    if image_index < 0:
+        raise TokenError("invalid", "unknown token fields")
+    purpose = _PURPOSES[code]
+    return Claim(purpose, platform, chat_id, user_id, turn_id, expires_at, locale or None, image_index)
 
 
 def verify(key: bytes, token: str, purpose: Purpose, *, now: float | None = None) -> Claim:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.engine.records import MessageKey
 from tests.discord.conftest import ALICE, DiscordWorld
 from tests.discord.test_regions import open_grid
 from tests.fakes.discord_server import FakeDiscord
@@ -68,3 +69,34 @@ async def test_versions_link_is_an_ephemeral_follow_up(pages: DiscordWorld, dc: 
     url = link_button(offer, "🌳 All versions")["url"]
     status, page = await chat.get(url)
     assert status == 200 and "a blue fox" in page
+
+
+async def test_the_painter_paints_the_variation_its_grid_was_opened_on(
+    pages: DiscordWorld, dc: FakeDiscord
+) -> None:
+    world = pages
+    await dc.say(ALICE, "a green leaf", guild=world.guild, mention_bot=True)
+    first = await dc.wait_picture(world.channel)
+    await dc.press(int(first["id"]), "🎲", ALICE, guild=world.guild)
+    last = await dc.wait_message(
+        world.channel,
+        lambda m: int(m["id"]) > int(first["id"]) and bool(m["components"]) and bool(m["attachments"]),
+        what="the variations' buttons",
+    )
+    variations = [m for m in dc.bot_messages(world.channel) if int(m["id"]) > int(first["id"])]
+    assert len(variations) == 3
+    # ✏️ is on the last variation: its grid, and the painter from it, are over that picture.
+    grid = await open_grid(dc, world, last)
+    paint = link_button(dc.messages[grid], "🖌")
+    assert chat.claim_of(world.settings, paint["url"]).image_index == 2
+    mask = chat.mask_png(1024, 1024, (0, 0, 512, 512))
+    status, answer = await chat.submit(paint["url"], "make it red", mask, submission="discord-var-2")
+    assert status == 200, answer
+    edited = await dc.wait_picture(world.channel, after=int(last["id"]))
+    # The answer replies to the third variation, and continues from it.
+    assert edited["message_reference"]["message_id"] == last["id"]
+    engine = world.runtimes[-1].engine
+    shown = await engine.store.sent_message(MessageKey("discord", str(world.channel), edited["id"]))
+    assert shown is not None
+    painted = await engine.store.get_turn(shown.turn_id)
+    assert painted is not None and painted.parent_image == 2 and painted.mask_blob is not None

@@ -96,7 +96,7 @@ async def test_private_chat_painter_in_a_real_browser_makes_one_region_edit(
             await page.fill("#text", "make it red")
             await page.click("#send")
             await page.wait_for_function("() => window.tgClosed === true")
-            request = next(item for item in posted if item.url.endswith("/paint"))
+            request = next(item for item in posted if "/paint?t=" in item.url)
             body, content_type = request.post_data_buffer, await request.header_value("content-type")
         finally:
             await browser.close()
@@ -306,3 +306,18 @@ async def test_a_page_button_naming_another_chats_picture_gives_no_link(
         await tg.wait_for(partial(operator.contains, tg.answered, pressed), what="the answer")
         assert "url" not in tg.answered[pressed]
         assert "another chat" in (tg.answered[pressed].get("text") or "")
+
+
+def test_a_deep_link_names_the_picture_and_binds_its_index() -> None:
+    from adapters.telegram_adapter.keyboards import press_data  # noqa: PLC0415
+    from adapters.telegram_adapter.painter import _PRESS, _START, start_mac, start_parameter  # noqa: PLC0415
+
+    key = b"k" * 32
+    assert press_data("paint", 42) == "wp:42" and press_data("paint", 42, 2) == "wp:42.2"
+    assert _PRESS.fullmatch("wp:42.2") is not None and _PRESS.fullmatch("wp:42.0") is None
+    first, third = start_parameter("paint", 42, 7, key), start_parameter("paint", 42, 7, key, 2)
+    assert len(third) <= 64 and third.startswith("paint_42x2_")
+    parsed = _START.fullmatch(third)
+    assert parsed is not None and parsed.groups()[1:] == ("42", "2", start_mac("paint", 42, 7, key, 2))
+    # The MAC binds the index: another picture of the turn needs its own.
+    assert first.rsplit("_", 1)[1] != third.rsplit("_", 1)[1]

@@ -85,7 +85,10 @@ async def post_raw(url: str, body: bytes, content_type: str) -> tuple[int, dict[
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{parts.scheme}://{parts.netloc}/paint", data=body, headers={"Content-Type": content_type}
+            f"{parts.scheme}://{parts.netloc}/paint",
+            params={"t": token_of(url)},
+            data=body,
+            headers={"Content-Type": content_type},
         ) as response,
     ):
         return response.status, await response.json()

@@ -77,7 +77,7 @@ class FakeEditor:
         self.originals[(platform, chat_id, turn_id)] = Original(data, "image/png", f"redraw-{turn_id}.png")
         return data
 
-    async def picture(self, turn_id: int) -> PictureInfo | None:
+    async def picture(self, turn_id: int, image_index: int = 0) -> PictureInfo | None:
         return self.pictures.get(turn_id)
 
     async def submit_region(self, claim: Claim, text: str, mask_png: bytes, submission_id: str) -> None:

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -59,6 +60,29 @@ def test_a_payload_resigned_with_another_key_or_edited_is_refused() -> None:
     for garbage in ("", ".", "a.b.c", "x" * 2000, "Zm9v.!!!", "Zm9v.Zm9v"):
         with pytest.raises(tokens.TokenError):
             tokens.verify(KEY, garbage, "paint", now=NOW)
+
+
+def _signed(fields: list[object]) -> str:
+    """A token with this payload, signed with the right key (what only the bot can make)."""
+    payload = tokens._b64(json.dumps(fields, separators=(",", ":")).encode())
+    return f"{payload}.{tokens._b64(tokens._mac(KEY, payload))}"
+
+
+def test_a_token_names_which_of_the_turns_pictures() -> None:
+    made = replace(claim("paint", 12, now=NOW), image_index=2)
+    assert tokens.verify(KEY, tokens.sign(KEY, made), "paint", now=NOW).image_index == 2
+    # A link given out before pictures had an index (layout 1) paints the first.
+    expires = int(NOW) + 3600
+    old = tokens.verify(KEY, _signed([1, "p", "telegram", "-1001", "42", 12, expires, ""]), "paint", now=NOW)
+    assert (old.turn_id, old.image_index) == (12, 0)
+    for fields in (
+        [2, "p", "telegram", "-1001", "42", 12, expires, "", -1],
+        [2, "p", "telegram", "-1001", "42", 12, expires, "", "1"],
+        [2, "p", "telegram", "-1001", "42", 12, expires, ""],
+        [1, "p", "telegram", "-1001", "42", 12, expires, "", 1],
+    ):
+        with pytest.raises(tokens.TokenError):
+            tokens.verify(KEY, _signed(fields), "paint", now=NOW)
 
 
 def test_expired_and_other_purpose_tokens_are_refused() -> None:
