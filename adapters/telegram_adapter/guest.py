@@ -264,6 +264,8 @@ class GuestMode:
             chat_kind=ChatKind.GROUP,
             addressed=True,
             chat_admin=False,
+            # No /settings in a chat the bot isn't in: the user's private chat's apply.
+            settings_from=(PLATFORM, str(built.user_id)),
         )
         replied = message.reply_to_message
         if replied is None or inbound.reply_to is None:

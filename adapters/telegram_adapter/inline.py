@@ -127,6 +127,8 @@ def chosen_inbound(chosen: ChosenInlineResult) -> Inbound | None:
         locale=user.language_code,
         command="draw",
         addressed=True,
+        # An inline message has no /settings of its own: the user's private chat's apply.
+        settings_from=("telegram", str(user.id)),
     )
 
 

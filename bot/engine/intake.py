@@ -101,11 +101,14 @@ class Intake:
             # A bare photo: ask what to do rather than guess. Replying to it later brings it back.
             await channel.send_text(inbound.key, render("images_need_prompt", inbound.locale))
             return
-        backend = self.settings.backend_for(chat)
+        settings = (
+            chat if inbound.settings_from is None else await self.store.chat_state(*inbound.settings_from)
+        )
+        backend = self.settings.backend_for(settings)
         try:
             # From the text and the platform's metadata first: a refused request downloads nothing.
             check_upfront(inbound.text, inbound.images, already=1 if parent and parent.output_blobs else 0)
-            params = self.settings.request_params(chat, backend, inbound.params)
+            params = self.settings.request_params(settings, backend, inbound.params)
             # A region edit (a painter's mask, or a reply to a grid): the mask, at the picture's size.
             region = await self.grids.region_of(inbound, replied, parent, parent_image)
             uploads = [await image.load() for image in inbound.images]

@@ -71,6 +71,10 @@ class Inbound:
     # Makes the turn once-only when ``key`` is not a user's message of its own (a painter page's
     # submit answers as a reply to the picture, ``key`` = the picture's key, claim = its token id).
     claim: str | None = None
+    # The chat (platform, chat id) whose /settings a new picture takes, where this chat can't
+    # have its own (an inline or guest message: the user's private chat with the bot). None:
+    # this chat's.
+    settings_from: tuple[str, str] | None = None
 
     @property
     def chat(self) -> tuple[str, str]:

@@ -4,6 +4,8 @@ forged press gets."""
 
 from __future__ import annotations
 
+import io
+
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
 from tests.helpers import colour_name
@@ -139,3 +141,35 @@ async def test_cancel_on_an_inline_message_stops_the_drawing(
     await tg.settle()
     message = tg.inline_messages[imid]
     assert "photo" not in message and tg.buttons_of(message) == []
+
+
+async def test_inline_and_guest_pictures_take_the_users_private_settings(
+    world: TelegramWorld, tg: FakeTelegram
+) -> None:
+    from PIL import Image  # noqa: PLC0415
+
+    from tests.fakes.telegram_server import BOT_USERNAME, Chat  # noqa: PLC0415
+
+    tg.chats[PRIVATE.id] = PRIVATE
+    tg.send(PRIVATE, ALICE, "/settings size 1536x1024")
+    await tg.wait_text(PRIVATE, "Saved")
+    imid = await _drawn(tg, "a blue kite")
+    photo = tg.file_bytes(tg.inline_messages[imid]["photo"][-1]["file_id"])
+    assert Image.open(io.BytesIO(photo)).size == (1536, 1024)
+    # A guest message in a chat the bot isn't in: the same settings.
+    guest = tg.guest_message(
+        Chat(-1005550002, "supergroup", "Elsewhere"), ALICE, f"@{BOT_USERNAME} a red fox"
+    )
+    query = guest["guest_query_id"]
+    answered = await tg.wait_for(lambda: tg.guest_answers.get(query), what="the guest answer")
+    await tg.wait_for(lambda: "photo" in tg.inline_messages[answered], what="the guest picture")
+    photo = tg.file_bytes(tg.inline_messages[answered]["photo"][-1]["file_id"])
+    assert Image.open(io.BytesIO(photo)).size == (1536, 1024)
+    # Bob never changed his: the defaults (square).
+    tg.chats[BOB.id] = Chat(BOB.id, "private", "Bob")
+    query = tg.inline_query(BOB, "a green leaf")
+    answer = await tg.wait_for(lambda: tg.inline_answers.get(query), what="Bob's inline answer")
+    bobs = tg.choose_inline(query, answer["results"][0]["id"])
+    await tg.wait_for(lambda: "photo" in tg.inline_messages[bobs], what="Bob's picture")
+    photo = tg.file_bytes(tg.inline_messages[bobs]["photo"][-1]["file_id"])
+    assert Image.open(io.BytesIO(photo)).size == (1024, 1024)
