@@ -561,6 +561,18 @@ async def test_history_of_a_replied_image(world: World) -> None:
     assert "no picture here yet" in world.channel.texts[-1]
 
 
+async def test_with_the_web_pages_a_sheet_carries_all_versions(make_world: MakeWorld) -> None:
+    world = make_world(pages=True)
+    await world.say("a blue boat")
+    await world.say("make it red", reply_to=world.channel.last_image_key())
+    await world.say(command="history")
+    sheet = world.channel.of("images")[-1]
+    turn = world.channel.results[-2].actions[0].turn_id
+    # On the sheet itself: no message of its own for the link.
+    assert [(a.kind, a.turn_id) for a in sheet.actions] == [(ActionKind.ALL_VERSIONS, turn)]
+    assert sheet.actions[0].label == "🌳 All versions"
+
+
 async def test_a_blocked_user_is_refused(world: World) -> None:
     await world.store.put_user(UserRecord("test", "troll", blocked=True))
     await world.say("a cat", user="troll")

@@ -89,10 +89,13 @@ def _stopped(view: ui.View) -> ui.View:
 
 
 def action_view(actions: Sequence[Action]) -> ui.View | None:
-    if not actions:
+    # 🌳 All versions is a link for one person: Discord offers it to the one who asked alone
+    # (an ephemeral follow-up, adapters/discord_adapter/pages.py), never on a message all see.
+    shown = [action for action in actions if action.kind is not ActionKind.ALL_VERSIONS]
+    if not shown:
         return None
     view = ui.View(timeout=None)
-    for action in actions:
+    for action in shown:
         view.add_item(ActionButtonItem(ActionButton(action.kind, action.turn_id), action.label))
     return _stopped(view)
 

@@ -17,7 +17,7 @@ message shows the work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardMarkup, InputFile, InputMediaPhoto, Message, ReplyParameters
 from telegram.error import BadRequest
@@ -144,10 +144,16 @@ class _Status(StatusMessage):
         return key
 
 
+# The versions page's address for the chat of a message, bound to whoever alone sees it
+# (a private chat's user); None where others see the message too, or without the pages.
+VersionsUrl = Callable[[MessageKey, int], str | None]
+
+
 class TelegramChannel:
-    def __init__(self, bot: Bot, pacer: Pacer) -> None:
+    def __init__(self, bot: Bot, pacer: Pacer, versions_url: VersionsUrl | None = None) -> None:
         self.bot = bot
         self.pacer = pacer
+        self.versions_url = versions_url
         self.background = Background()
         # Status messages handed to the engine for an answer to take their place: photo or not.
         self._handed: dict[MessageKey, bool] = {}
@@ -181,6 +187,12 @@ class TelegramChannel:
 
     # --- results ------------------------------------------------------------------
 
+    def _keyboard(self, reply_to: MessageKey, actions: Sequence[Action]) -> InlineKeyboardMarkup | None:
+        versions_url = self.versions_url
+        if versions_url is None:
+            return action_keyboard(actions)
+        return action_keyboard(actions, lambda action: versions_url(reply_to, action.turn_id))
+
     async def send_images(
         self,
         reply_to: MessageKey,
@@ -191,7 +203,7 @@ class TelegramChannel:
         replace: MessageKey | None = None,
     ) -> list[MessageKey]:
         chat_id = int(reply_to.chat_id)
-        markup = action_keyboard(actions)
+        markup = self._keyboard(reply_to, actions)
         caption = cut(caption, MAX_CAPTION)
         # Text or a preview, a status message can become the photo.
         self._replaced(replace)
@@ -293,7 +305,7 @@ class TelegramChannel:
         if replace is not None and not photo and len(parts) == 1:
             try:
                 await self.bot.edit_message_text(
-                    text, chat_id, int(replace.message_id), reply_markup=action_keyboard(actions)
+                    text, chat_id, int(replace.message_id), reply_markup=self._keyboard(reply_to, actions)
                 )
                 return replace
             except BadRequest as error:
@@ -307,7 +319,7 @@ class TelegramChannel:
                 chat_id,
                 part,
                 reply_parameters=_reply(reply_to) if first else None,
-                reply_markup=action_keyboard(actions) if last else None,
+                reply_markup=self._keyboard(reply_to, actions) if last else None,
             )
 
         return key_of(await send_pieces(parts, send))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from adapters.buttons import action_id, setting_id
-from bot.engine.seams import Action, SettingsView
+from bot.engine.seams import Action, ActionKind, SettingsView
 
 ROW_WIDTH = 4
 # Telegram keyboards have no headings: a mark per setting tells the rows apart.
@@ -25,17 +25,26 @@ def press_data(page: Page, turn_id: int, image_index: int = 0) -> str:
     return f"w{page[0]}:{turn_id}" + (f".{image_index}" if image_index else "")
 
 
-def action_keyboard(actions: Sequence[Action]) -> InlineKeyboardMarkup | None:
-    """Two buttons a row (four fit the result: regenerate, variations / original, undo)."""
+def action_keyboard(
+    actions: Sequence[Action], page_url: Callable[[Action], str | None] | None = None
+) -> InlineKeyboardMarkup | None:
+    """Two buttons a row (four fit the result: regenerate, variations / original, undo).
+    🌳 All versions is a link where ``page_url`` gives one (a private chat: the page bound to
+    its user), else the way there through the presser's private chat (``wv:<turn>``)."""
     if not actions:
         return None
-    buttons = [
-        InlineKeyboardButton(
-            action.label or action.kind.value, callback_data=action_id(action.kind, action.turn_id)
-        )
-        for action in actions
-    ]
+    buttons = [_button(action, page_url) for action in actions]
     return InlineKeyboardMarkup([buttons[index : index + 2] for index in range(0, len(buttons), 2)])
+
+
+def _button(action: Action, page_url: Callable[[Action], str | None] | None) -> InlineKeyboardButton:
+    label = action.label or action.kind.value
+    if action.kind is not ActionKind.ALL_VERSIONS:
+        return InlineKeyboardButton(label, callback_data=action_id(action.kind, action.turn_id))
+    url = page_url(action) if page_url is not None else None
+    if url is not None:
+        return InlineKeyboardButton(label, url=url)
+    return InlineKeyboardButton(label, callback_data=press_data("versions", action.turn_id))
 
 
 def settings_keyboard(view: SettingsView) -> InlineKeyboardMarkup:

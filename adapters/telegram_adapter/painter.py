@@ -6,9 +6,11 @@ where that user alone sees it:
 
 - **Private chat**: on the grid, a ``web_app`` button (Telegram opens the painter as a
   Mini App and hands it signed ``initData``, which the server checks against the link's
-  user); after the versions sheet, a URL button to the versions page.
+  user); on the versions sheet itself, a URL button to the versions page (the engine puts
+  🌳 All versions on the sheet; :meth:`TelegramPages.versions_url` makes it a link).
 - **Groups**: ``web_app`` buttons aren't allowed there, and a URL button would be every
-  member's. The button is a callback button (``wp:<turn>``, ``wv:<turn>``); pressing it
+  member's. The button (on the grid, on the sheet) is a callback button (``wp:<turn>``,
+  ``wv:<turn>``); pressing it
   answers the query with ``https://t.me/<bot>?start=paint_<turn>`` (or ``versions_``):
   Telegram opens the presser's private chat with the bot, and ``/start paint_<turn>``
   there is answered, once the presser is found to be a member of the picture's chat
@@ -49,7 +51,7 @@ from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
 from adapters.pacing import Priority, Ticket
-from adapters.page_offers import history_turn, offer
+from adapters.page_offers import offer
 from adapters.telegram_adapter.inline import shown_in_chat
 from adapters.telegram_adapter.keyboards import Page, press_data
 from adapters.telegram_adapter.members import is_member
@@ -253,26 +255,16 @@ class TelegramPages:
 
     # --- the versions page ------------------------------------------------------------------
 
-    async def offer_versions(
-        self, message: MaybeInaccessibleMessage, user_id: int, turn_id: int | None, locale: str | None
-    ) -> None:
-        """After the versions sheet of ``turn_id`` (🌳 on ``message``, or /history as
-        ``message``): 🌳 All versions, replying to ``message``."""
+    def versions_url(self, reply_to: MessageKey, turn_id: int) -> str | None:
+        """🌳 All versions on a versions sheet in ``reply_to``'s chat: in a private chat, the
+        page bound to its user (the only one who sees the sheet); None elsewhere, where the
+        button goes by the presser's private chat (``wv:<turn>``)."""
         if not self.enabled:
-            return
-        chat = message.chat
-        found = await offer(self.engine, PLATFORM, str(user_id), turn_id, locale, chat_id=str(chat.id))
-        if found is None:
-            return
-        label = render("web_versions_button", found.locale)
-        if chat.type == ChatType.PRIVATE:
-            link = self._link("versions", str(chat.id), user_id, found.turn.id, found.locale)
-            button = InlineKeyboardButton(label, url=link)
-        else:
-            button = InlineKeyboardButton(label, callback_data=press_data("versions", found.turn.id))
-        await self._say(message, render("web_versions_open", found.locale), InlineKeyboardMarkup([[button]]))
-
-    async def after_history(self, message: Message, inbound: Inbound) -> None:
-        if self.enabled and inbound.command == "history" and message.from_user is not None:
-            turn_id = await history_turn(self.engine, inbound)
-            await self.offer_versions(message, message.from_user.id, turn_id, inbound.locale)
+            return None
+        try:
+            chat = int(reply_to.chat_id)
+        except ValueError:
+            return None  # an inline or guest message: seen by others
+        if chat <= 0:
+            return None
+        return self._link("versions", str(chat), chat, turn_id, None)

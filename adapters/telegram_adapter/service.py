@@ -141,11 +141,11 @@ class TelegramAdapter:
         bot = self.application.bot
         self.guest = GuestMode(bot, self.limiter.pacer, settings, engine, lambda: self._builder)
         self.application.add_handler(self.guest.handler())
-        plain = TelegramChannel(self.application.bot, self.limiter.pacer)
+        self.pages = TelegramPages(self.application.bot, engine, settings)
+        plain = TelegramChannel(self.application.bot, self.limiter.pacer, self.pages.versions_url)
         self.channel = RoutingChannel(plain, self.inline, [self.guest.route])
         self.guard = Guard(self.platform, engine, self.channel, (TelegramError,))
         self.albums = AlbumCollector(album_window_s, self._on_album)
-        self.pages = TelegramPages(self.application.bot, engine, settings)
         self.grids = TelegramGrids(self.application.bot, engine, self.pages)
         self._builder: InboundBuilder | None = None
         # PTB retries polling and keeps its webhook server up by itself: never set.
@@ -295,7 +295,6 @@ class TelegramAdapter:
         if await self.pages.on_start(messages[0], inbound):
             return  # /start paint_<turn>: the painter's button (adapters/telegram_adapter/painter.py)
         await self.guard.handle(inbound)
-        await self.pages.after_history(messages[0], inbound)
 
     async def _is_admin(self, message: Message) -> bool:
         user = message.from_user
@@ -338,8 +337,6 @@ class TelegramAdapter:
             locale,
         )
         await self.guard.press(press)
-        if button.kind is ActionKind.VERSIONS:
-            await self.pages.offer_versions(message, query.from_user.id, button.turn_id, locale)
 
     async def _on_grid(self, query: CallbackQuery, button: ActionButton | GridButton) -> None:
         """✏️ and the region grid's buttons (adapters/telegram_adapter/grid.py)."""

@@ -67,6 +67,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         prices=PriceTable.from_json(settings.redraw_prices),
         lease_s=settings.redraw_instance_lease_s,
         heartbeat_s=settings.redraw_instance_lease_s / 6,
+        pages=settings.redraw_public_url is not None,
     )
 
 

@@ -73,7 +73,7 @@ class Engine:
         self.pipeline = Pipeline(store, self.backends, options, self.admission, self.pictures)
         self.settings = ChatSettings(store, self.backends, options, self.gate)
         self.grids = RegionGrids(store, blobs)
-        self.versions = Versions(store, blobs)
+        self.versions = Versions(store, blobs, pages=options.pages)
         self.intake = Intake(
             store,
             blobs,

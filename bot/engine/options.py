@@ -58,6 +58,8 @@ class EngineOptions:
     # user; a quicker one takes its status message's place (an edit, which does not).
     notify_after_s: float = 30.0
     variations: int = 3
+    # The web pages are served (REDRAW_PUBLIC_URL): a versions sheet offers 🌳 All versions.
+    pages: bool = False
     # This process among the instances sharing the database.
     instance_id: str = field(default_factory=new_instance_id)
     # An instance silent this long is gone: its unfinished turns are interrupted (with Retry).

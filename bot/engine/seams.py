@@ -92,6 +92,10 @@ class ActionKind(StrEnum):
     REGION = "region"
     # 🌳 Versions: the picture's lineage as a contact sheet.
     VERSIONS = "versions"
+    # 🌳 All versions, on the sheet: the chat's version tree as a web page (only where the
+    # pages are served). The adapter makes it a link for the one who asked, or a way there
+    # for a message others see too.
+    ALL_VERSIONS = "all_versions"
 
 
 @dataclass(frozen=True)

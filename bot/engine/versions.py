@@ -8,7 +8,7 @@ import logging
 from bot.blobs import BlobNotFound, BlobStore
 from bot.engine.pictures import short
 from bot.engine.records import MessageKey, TurnRecord
-from bot.engine.seams import Channel, OutgoingImage
+from bot.engine.seams import Action, ActionKind, Channel, OutgoingImage
 from bot.engine.store import Store
 from bot.images import imaging
 from bot.images.offload import run_cpu
@@ -21,9 +21,11 @@ MAX_CAPTION = 900
 
 
 class Versions:
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: Store, blobs: BlobStore, *, pages: bool = False) -> None:
         self.store = store
         self.blobs = blobs
+        # The web pages are served: the sheet carries 🌳 All versions (no message of its own).
+        self.pages = pages
 
     async def show(
         self, turn_id: int, image_index: int, reply_to: MessageKey, channel: Channel, locale: str | None
@@ -32,6 +34,8 @@ class Versions:
         chain = await self.store.lineage(turn_id)
         lines = [f"{step}. {short(turn.prompt, 120)}" for step, turn in enumerate(chain, start=1)]
         text = render("history", locale, count=len(chain), lines="\n".join(lines))
+        label = render("web_versions_button", locale)
+        actions = [Action(ActionKind.ALL_VERSIONS, turn_id, label)] if self.pages and chain else []
         try:
             sheet = await self._sheet(chain, image_index)
         except Exception:
@@ -39,14 +43,14 @@ class Versions:
             log.exception("could not draw the versions of turn %s", turn_id)
             sheet = None
         if sheet is None:
-            await channel.send_text(reply_to, text)
+            await channel.send_text(reply_to, text, actions)
             return
         mime, width, height = imaging.describe(sheet)
         fits = len(text) <= MAX_CAPTION
         picture = OutgoingImage(sheet, mime, width, height)
-        await channel.send_images(reply_to, [picture], text if fits else "", [])
+        await channel.send_images(reply_to, [picture], text if fits else "", actions if fits else [])
         if not fits:
-            await channel.send_text(reply_to, text)
+            await channel.send_text(reply_to, text, actions)
 
     async def _sheet(self, chain: list[TurnRecord], image_index: int) -> bytes | None:
         if not chain:

@@ -175,25 +175,30 @@ async def test_all_versions_link_private_and_group(pages: TelegramWorld, tg: Fak
     tg.send(PRIVATE, ALICE, "a blue fox")
     first = await tg.wait_photo(PRIVATE)
     tg.press(first, "🌳", ALICE)
-    offer = await private_answer(tg, PRIVATE, first["message_id"], "Every version")
-    url = button(offer, "🌳 All versions")["url"]
+    # The button rides on the versions sheet: one message, not a second one for the link.
+    sheet = await tg.wait_photo(PRIVATE, after=first["message_id"])
+    url = button(sheet, "🌳 All versions")["url"]
     claim = chat.claim_of(world.settings, url, "versions")
     assert (claim.chat_id, claim.user_id) == (str(PRIVATE.id), str(ALICE.id))
     status, page = await chat.get(url)
     assert status == 200 and "a blue fox" in page
+    await tg.settle()
+    assert [m["message_id"] for m in tg.bot_messages(PRIVATE)] == [first["message_id"], sheet["message_id"]]
     # /history too.
     message = tg.send(PRIVATE, ALICE, "/history", reply_to=first)
-    await private_answer(tg, PRIVATE, message["message_id"], "Every version")
+    sheet = await tg.wait_photo(PRIVATE, after=message["message_id"])
+    assert "url" in button(sheet, "🌳 All versions")
 
-    # In a group the button goes by the private chat.
+    # In a group the button goes by the private chat (the sheet is every member's).
     tg.send(GROUP, ALICE, "@redraw_test_bot a green fox")
     picture = await tg.wait_photo(GROUP)
+    calls = len(tg.sent(chat=GROUP))
     tg.press(picture, "🌳", ALICE)
-    offer = await tg.wait_message(
-        GROUP, lambda m: "Every version" in (m.get("text") or ""), after=picture["message_id"]
-    )
+    offer = await tg.wait_photo(GROUP, after=picture["message_id"])
     item = button(offer, "🌳 All versions")
     assert "url" not in item
+    await tg.settle()
+    assert len(tg.sent(chat=GROUP)) == calls + 1  # the sheet alone: one of the group's 20 a minute
     query = tg.press(offer, "🌳 All versions", BOB)
     await tg.wait_for(lambda: query in tg.answered, what="the answer")
     turn = int(item["callback_data"].split(":")[1])
