@@ -26,6 +26,8 @@ ACTION_CODES: dict[ActionKind, str] = {
     ActionKind.RETRY: "t",
     ActionKind.REGION: "e",
     ActionKind.VERSIONS: "h",
+    # Adapters render it as a link or a page button, never as this; known so every kind has a code.
+    ActionKind.ALL_VERSIONS: "w",
 }
 _KINDS = {code: kind for kind, code in ACTION_CODES.items()}
 

@@ -4,6 +4,7 @@ replying to the picture; 🌳 All versions comes as an ephemeral follow-up."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -96,7 +97,12 @@ async def test_the_painter_paints_the_variation_its_grid_was_opened_on(
     # The answer replies to the third variation, and continues from it.
     assert edited["message_reference"]["message_id"] == last["id"]
     engine = world.runtimes[-1].engine
-    shown = await engine.store.sent_message(MessageKey("discord", str(world.channel), edited["id"]))
+    key = MessageKey("discord", str(world.channel), edited["id"])
+    # The picture's key is stored just after the picture is sent.
+    for _ in range(100):
+        if (shown := await engine.store.sent_message(key)) is not None:
+            break
+        await asyncio.sleep(0.05)
     assert shown is not None
     painted = await engine.store.get_turn(shown.turn_id)
     assert painted is not None and painted.parent_image == 2 and painted.mask_blob is not None
