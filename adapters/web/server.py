@@ -6,7 +6,7 @@ Routes (``t`` is always a signed token, see :mod:`adapters.web.tokens`):
   ``POST /paint?t=`` (multipart: ``text``, ``mask`` PNG, ``submission``, and ``initData``
   inside Telegram) makes the turn and answers JSON. Its token is in the URL so that a
   stranger's post is refused before its body (up to 8 MB) is read, and at most
-  ``SUBMITS_AT_ONCE`` bodies are read at a time, each within ``SUBMIT_READ_S``;
+  ``SUBMITS_AT_ONCE`` bodies are read at a time (one per user), each within ``SUBMIT_READ_S``;
 - ``GET /versions?t=`` the chat's tree; ``GET /thumb?t=&turn=`` and
   ``GET /original?t=&turn=`` a version's thumbnail and original, for turns of that chat only.
 
@@ -91,6 +91,7 @@ FOREIGN = Refusal(
 )
 WRONG_CHAT = Refusal(403, "This link is not valid", "That picture is not in the chat this link was made for.")
 SLOW_SEND = "The page took too long to send. Check the connection and try again."
+STILL_SENDING = "Your last change is still being sent. Wait for its answer, then try again."
 UNREADABLE = "The page sent something the bot can't read. Reload it and try again."
 GONE = Refusal(404, "This picture is no longer available", "It may have been deleted from the bot's storage.")
 
@@ -147,6 +148,8 @@ class WebPages:
         self.clock = clock
         self._thumbs: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
         self._reading = asyncio.Semaphore(SUBMITS_AT_ONCE)
+        # Whose bodies are being read: one at a time per user, so one link can't hold every reader.
+        self._readers: set[tuple[str, str]] = set()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -206,22 +209,28 @@ class WebPages:
         if user_id != claim.user_id:
             raise Refused(FOREIGN)
 
-    async def _form(self, request: web.Request) -> Mapping[str, object] | web.Response:
+    async def _form(self, request: web.Request, claim: Claim) -> Mapping[str, object] | web.Response:
         """The posted form, or the refusal to answer instead."""
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
+        reader = (claim.platform, claim.user_id)
+        if reader in self._readers:
+            return _json(429, error=STILL_SENDING)
         if self._reading.locked():
             return _json(503, error="The bot is busy with other pictures. Try again in a moment.")
-        async with self._reading:
-            try:
+        self._readers.add(reader)
+        try:
+            async with self._reading:
                 async with asyncio.timeout(SUBMIT_READ_S):
                     return await request.post()
-            except web.HTTPRequestEntityTooLarge:
-                return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
-            except TimeoutError:
-                return _json(408, error=SLOW_SEND)
-            except ValueError:
-                return _json(400, error=UNREADABLE)
+        except web.HTTPRequestEntityTooLarge:
+            return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
+        except TimeoutError:
+            return _json(408, error=SLOW_SEND)
+        except ValueError:
+            return _json(400, error=UNREADABLE)
+        finally:
+            self._readers.discard(reader)
 
     async def submit(self, request: web.Request) -> web.Response:
         try:
@@ -230,7 +239,7 @@ class WebPages:
             picture = await self._picture(claim)
         except Refused as refused:
             return _refused(refused)
-        form = await self._form(request)
+        form = await self._form(request, claim)
         if isinstance(form, web.Response):
             return form
         fields = {name: value for name, value in form.items() if isinstance(value, str)}

@@ -246,7 +246,8 @@ async def test_a_strangers_post_is_refused_before_its_body_is_read(site: Site) -
 
 
 async def test_slow_bodies_hold_at_most_a_few_readers(site: Site) -> None:
-    slow = [await _start_post(site, token("paint"), 1024 * 1024) for _ in range(SUBMITS_AT_ONCE)]
+    senders = [str(100 + n) for n in range(SUBMITS_AT_ONCE)]
+    slow = [await _start_post(site, token("paint", user=user), 1024 * 1024) for user in senders]
     try:
         await asyncio.sleep(0.2)  # the server has taken them in
         code, answer = await post(site, token("paint"), text="x", mask=mask_png())
@@ -257,3 +258,23 @@ async def test_slow_bodies_hold_at_most_a_few_readers(site: Site) -> None:
     await asyncio.sleep(0.2)  # their readers are given back when the connections drop
     code, answer = await post(site, token("paint"), text="x", mask=mask_png())
     assert code == 200 and len(site.editor.submissions) == 1
+
+
+async def test_one_users_slow_bodies_leave_the_readers_to_others(site: Site) -> None:
+    """One link's holder can't fill every reader (the painter busy for everyone): their
+    second body while the first is still coming is refused at once."""
+    slow = [await _start_post(site, token("paint"), 1024 * 1024) for _ in range(SUBMITS_AT_ONCE)]
+    try:
+        for reader, _ in slow[1:]:
+            assert await _status(reader) == 429
+        code, answer = await post(
+            site, token("paint", user="43"), text="x", mask=mask_png(), initData=init_data(43)
+        )
+        assert code == 200, answer
+        assert [sent.claim.user_id for sent in site.editor.submissions] == ["43"]
+    finally:
+        for _, writer in slow:
+            writer.close()
+    await asyncio.sleep(0.2)  # the first one's reader is given back when its connection drops
+    code, answer = await post(site, token("paint"), text="x", mask=mask_png())
+    assert code == 200, answer
