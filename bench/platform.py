@@ -26,7 +26,7 @@ Discord, a second process: ``--group`` members of one channel at once, and
 ``--channels`` channels at once, provider at 1 s: last image, REST calls a picture, 429s.
 
 Usage: ``python bench/platform.py [--chats 100] [--slow 20] [--group 10] [--busy 20]
-[--quiet 20] [--channels 50] [--steady 10]``. Prints the figures, then one JSON object as the last line.
+[--quiet 20] [--channels 50] [--steady 30]``. Prints the figures, then one JSON object as the last line.
 """
 
 from __future__ import annotations
@@ -570,7 +570,7 @@ if __name__ == "__main__":
     parser.add_argument("--quiet", type=int, default=20)
     parser.add_argument("--channels", type=int, default=50)
     parser.add_argument(
-        "--steady", type=float, default=10.0, help="seconds measured with --chats in flight, prompts coming"
+        "--steady", type=float, default=30.0, help="seconds measured with --chats in flight, prompts coming"
     )
     parser.add_argument(
         "--python",
