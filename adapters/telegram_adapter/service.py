@@ -55,6 +55,7 @@ from adapters.telegram_adapter.menu import set_menu
 from adapters.telegram_adapter.pacing import FloodLimits, PriorityRateLimiter
 from adapters.telegram_adapter.painter import TelegramPages
 from adapters.telegram_adapter.reception import Handled, ReceivingQueue, SettlingRequest
+from adapters.telegram_adapter.transport import WholeBodyTransport
 from bot.app.config import Settings
 from bot.engine.entry import Engine
 from bot.engine.seams import ActionKind, ActionPress, ChatKind
@@ -104,14 +105,16 @@ class TelegramAdapter:
             .concurrent_updates(True)
             .update_queue(self._queue)
             # The pace is Telegram's, not the pool's: 32 connections are plenty (and httpcore's
-            # pool costs more per request the more connections it keeps).
+            # pool costs more per request the more connections it keeps). Bodies go in one
+            # write each (adapters/telegram_adapter/transport.py).
             .request(
                 HTTPXRequest(
-                    connection_pool_size=32,
                     media_write_timeout=180,
                     read_timeout=30,
                     write_timeout=30,
-                    httpx_kwargs={"verify": client_context()},
+                    httpx_kwargs={
+                        "transport": WholeBodyTransport.over_http(max_connections=32, verify=client_context())
+                    },
                 )
             )
             # getUpdates waits until the updates it confirms are claimed (see reception).
