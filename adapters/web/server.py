@@ -90,6 +90,7 @@ FOREIGN = Refusal(
     "It was made for another person. Open the painter from your own button under the picture.",
 )
 WRONG_CHAT = Refusal(403, "This link is not valid", "That picture is not in the chat this link was made for.")
+TOO_LARGE = "The painted mask is too large to send. Try a simpler shape."
 SLOW_SEND = "The page took too long to send. Check the connection and try again."
 STILL_SENDING = "Your last change is still being sent. Wait for its answer, then try again."
 UNREADABLE = "The page sent something the bot can't read. Reload it and try again."
@@ -212,7 +213,7 @@ class WebPages:
     async def _form(self, request: web.Request, claim: Claim) -> Mapping[str, object] | web.Response:
         """The posted form, or the refusal to answer instead."""
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
+            return _json(413, error=TOO_LARGE)
         reader = (claim.platform, claim.user_id)
         if reader in self._readers:
             return _json(429, error=STILL_SENDING)
@@ -224,7 +225,7 @@ class WebPages:
                 async with asyncio.timeout(SUBMIT_READ_S):
                     return await request.post()
         except web.HTTPRequestEntityTooLarge:
-            return _json(413, error="The painted mask is too large to send. Try a simpler shape.")
+            return _json(413, error=TOO_LARGE)
         except TimeoutError:
             return _json(408, error=SLOW_SEND)
         except ValueError:

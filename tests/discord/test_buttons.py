@@ -3,6 +3,8 @@ original, undo, cancel and retry."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.discord.conftest import ALICE, BOB, DiscordWorld
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -34,23 +36,30 @@ async def test_regenerate_draws_the_same_prompt_again(world: DiscordWorld, dc: F
     assert len(world.provider_calls()) == 2
 
 
-async def test_variations_come_one_picture_a_message_with_the_buttons_on_the_last(
-    world: DiscordWorld, dc: FakeDiscord
-) -> None:
-    await dc.say(ALICE, "a green leaf", guild=world.guild, mention_bot=True)
+async def variations(dc: FakeDiscord, world: DiscordWorld, prompt: str) -> list[dict[str, Any]]:
+    """Alice draws ``prompt`` and presses 🎲: the variations' messages, once the last (with
+    the buttons) is there."""
+    await dc.say(ALICE, prompt, guild=world.guild, mention_bot=True)
     first = await dc.wait_picture(world.channel)
     await dc.press(int(first["id"]), "🎲", ALICE, guild=world.guild)
-    last = await dc.wait_message(
+    await dc.wait_message(
         world.channel,
         lambda m: int(m["id"]) > int(first["id"]) and bool(m["components"]) and bool(m["attachments"]),
         what="the variations' buttons",
     )
-    variations = [m for m in dc.bot_messages(world.channel) if int(m["id"]) > int(first["id"])]
-    assert len(variations) == 3 and variations[-1]["id"] == last["id"]
-    assert [len(m["attachments"]) for m in variations] == [1, 1, 1]
-    assert [bool(m["components"]) for m in variations] == [False, False, True]
+    return [m for m in dc.bot_messages(world.channel) if int(m["id"]) > int(first["id"])]
+
+
+async def test_variations_come_one_picture_a_message_with_the_buttons_on_the_last(
+    world: DiscordWorld, dc: FakeDiscord
+) -> None:
+    drawn = await variations(dc, world, "a green leaf")
+    last = drawn[-1]
+    assert len(drawn) == 3 and bool(last["components"]) and bool(last["attachments"])
+    assert [len(m["attachments"]) for m in drawn] == [1, 1, 1]
+    assert [bool(m["components"]) for m in drawn] == [False, False, True]
     # Replying to the second variation continues from exactly that one.
-    await dc.say(ALICE, "make it orange", guild=world.guild, reply_to=int(variations[1]["id"]))
+    await dc.say(ALICE, "make it orange", guild=world.guild, reply_to=int(drawn[1]["id"]))
     edited = await dc.wait_picture(world.channel, after=int(last["id"]))
     assert colour_name(dc.file(edited["attachments"][0])) == "orange"
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.engine.records import MessageKey
 from tests.discord.conftest import ALICE, DiscordWorld
+from tests.discord.test_buttons import variations
 from tests.discord.test_regions import open_grid
 from tests.fakes.discord_server import FakeDiscord
 from tests.helpers import colour_name
@@ -76,16 +77,9 @@ async def test_the_painter_paints_the_variation_its_grid_was_opened_on(
     pages: DiscordWorld, dc: FakeDiscord
 ) -> None:
     world = pages
-    await dc.say(ALICE, "a green leaf", guild=world.guild, mention_bot=True)
-    first = await dc.wait_picture(world.channel)
-    await dc.press(int(first["id"]), "🎲", ALICE, guild=world.guild)
-    last = await dc.wait_message(
-        world.channel,
-        lambda m: int(m["id"]) > int(first["id"]) and bool(m["components"]) and bool(m["attachments"]),
-        what="the variations' buttons",
-    )
-    variations = [m for m in dc.bot_messages(world.channel) if int(m["id"]) > int(first["id"])]
-    assert len(variations) == 3
+    drawn = await variations(dc, world, "a green leaf")
+    assert len(drawn) == 3
+    last = drawn[-1]
     # ✏️ is on the last variation: its grid, and the painter from it, are over that picture.
     grid = await open_grid(dc, world, last)
     paint = link_button(dc.messages[grid], "🖌")
